@@ -1,0 +1,67 @@
+import { Hono, type Context } from 'hono'
+import type { Config } from './config/schema.ts'
+import { adminApp } from './admin/admin.ts'
+import { ProxyError } from './errors/proxy-error.ts'
+import { limitedBody } from './forwarding/body-limit.ts'
+import { forward, type UpstreamFetch } from './forwarding/forward.ts'
+import { requestIdOf } from './forwarding/request-id.ts'
+import { attempt } from './resilience/attempt.ts'
+import { panicBoundary } from './resilience/panic-boundary.ts'
+import { pickTarget } from './resilience/pick-target.ts'
+import type { Exchange } from './resilience/types.ts'
+import { createRouter } from './routing/router.ts'
+import { createUpstream, type Upstream } from './upstream/upstream.ts'
+
+/** What a runtime tells the core: how to call upstreams and who the client is. */
+export interface ProxyOptions {
+  /** The fetch used for upstream calls (default: the global one). Bun passes one that keeps compressed bytes. */
+  fetch?: UpstreamFetch
+  /** The client's address, from the runtime's connection info. */
+  clientAddress?: (c: Context) => string | undefined
+  /** Random source for the balancers; tests pass a seeded one. */
+  random?: () => number
+}
+
+export type ProxyEnv = { Variables: { requestId: string } }
+
+/** What `createProxy` returns: the Hono app, plus the live upstreams for the runtime's own use. */
+export type ProxyApp = Hono<ProxyEnv> & { readonly upstreams: ReadonlyMap<string, Upstream> }
+
+/**
+ * The proxy as a Hono app. Mount it under your own app to add middleware (auth, logging, header
+ * rewriting) in front of it: `app.use(...); app.route('/', createProxy(config))`.
+ */
+export function createProxy(config: Config, options: ProxyOptions = {}): ProxyApp {
+  const upstreams = new Map<string, Upstream>()
+  for (const [name, upstream] of Object.entries(config.upstreams)) {
+    upstreams.set(name, createUpstream(name, upstream, options.random))
+  }
+  const route = createRouter(config.routes)
+  const upstreamFetch: UpstreamFetch = options.fetch ?? ((input, init) => fetch(input, init))
+  const handle = pickTarget(attempt(forward(upstreamFetch)))
+  const clientAddress = options.clientAddress ?? (() => undefined)
+
+  const app = new Hono<ProxyEnv>()
+  app.onError(panicBoundary)
+  app.route(config.admin.pathPrefix, adminApp(config, upstreams))
+  app.all('*', (c) => {
+    const request = c.req.raw
+    const requestId = requestIdOf(request.headers)
+    c.set('requestId', requestId)
+    const url = new URL(request.url)
+    const host = request.headers.get('host')
+    const match = route(request.method, host, url)
+    if (match === undefined) throw new ProxyError('NO_ROUTE', `no route for ${request.method} ${url.pathname}`)
+    const upstream = upstreams.get(match.upstream)!
+    const exchange: Exchange = {
+      request,
+      client: { address: clientAddress(c) ?? 'unknown', requestId, proto: url.protocol.slice(0, -1), host },
+      upstream,
+      path: match.path,
+      deadline: Date.now() + upstream.config.timeoutMs,
+      body: limitedBody(request, config.limits.maxBodyBytes),
+    }
+    return handle(exchange)
+  })
+  return Object.assign(app, { upstreams })
+}

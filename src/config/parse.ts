@@ -1,0 +1,50 @@
+import * as v from 'valibot'
+import { type Config, ConfigSchema } from './schema.ts'
+import { expandEnv } from './env.ts'
+import { ConfigError, type ConfigIssue } from './issues.ts'
+import { crossFieldIssues } from './validate.ts'
+
+/**
+ * Parses a config from JSON text or an already-parsed value: expands `${ENV}` references, applies
+ * the schema's defaults and checks the cross-field rules. Throws a `ConfigError` naming every bad
+ * field by path; never returns a half-valid config.
+ */
+export function parseConfig(input: string | unknown, env: Record<string, string | undefined> = {}): Config {
+  let raw = input
+  if (typeof input === 'string') {
+    try {
+      raw = JSON.parse(input)
+    } catch (err) {
+      throw new ConfigError([{ path: '', message: `not valid JSON: ${(err as Error).message}` }])
+    }
+  }
+  const envIssues: ConfigIssue[] = []
+  const expanded = expandEnv(raw, env, envIssues)
+  const result = v.safeParse(ConfigSchema, expanded, { abortEarly: false })
+  if (!result.success) throw new ConfigError([...envIssues, ...result.issues.map(toConfigIssue)])
+  const issues = [...envIssues, ...crossFieldIssues(result.output)]
+  if (issues.length > 0) throw new ConfigError(issues)
+  return result.output
+}
+
+function toConfigIssue(issue: v.BaseIssue<unknown>): ConfigIssue {
+  let path = ''
+  for (const item of issue.path ?? []) {
+    const key = item.key
+    path += typeof key === 'number' ? `[${key}]` : path ? `.${String(key)}` : String(key)
+  }
+  return { path, message: describe(issue) }
+}
+
+function describe(issue: v.BaseIssue<unknown>): string {
+  if (issue.kind === 'schema' && issue.type === 'strict_object' && issue.input !== undefined) {
+    return 'unknown field'
+  }
+  if (issue.kind === 'schema' && issue.input === undefined) return 'is required'
+  if (issue.kind === 'schema') return `expected ${issue.expected}, got ${issue.received}`
+  if (issue.type === 'min_value' || issue.type === 'max_value') {
+    return `must be ${issue.type === 'min_value' ? '>=' : '<='} ${issue.requirement}`
+  }
+  if (issue.type === 'integer') return 'must be an integer'
+  return issue.message
+}

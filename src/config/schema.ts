@@ -1,0 +1,145 @@
+import * as v from 'valibot'
+
+/**
+ * The one schema of the proxy's JSON config (CONTRACT §2). Defaults live here, so the JSON Schema
+ * generated from it (config.schema.json) shows them to editors. Cross-field rules that need the
+ * whole document (references between upstreams, timeout order) live in `validate.ts`.
+ */
+
+const ms = (min = 1) => v.pipe(v.number(), v.integer(), v.minValue(min))
+const statusCode = v.pipe(v.number(), v.integer(), v.minValue(100), v.maxValue(599))
+const headerName = v.pipe(v.string(), v.regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'invalid header name'))
+
+const originUrl = v.pipe(
+  v.string(),
+  v.url('invalid URL'),
+  v.check((url) => {
+    const u = new URL(url)
+    return (u.protocol === 'http:' || u.protocol === 'https:') && !u.username && !u.password &&
+      u.pathname === '/' && !u.search && !u.hash
+  }, 'must be an http(s) origin (scheme://host[:port]) with no path, query or credentials'),
+)
+
+export const TargetSchema = v.strictObject({
+  url: originUrl,
+  weight: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(1000)), 1),
+  /** Bulkhead: at most this many requests in flight to the target. */
+  maxInFlight: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1))),
+})
+
+export const BalancerSchema = v.picklist([
+  'round-robin',
+  'weighted-round-robin',
+  'least-connections',
+  'least-latency',
+  'random',
+  'ip-hash',
+])
+
+export const RetrySchema = v.strictObject({
+  attempts: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(10)), 1),
+  backoffMs: v.optional(ms(0), 50),
+  maxBackoffMs: v.optional(ms(0), 1000),
+  budgetPercent: v.optional(v.pipe(v.number(), v.minValue(0), v.maxValue(100)), 20),
+  on: v.optional(v.array(statusCode), [502, 503, 504]),
+  maxBodyBytes: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0)), 1048576),
+})
+
+export const BreakerSchema = v.strictObject({
+  failureThreshold: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1)), 5),
+  cooldownMs: v.optional(ms(), 10000),
+  halfOpenProbes: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1)), 1),
+  failureStatuses: v.optional(v.array(statusCode), [502, 503, 504]),
+  errorHeaders: v.optional(v.array(headerName), []),
+})
+
+export const HealthCheckSchema = v.strictObject({
+  path: v.optional(v.pipe(v.string(), v.startsWith('/', 'must start with /')), '/healthz'),
+  intervalMs: v.optional(ms(100), 5000),
+  timeoutMs: v.optional(ms(), 2000),
+  healthyThreshold: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1)), 2),
+  unhealthyThreshold: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1)), 3),
+})
+
+export const IdempotencySchema = v.strictObject({
+  enabled: v.optional(v.boolean(), false),
+  ttlMs: v.optional(ms(), 86400000),
+})
+
+export const UpstreamSchema = v.strictObject({
+  targets: v.pipe(v.array(TargetSchema), v.minLength(1, 'needs at least one target')),
+  balancer: v.optional(BalancerSchema, 'round-robin'),
+  /** The whole request, every attempt and the streamed response body included. */
+  timeoutMs: v.optional(ms(), 30000),
+  /** One attempt; defaults to timeoutMs. */
+  tryTimeoutMs: v.optional(ms()),
+  /** The upstream's own declared timeout: tryTimeoutMs must exceed it. */
+  upstreamTimeoutMs: v.optional(ms()),
+  retry: v.optional(RetrySchema, {}),
+  breaker: v.optional(BreakerSchema, {}),
+  healthCheck: v.optional(HealthCheckSchema),
+  fallback: v.optional(v.string()),
+  idempotency: v.optional(IdempotencySchema, {}),
+  /** Headers added to every upstream request; values may use $remote_addr, $request_id and $time. */
+  requestHeaders: v.optional(v.record(headerName, v.string()), {}),
+})
+
+export const RouteSchema = v.strictObject({
+  pathPrefix: v.pipe(v.string(), v.startsWith('/', 'must start with /')),
+  upstream: v.string(),
+  host: v.optional(v.pipe(v.string(), v.minLength(1), v.toLowerCase())),
+  methods: v.optional(v.array(v.pipe(v.string(), v.regex(/^[A-Za-z]+$/, 'invalid method'), v.toUpperCase()))),
+  stripPrefix: v.optional(v.boolean(), false),
+})
+
+export const StoreSchema = v.strictObject({
+  type: v.optional(v.picklist(['memory', 'durable-object', 'kv', 'redis', 'deno-kv']), 'memory'),
+  /** How stale an instance's view of shared state may get. */
+  syncMs: v.optional(ms(), 1000),
+  url: v.optional(v.string()),
+  path: v.optional(v.string()),
+  binding: v.optional(v.string()),
+})
+
+export const ConfigSchema = v.strictObject({
+  $schema: v.optional(v.string()),
+  listen: v.optional(
+    v.strictObject({
+      hostname: v.optional(v.string(), '127.0.0.1'),
+      port: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(65535)), 8080),
+    }),
+    {},
+  ),
+  upstreams: v.pipe(
+    v.record(v.pipe(v.string(), v.regex(/^[A-Za-z0-9_.-]+$/, 'invalid upstream name')), UpstreamSchema),
+    v.check((u) => Object.keys(u).length > 0, 'needs at least one upstream'),
+  ),
+  routes: v.pipe(v.array(RouteSchema), v.minLength(1, 'needs at least one route')),
+  limits: v.optional(
+    v.strictObject({
+      maxBodyBytes: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0)), 1073741824),
+    }),
+    {},
+  ),
+  store: v.optional(StoreSchema, {}),
+  admin: v.optional(
+    v.strictObject({
+      pathPrefix: v.optional(
+        v.pipe(v.string(), v.regex(/^\/[^?#]*[^/?#]$/, 'must start with / and not end with /')),
+        '/_proxy',
+      ),
+      token: v.optional(v.string()),
+    }),
+    {},
+  ),
+  drainTimeoutMs: v.optional(ms(0), 30000),
+})
+
+/** The config as written in JSON, before defaults. */
+export type ConfigInput = v.InferInput<typeof ConfigSchema>
+/** The config with every default filled in. */
+export type Config = v.InferOutput<typeof ConfigSchema>
+export type UpstreamConfig = Config['upstreams'][string]
+export type TargetConfig = UpstreamConfig['targets'][number]
+export type RouteConfig = Config['routes'][number]
+export type BalancerName = v.InferOutput<typeof BalancerSchema>

@@ -1,0 +1,59 @@
+import type { Config } from './schema.ts'
+import type { ConfigIssue } from './issues.ts'
+
+/** Rules that span fields: references between upstreams and routes, and the order of timeouts. */
+export function crossFieldIssues(config: Config): ConfigIssue[] {
+  const issues: ConfigIssue[] = []
+  const names = new Set(Object.keys(config.upstreams))
+  config.routes.forEach((route, i) => {
+    if (!names.has(route.upstream)) {
+      issues.push({ path: `routes[${i}].upstream`, message: `unknown upstream "${route.upstream}"` })
+    }
+  })
+  for (const [name, upstream] of Object.entries(config.upstreams)) {
+    const at = `upstreams.${name}`
+    if (upstream.fallback !== undefined && !names.has(upstream.fallback)) {
+      issues.push({ path: `${at}.fallback`, message: `unknown upstream "${upstream.fallback}"` })
+    }
+    const tryTimeoutMs = upstream.tryTimeoutMs ?? upstream.timeoutMs
+    if (tryTimeoutMs > upstream.timeoutMs) {
+      issues.push({
+        path: `${at}.tryTimeoutMs`,
+        message: `${tryTimeoutMs} exceeds timeoutMs ${upstream.timeoutMs}: one attempt cannot outlive the whole request`,
+      })
+    }
+    if (upstream.upstreamTimeoutMs !== undefined && tryTimeoutMs <= upstream.upstreamTimeoutMs) {
+      issues.push({
+        path: `${at}.tryTimeoutMs`,
+        message: `${tryTimeoutMs} must exceed upstreamTimeoutMs ${upstream.upstreamTimeoutMs}: ` +
+          'the upstream must be able to answer, even with its own timeout error, before the proxy gives up; ' +
+          'otherwise the proxy cuts calls that may still complete, and callers that retry run them twice',
+      })
+    }
+    const seen = new Set(upstream.targets.map((t) => t.url))
+    if (seen.size !== upstream.targets.length) {
+      issues.push({ path: `${at}.targets`, message: 'lists the same target url twice' })
+    }
+  }
+  const fallbackCycle = findFallbackCycle(config)
+  if (fallbackCycle) {
+    issues.push({
+      path: `upstreams.${fallbackCycle[0]}.fallback`,
+      message: `fallback chain loops: ${fallbackCycle.join(' -> ')}`,
+    })
+  }
+  return issues
+}
+
+function findFallbackCycle(config: Config): string[] | undefined {
+  for (const start of Object.keys(config.upstreams)) {
+    const chain = [start]
+    let next = config.upstreams[start]?.fallback
+    while (next !== undefined && config.upstreams[next]) {
+      if (chain.includes(next)) return [...chain.slice(chain.indexOf(next)), next]
+      chain.push(next)
+      next = config.upstreams[next]?.fallback
+    }
+  }
+  return undefined
+}

@@ -1,0 +1,55 @@
+import { ERROR_STATUS, type ErrorCode } from './codes.ts'
+
+/** RFC 9209 error types the proxy reports in `Proxy-Status`. */
+export type ProxyStatusError =
+  | 'connection_refused'
+  | 'connection_terminated'
+  | 'connection_timeout'
+  | 'http_response_timeout'
+  | 'http_request_error'
+  | 'destination_unavailable'
+  | 'proxy_internal_error'
+
+/** What `Proxy-Status` says about the next hop when an error involves an upstream. */
+export interface UpstreamFault {
+  error: ProxyStatusError
+  /** The target's host:port. */
+  nextHop: string
+  /** True when the request may have reached the upstream: re-running it could execute it twice. */
+  requestSent: boolean
+}
+
+/** An error the proxy answers for itself: a code from CONTRACT §4 and a message for humans. */
+export class ProxyError extends Error {
+  readonly status: number
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly fault?: UpstreamFault,
+    readonly headers?: Record<string, string>,
+  ) {
+    super(message)
+    this.name = 'ProxyError'
+    this.status = ERROR_STATUS[code]
+  }
+}
+
+export const PROXY_NAME = 'edge-proxy'
+
+/** The JSON error response of CONTRACT §4: status, `x-proxy-error`, and `Proxy-Status` when an upstream was involved. */
+export function errorResponse(error: ProxyError, requestId: string): Response {
+  const headers = new Headers(error.headers)
+  headers.set('content-type', 'application/json')
+  headers.set('x-proxy-error', error.code)
+  headers.set('x-request-id', requestId)
+  headers.set('cache-control', 'no-store')
+  if (error.fault) headers.set('proxy-status', proxyStatus(error.fault))
+  const body = JSON.stringify({ error: error.message, code: error.code, requestId })
+  return new Response(body, { status: error.status, headers })
+}
+
+function proxyStatus(fault: UpstreamFault): string {
+  let value = `${PROXY_NAME}; error=${fault.error}; next-hop="${fault.nextHop}"`
+  if (fault.requestSent) value += '; details="request-sent"'
+  return value
+}

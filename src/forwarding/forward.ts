@@ -1,0 +1,28 @@
+import type { Send } from '../resilience/types.ts'
+import { targetUrl } from '../routing/target-url.ts'
+import { upstreamRequestHeaders } from './headers.ts'
+
+/** The fetch the proxy calls upstream; runtimes pass their own to keep compressed bytes intact. */
+export type UpstreamFetch = (input: string, init: RequestInit) => Promise<Response>
+
+/**
+ * Sends the exchange to one target and returns the upstream's response as it came. Redirects are
+ * never followed (a 3xx goes back to the client), and the upstream sees the time it has left.
+ */
+export function forward(upstreamFetch: UpstreamFetch): Send {
+  return (exchange, target, signal, budgetMs) => {
+    const headers = upstreamRequestHeaders(exchange.request.headers, exchange.client, exchange.upstream.requestHeaders)
+    headers.set('x-request-timeout-ms', String(budgetMs))
+    const init: RequestInit & { duplex?: 'half' } = {
+      method: exchange.request.method,
+      headers,
+      redirect: 'manual',
+      signal,
+    }
+    if (exchange.body !== null) {
+      init.body = exchange.body
+      init.duplex = 'half'
+    }
+    return upstreamFetch(targetUrl(target.url, exchange.path), init)
+  }
+}

@@ -1,0 +1,52 @@
+import { ProxyError, type ProxyStatusError } from '../errors/proxy-error.ts'
+import type { Target } from '../upstream/target.ts'
+import { AbortCause } from './abort-reasons.ts'
+import { BodyTooLarge } from '../forwarding/body-limit.ts'
+
+/**
+ * Turns what a failed attempt threw into the proxy's error. Connection refused and DNS failures
+ * happened before anything was sent; a reset or timeout may have reached the upstream, and says
+ * so (`requestSent`), because re-sending could run the request twice.
+ */
+export function attemptError(error: unknown, signal: AbortSignal, target: Target): ProxyError {
+  const reason: unknown = signal.aborted ? signal.reason : error
+  if (reason instanceof AbortCause) {
+    if (reason.kind === 'client-gone') return new ProxyError('CLIENT_CLOSED_REQUEST', 'client closed the request')
+    return fault('UPSTREAM_TIMEOUT', `upstream ${target.hop} did not answer in time`, 'http_response_timeout', target, true)
+  }
+  if (isBodyTooLarge(error)) return new ProxyError('PAYLOAD_TOO_LARGE', 'request body exceeds the limit')
+  const code = errorCode(error)
+  if (code === 'ECONNREFUSED' || code === 'ConnectionRefused') {
+    return fault('UPSTREAM_UNREACHABLE', `upstream ${target.hop} refused the connection`, 'connection_refused', target, false)
+  }
+  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
+    return fault('UPSTREAM_UNREACHABLE', `upstream ${target.hop} could not be resolved`, 'destination_unavailable', target, false)
+  }
+  return fault('UPSTREAM_UNREACHABLE', `connection to upstream ${target.hop} failed`, 'connection_terminated', target, true)
+}
+
+function fault(
+  code: 'UPSTREAM_TIMEOUT' | 'UPSTREAM_UNREACHABLE',
+  message: string,
+  error: ProxyStatusError,
+  target: Target,
+  requestSent: boolean,
+): ProxyError {
+  return new ProxyError(code, message, { error, nextHop: target.hop, requestSent })
+}
+
+/** The system error code of a fetch failure, wherever the runtime put it (the error or its cause). */
+function errorCode(error: unknown): string | undefined {
+  for (let e = error, depth = 0; e && typeof e === 'object' && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code
+    if (typeof code === 'string') return code
+  }
+  return undefined
+}
+
+function isBodyTooLarge(error: unknown): boolean {
+  for (let e = error, depth = 0; e && typeof e === 'object' && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
+    if (e instanceof BodyTooLarge) return true
+  }
+  return false
+}

@@ -1,0 +1,31 @@
+import type { Context } from 'hono'
+import { HTTPException } from 'hono/http-exception'
+import { errorResponse, ProxyError } from '../errors/proxy-error.ts'
+import { describeError, log } from '../log.ts'
+
+/**
+ * Hono's error handler for the whole app: whatever is thrown while handling a request becomes a
+ * clean response and never reaches the runtime. Proxy errors answer as CONTRACT §4 says; a user
+ * middleware's HTTPException keeps its own response; anything else is a bug, answered with 500
+ * INTERNAL_ERROR and logged once with the request id and stack.
+ */
+export function panicBoundary(error: Error, c: Context): Response {
+  const requestId = requestIdFor(c)
+  if (error instanceof ProxyError) {
+    if (error.fault) log('warn', 'upstream_error', { requestId, code: error.code, ...error.fault, message: error.message })
+    return errorResponse(error, requestId)
+  }
+  if (error instanceof HTTPException) return error.getResponse()
+  log('error', 'panic', { requestId, method: c.req.method, path: c.req.path, ...describeError(error) })
+  return errorResponse(new ProxyError('INTERNAL_ERROR', 'internal proxy error'), requestId)
+}
+
+/** The request's id, set by the proxy handler; requests that failed before it get one here. */
+export function requestIdFor(c: Context): string {
+  let id = c.get('requestId') as string | undefined
+  if (id === undefined) {
+    id = crypto.randomUUID()
+    c.set('requestId', id)
+  }
+  return id
+}

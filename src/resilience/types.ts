@@ -1,0 +1,25 @@
+import type { ClientInfo } from '../forwarding/headers.ts'
+import type { Upstream } from '../upstream/upstream.ts'
+import type { Target } from '../upstream/target.ts'
+
+/** One proxied request: the client's request and what the proxy decided about it so far. */
+export interface Exchange {
+  readonly request: Request
+  readonly client: ClientInfo
+  readonly upstream: Upstream
+  /** Path and query the upstream sees. */
+  readonly path: string
+  /** Epoch ms by which the whole request, response body included, must be done (timeoutMs). */
+  readonly deadline: number
+  /** The body to send: the client's stream, size-limited; null when there is none. */
+  readonly body: ReadableStream<Uint8Array> | null
+}
+
+/** The one shape every resilience policy wraps: an exchange in, a response out. */
+export type Handler = (exchange: Exchange) => Promise<Response>
+
+/** One attempt against one chosen target; `budgetMs` is how long the proxy will wait for it. */
+export type Send = (exchange: Exchange, target: Target, signal: AbortSignal, budgetMs: number) => Promise<Response>
+
+/** An attempt with its target chosen. */
+export type TargetHandler = (exchange: Exchange, target: Target) => Promise<Response>

@@ -1,0 +1,51 @@
+import type { RouteConfig } from '../config/schema.ts'
+
+/** A route's answer for one request: where it goes and the path (with query) the upstream sees. */
+export interface RouteMatch {
+  upstream: string
+  path: string
+}
+
+export type Router = (method: string, host: string | null, url: URL) => RouteMatch | undefined
+
+/**
+ * Routes by the longest matching `pathPrefix`, narrowed by `host` and `methods`. A prefix matches
+ * whole path segments: `/api` matches `/api` and `/api/x`, never `/apix`.
+ */
+export function createRouter(routes: readonly RouteConfig[]): Router {
+  const ordered = [...routes].sort((a, b) => b.pathPrefix.length - a.pathPrefix.length)
+  return (method, host, url) => {
+    const pathname = url.pathname
+    const hostname = host === null ? null : hostnameOf(host)
+    for (const route of ordered) {
+      if (!prefixMatches(route.pathPrefix, pathname)) continue
+      if (route.host !== undefined && (hostname === null || !hostMatches(route.host, hostname))) continue
+      if (route.methods !== undefined && !route.methods.includes(method)) continue
+      const path = route.stripPrefix ? stripPrefix(route.pathPrefix, pathname) : pathname
+      return { upstream: route.upstream, path: path + url.search }
+    }
+    return undefined
+  }
+}
+
+function prefixMatches(prefix: string, pathname: string): boolean {
+  if (!pathname.startsWith(prefix)) return false
+  return pathname.length === prefix.length || prefix.endsWith('/') || pathname.charCodeAt(prefix.length) === 47 /* / */
+}
+
+function stripPrefix(prefix: string, pathname: string): string {
+  const rest = pathname.slice(prefix.endsWith('/') ? prefix.length - 1 : prefix.length)
+  return rest.startsWith('/') ? rest : `/${rest}`
+}
+
+/** `*.example.com` matches any subdomain of example.com; anything else matches exactly. */
+function hostMatches(pattern: string, hostname: string): boolean {
+  return pattern.startsWith('*.') ? hostname.endsWith(pattern.slice(1)) : pattern === hostname
+}
+
+/** The Host header less its port, lower-cased; `[::1]:8080` gives `[::1]`. */
+function hostnameOf(host: string): string {
+  const lower = host.toLowerCase()
+  const colon = lower.lastIndexOf(':')
+  return colon > lower.lastIndexOf(']') ? lower.slice(0, colon) : lower
+}
