@@ -15,24 +15,20 @@ export interface BunProxy {
   drain(): Promise<void>
 }
 
-/** Anything with a fetch handler: the proxy app, or a Hono app that mounts it. */
-type FetchApp = { fetch: (request: Request) => Response | Promise<Response> }
-
 /** Bun's idle timeout cuts slow upstream waits and streams: its maximum, so the proxy's own timeouts rule. */
 const IDLE_TIMEOUT_S = 255
 
-/**
- * Serves the proxy for `config` on Bun. `wrap` may put the proxy app inside the caller's own Hono app
- * (middleware in front of it).
- */
-export function serveProxy(config: Config, wrap: (proxy: ProxyApp) => FetchApp = (proxy) => proxy): BunProxy {
+/** Lets a caller add its own middleware to the proxy app before it serves. */
+export type Customize = (proxy: ProxyApp) => void
+
+/** Serves the proxy for `config` on Bun. */
+export function serveProxy(config: Config, customize: Customize = () => {}): BunProxy {
   let server: Server<undefined>
-  const app = wrap(
-    createProxy(config, {
-      fetch: (input, init) => fetch(input, { ...init, decompress: false }),
-      clientAddress: (c) => server.requestIP(c.req.raw)?.address,
-    }),
-  )
+  const app = createProxy(config, {
+    fetch: (input, init) => fetch(input, { ...init, decompress: false }),
+    clientAddress: (c) => server.requestIP(c.req.raw)?.address,
+  })
+  customize(app)
   server = Bun.serve({
     hostname: config.listen.hostname,
     port: config.listen.port,
@@ -106,7 +102,8 @@ function startDemo(port: number): void {
   })
 }
 
-async function main(): Promise<void> {
+/** The command: `[--config FILE] [--port N]`, the demo when no config is found. */
+export async function main(customize?: Customize): Promise<void> {
   keepServing()
   let config: Config
   try {
@@ -119,7 +116,7 @@ async function main(): Promise<void> {
     console.error(error instanceof Error ? error.message : String(error))
     process.exit(1)
   }
-  const proxy = serveProxy(config)
+  const proxy = serveProxy(config, customize)
   log('info', 'listening', { url: proxy.url, port: proxy.server.port })
   drainOnSignal(proxy)
 }

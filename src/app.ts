@@ -28,8 +28,9 @@ export type ProxyEnv = { Variables: { requestId: string } }
 export type ProxyApp = Hono<ProxyEnv> & { readonly upstreams: ReadonlyMap<string, Upstream> }
 
 /**
- * The proxy as a Hono app. Mount it under your own app to add middleware (auth, logging, header
- * rewriting) in front of it: `app.use(...); app.route('/', createProxy(config))`.
+ * The proxy as a Hono app. Add your own middleware (auth, logging, header rewriting) with
+ * `proxy.use(...)`: forwarding is the app's last handler (its `notFound`), so middleware registered
+ * after `createProxy` still runs in front of it, under the same panic boundary.
  */
 export function createProxy(config: Config, options: ProxyOptions = {}): ProxyApp {
   const upstreams = new Map<string, Upstream>()
@@ -44,7 +45,7 @@ export function createProxy(config: Config, options: ProxyOptions = {}): ProxyAp
   const app = new Hono<ProxyEnv>()
   app.onError(panicBoundary)
   app.route(config.admin.pathPrefix, adminApp(config, upstreams))
-  app.all('*', (c) => {
+  app.notFound((c) => {
     const request = c.req.raw
     const requestId = requestIdOf(request.headers)
     c.set('requestId', requestId)

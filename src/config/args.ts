@@ -17,11 +17,11 @@ export function parseArgs(argv: readonly string[], env: Record<string, string | 
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!
     const [flag, inline] = arg.includes('=') ? [arg.slice(0, arg.indexOf('=')), arg.slice(arg.indexOf('=') + 1)] : [arg]
+    if (flag !== '--config' && flag !== '--port') throw new Error(`unknown argument ${arg}\n${USAGE}`)
     const value = inline ?? argv[++i]
     if (value === undefined) throw new Error(`${flag} needs a value\n${USAGE}`)
     if (flag === '--config') flagConfig = value
-    else if (flag === '--port') flagPort = value
-    else throw new Error(`unknown argument ${arg}\n${USAGE}`)
+    else flagPort = value
   }
   const chosenConfig = flagConfig ?? configPath
   if (chosenConfig !== undefined) options.configPath = chosenConfig

@@ -20,7 +20,7 @@ export function parseConfig(input: string | unknown, env: Record<string, string 
   }
   const envIssues: ConfigIssue[] = []
   const expanded = expandEnv(raw, env, envIssues)
-  const result = v.safeParse(ConfigSchema, expanded, { abortEarly: false })
+  const result = v.safeParse(ConfigSchema, expanded, { abortPipeEarly: true })
   if (!result.success) throw new ConfigError([...envIssues, ...result.issues.map(toConfigIssue)])
   const issues = [...envIssues, ...crossFieldIssues(result.output)]
   if (issues.length > 0) throw new ConfigError(issues)

@@ -1,4 +1,5 @@
 import { ProxyError } from '../errors/proxy-error.ts'
+import { observeBody } from './observe-body.ts'
 
 /** The error a size-limited request body fails with once it passes the limit. */
 export class BodyTooLarge extends Error {
@@ -22,13 +23,10 @@ export function limitedBody(request: Request, maxBytes: number): ReadableStream<
     return body
   }
   let seen = 0
-  return body.pipeThrough(
-    new TransformStream<Uint8Array, Uint8Array>({
-      transform(chunk, controller) {
-        seen += chunk.byteLength
-        if (seen > maxBytes) controller.error(new BodyTooLarge(maxBytes))
-        else controller.enqueue(chunk)
-      },
-    }),
-  )
+  return observeBody(body, {
+    chunk(bytes) {
+      seen += bytes.byteLength
+      if (seen > maxBytes) throw new BodyTooLarge(maxBytes)
+    },
+  })
 }

@@ -1,5 +1,5 @@
 import { clientResponse, hasBody } from '../forwarding/response.ts'
-import { trackBody } from '../forwarding/track-body.ts'
+import { observeBody } from '../forwarding/observe-body.ts'
 import { ProxyError } from '../errors/proxy-error.ts'
 import { recordLatency } from '../upstream/target.ts'
 import { CLIENT_GONE, DEADLINE, TRY_TIMEOUT } from './abort-reasons.ts'
@@ -59,7 +59,7 @@ export function attempt(send: Send): TargetHandler {
       return clientResponse(upstream, null, exchange.client.requestId)
     }
     timer = setTimeout(() => controller.abort(DEADLINE), exchange.deadline - Date.now())
-    const body = trackBody(upstream.body, (error) => end(failed || error !== undefined))
+    const body = observeBody(upstream.body, { end: (error) => end(failed || error !== undefined) })
     return clientResponse(upstream, body, exchange.client.requestId)
   }
 }

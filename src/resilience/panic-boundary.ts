@@ -1,6 +1,7 @@
 import type { Context } from 'hono'
 import { HTTPException } from 'hono/http-exception'
 import { errorResponse, ProxyError } from '../errors/proxy-error.ts'
+import { requestIdOf } from '../forwarding/request-id.ts'
 import { describeError, log } from '../log.ts'
 
 /**
@@ -20,11 +21,14 @@ export function panicBoundary(error: Error, c: Context): Response {
   return errorResponse(new ProxyError('INTERNAL_ERROR', 'internal proxy error'), requestId)
 }
 
-/** The request's id, set by the proxy handler; requests that failed before it get one here. */
-export function requestIdFor(c: Context): string {
+/**
+ * The request's id: set by the proxy handler, or, when a middleware in front of it failed first,
+ * taken from the request here by the same rule.
+ */
+function requestIdFor(c: Context): string {
   let id = c.get('requestId') as string | undefined
   if (id === undefined) {
-    id = crypto.randomUUID()
+    id = requestIdOf(c.req.raw.headers)
     c.set('requestId', id)
   }
   return id

@@ -1,0 +1,47 @@
+/** What a caller wants to know of a body passing through. */
+export interface BodyObserver {
+  /** Sees each chunk before it passes on; throwing fails the stream with that error. */
+  chunk?(bytes: Uint8Array): void
+  /** Called exactly once when the body ends: read to the end (no argument), failed, or cancelled. */
+  end?(error?: unknown): void
+}
+
+/**
+ * Passes a body through unchanged, telling `observer` about it. Pull-based with no buffer of its
+ * own: a slow reader slows the source instead of growing memory (a TransformStream pipe grows on
+ * Bun), and a reader that cancels (a client that left) cancels the source, which closes the
+ * connection behind it.
+ */
+export function observeBody(body: ReadableStream<Uint8Array>, observer: BodyObserver): ReadableStream<Uint8Array> {
+  const reader = body.getReader()
+  let ended = false
+  const end = (error?: unknown) => {
+    if (ended) return
+    ended = true
+    observer.end?.(error)
+  }
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        try {
+          const chunk = await reader.read()
+          if (chunk.done) {
+            controller.close()
+            return end()
+          }
+          observer.chunk?.(chunk.value)
+          controller.enqueue(chunk.value)
+        } catch (error) {
+          controller.error(error)
+          end(error)
+          void reader.cancel(error).catch(() => {})
+        }
+      },
+      cancel(reason) {
+        end(reason ?? new Error('body cancelled'))
+        return reader.cancel(reason)
+      },
+    },
+    { highWaterMark: 0 },
+  )
+}

@@ -1,0 +1,37 @@
+/**
+ * The black-box conformance suite: the same scenarios against every runtime, each proxy a real
+ * process, each origin a real server on a free loopback port.
+ */
+import { afterEach, describe, test } from 'bun:test'
+import { ScenarioContext, type Scenario } from './context.ts'
+import { RUNTIMES } from './harness.ts'
+import { errors } from './scenarios/errors.ts'
+import { forwarding } from './scenarios/forwarding.ts'
+import { lifecycle } from './scenarios/lifecycle.ts'
+import { security } from './scenarios/security.ts'
+import { streaming } from './scenarios/streaming.ts'
+import { timeouts } from './scenarios/timeouts.ts'
+
+export const SCENARIOS: Scenario[] = [...forwarding, ...errors, ...timeouts, ...security, ...streaming, ...lifecycle]
+
+for (const runtime of RUNTIMES) {
+  describe(runtime.name, () => {
+    let ctx: ScenarioContext
+    afterEach(() => ctx.close())
+    for (const scenario of SCENARIOS) {
+      const reason = scenario.skip?.[runtime.name]
+      if (reason !== undefined) {
+        test.skip(`${scenario.name} (cannot hold on ${runtime.name}: ${reason})`, () => {})
+        continue
+      }
+      test(
+        scenario.name,
+        async () => {
+          ctx = new ScenarioContext(runtime)
+          await scenario.run(ctx)
+        },
+        scenario.timeoutMs ?? 30000,
+      )
+    }
+  })
+}

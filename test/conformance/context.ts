@@ -1,0 +1,60 @@
+import type { ConfigInput, UpstreamConfig } from '../../src/config/schema.ts'
+import { startOrigin, type Origin, type OriginHandler } from '../support/origin.ts'
+import type { RunningProxy, Runtime, StartOptions } from './harness.ts'
+
+type UpstreamInput = ConfigInput['upstreams'][string]
+
+/** What a scenario gets: the runtime under test, and origins and proxies that are stopped after it. */
+export class ScenarioContext {
+  private readonly cleanups: (() => Promise<unknown>)[] = []
+  constructor(readonly runtime: Runtime) {}
+
+  origin(handler?: OriginHandler): Origin {
+    const origin = startOrigin(handler)
+    this.cleanups.push(() => origin.stop())
+    return origin
+  }
+
+  async proxy(config: ConfigInput, options?: StartOptions): Promise<RunningProxy> {
+    const proxy = await this.runtime.start(config, options)
+    this.cleanups.push(() => proxy.stop('SIGKILL'))
+    return proxy
+  }
+
+  /** Registers something else to stop after the scenario. */
+  defer(cleanup: () => Promise<unknown> | unknown): void {
+    this.cleanups.push(async () => cleanup())
+  }
+
+  async close(): Promise<void> {
+    for (const cleanup of this.cleanups.reverse()) await cleanup().catch(() => {})
+  }
+}
+
+/** A config with one upstream `api` over `urls`, routed at `/`. */
+export function oneUpstream(urls: string[], upstream: Partial<UpstreamInput> = {}, rest: Partial<ConfigInput> = {}): ConfigInput {
+  return {
+    upstreams: { api: { targets: urls.map((url) => ({ url })), ...upstream } as UpstreamConfig },
+    routes: [{ pathPrefix: '/', upstream: 'api' }],
+    ...rest,
+  }
+}
+
+/** A conformance scenario: black-box, runtime-agnostic. `skip` names runtimes it cannot hold on, with the reason. */
+export interface Scenario {
+  name: string
+  run(ctx: ScenarioContext): Promise<void>
+  skip?: Record<string, string>
+  /** Longer than the default per-test time. */
+  timeoutMs?: number
+}
+
+/** The JSON body and code of a proxy-made error, asserting the contract's shape on the way. */
+export async function proxyError(response: Response): Promise<{ error: string; code: string; requestId: string }> {
+  const body = (await response.json()) as { error: string; code: string; requestId: string }
+  if (response.headers.get('content-type') !== 'application/json') throw new Error('proxy error is not JSON')
+  if (response.headers.get('x-proxy-error') !== body.code) throw new Error('x-proxy-error does not match the body code')
+  if (body.requestId !== response.headers.get('x-request-id')) throw new Error('requestId does not match x-request-id')
+  if (typeof body.error !== 'string' || body.error.length === 0) throw new Error('no message for humans')
+  return body
+}

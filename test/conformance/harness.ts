@@ -1,0 +1,112 @@
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { Subprocess } from 'bun'
+import type { ConfigInput } from '../../src/config/schema.ts'
+import { within } from '../support/wait.ts'
+
+/** A proxy process under test. */
+export interface RunningProxy {
+  url: string
+  port: number
+  pid: number
+  /** Everything the process wrote so far. */
+  output(): string
+  /** Resolves with the first output line (already written or still to come) that contains `text`. */
+  line(text: string): Promise<string>
+  /** Sends a signal and resolves with the exit code. */
+  stop(signal?: NodeJS.Signals): Promise<number>
+}
+
+/** `fixture: 'panicking'` starts the runtime's entrypoint with middleware that throws on /boom and /boom-async. */
+export interface StartOptions {
+  fixture?: 'panicking'
+}
+
+/** One runtime the conformance suite runs against: it knows how to start the proxy as a real process. */
+export interface Runtime {
+  name: string
+  start(config: ConfigInput, options?: StartOptions): Promise<RunningProxy>
+}
+
+const root = join(import.meta.dir, '..', '..')
+
+/** Writes a config file for a test run. */
+export function writeConfig(config: ConfigInput): string {
+  const file = join(mkdtempSync(join(tmpdir(), 'edge-proxy-')), 'proxy.config.json')
+  writeFileSync(file, JSON.stringify(config))
+  return file
+}
+
+/**
+ * Starts a command and resolves once it logs its `listening` line (with the port it bound), or
+ * rejects with its output if it exits first.
+ */
+export async function startProcess(cmd: string[], env: Record<string, string> = {}): Promise<RunningProxy> {
+  const proc: Subprocess<'ignore', 'pipe', 'pipe'> = Bun.spawn(cmd, {
+    cwd: root,
+    env: { ...process.env, ...env },
+    stdin: 'ignore',
+    stdout: 'pipe',
+    stderr: 'pipe',
+  })
+  let text = ''
+  const lines: string[] = []
+  let lineWaiters: { text: string; resolve: (line: string) => void }[] = []
+  const onAnyLine = (line: string) => {
+    lines.push(line)
+    lineWaiters = lineWaiters.filter((w) => (line.includes(w.text) ? (w.resolve(line), false) : true))
+  }
+  const collect = async (stream: ReadableStream<Uint8Array>, onLine?: (line: string) => void) => {
+    const decoder = new TextDecoder()
+    let pending = ''
+    const reader = stream.getReader()
+    for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
+      const part = decoder.decode(chunk.value, { stream: true })
+      text += part
+      pending += part
+      let nl: number
+      while ((nl = pending.indexOf('\n')) >= 0) {
+        const line = pending.slice(0, nl)
+        pending = pending.slice(nl + 1)
+        onAnyLine(line)
+        onLine?.(line)
+      }
+    }
+  }
+  const listening = new Promise<number>((resolve, reject) => {
+    void collect(proc.stdout, (line) => {
+      if (!line.includes('"event":"listening"')) return
+      resolve(JSON.parse(line).port as number)
+    })
+    void collect(proc.stderr)
+    void proc.exited.then((code) => reject(new Error(`${cmd.join(' ')} exited with ${code} before listening:\n${text}`)))
+  })
+  const port = await within(listening, 30000, `${cmd.join(' ')} to listen`)
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    pid: proc.pid,
+    output: () => text,
+    line(wanted) {
+      const found = lines.find((l) => l.includes(wanted))
+      if (found !== undefined) return Promise.resolve(found)
+      return within(new Promise<string>((resolve) => lineWaiters.push({ text: wanted, resolve })), 10000, `a log line with ${wanted}`)
+    },
+    async stop(signal = 'SIGTERM') {
+      if (proc.exitCode === null) proc.kill(signal)
+      return within(proc.exited, 40000, 'the proxy to exit')
+    },
+  }
+}
+
+export const bun: Runtime = {
+  name: 'bun',
+  start(config, options = {}) {
+    const entry = options.fixture === 'panicking' ? 'test/fixtures/bun-panicking-proxy.ts' : 'runtimes/bun.ts'
+    return startProcess([process.execPath, entry, '--config', writeConfig(config), '--port', '0'])
+  },
+}
+
+/** Every runtime the suite covers. */
+export const RUNTIMES: Runtime[] = [bun]

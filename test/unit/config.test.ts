@@ -1,0 +1,110 @@
+import { describe, expect, test } from 'bun:test'
+import { parseConfig } from '../../src/config/parse.ts'
+import { ConfigError } from '../../src/config/issues.ts'
+import { parseArgs } from '../../src/config/args.ts'
+
+const minimal = { upstreams: { api: { targets: [{ url: 'http://127.0.0.1:9001' }] } }, routes: [{ pathPrefix: '/', upstream: 'api' }] }
+
+function issuesOf(input: unknown, env: Record<string, string> = {}): string[] {
+  try {
+    parseConfig(input, env)
+  } catch (error) {
+    if (error instanceof ConfigError) return error.issues.map((i) => `${i.path}: ${i.message}`)
+    throw error
+  }
+  throw new Error('config was accepted')
+}
+
+describe('config defaults (CONTRACT §2)', () => {
+  test('a minimal config gets every documented default', () => {
+    const config = parseConfig(minimal)
+    const api = config.upstreams.api!
+    expect(api.balancer).toBe('round-robin')
+    expect(api.targets[0]!.weight).toBe(1)
+    expect(api.timeoutMs).toBe(30000)
+    expect(api.tryTimeoutMs).toBeUndefined() // = timeoutMs, resolved by the upstream
+    expect(api.retry.attempts).toBe(1)
+    expect(api.breaker).toEqual({ failureThreshold: 5, cooldownMs: 10000, halfOpenProbes: 1, failureStatuses: [502, 503, 504], errorHeaders: [] })
+    expect(api.healthCheck).toBeUndefined()
+    expect(api.fallback).toBeUndefined()
+    expect(api.idempotency.enabled).toBe(false)
+    expect(config.store.type).toBe('memory')
+    expect(config.admin).toEqual({ pathPrefix: '/_proxy' })
+    expect(config.limits.maxBodyBytes).toBe(1073741824)
+    expect(config.routes[0]!.stripPrefix).toBe(false)
+  })
+  test('accepts JSON text with $schema', () => {
+    expect(parseConfig(JSON.stringify({ $schema: './config.schema.json', ...minimal })).routes).toHaveLength(1)
+  })
+})
+
+describe('config errors name every bad field by path', () => {
+  test('invalid target URL', () => {
+    const bad = { ...minimal, upstreams: { api: { targets: [{ url: 'not a url' }] } } }
+    expect(issuesOf(bad)).toEqual(['upstreams.api.targets[0].url: invalid URL'])
+  })
+  test('several problems at once, each with its path', () => {
+    const bad = {
+      upstreams: { api: { targets: [{ url: 'http://127.0.0.1:1/path' }, { url: 'ftp://x', weight: 0 }], balancer: 'fastest', timeoutMs: -1 } },
+      routes: [{ pathPrefix: 'api', upstream: 'nope' }],
+      extra: true,
+    }
+    const issues = issuesOf(bad)
+    expect(issues).toContain('upstreams.api.targets[0].url: must be an http(s) origin (scheme://host[:port]) with no path, query or credentials')
+    expect(issues).toContain('upstreams.api.targets[1].url: must be an http(s) origin (scheme://host[:port]) with no path, query or credentials')
+    expect(issues).toContain('upstreams.api.targets[1].weight: must be >= 1')
+    expect(issues.some((i) => i.startsWith('upstreams.api.balancer: expected'))).toBe(true)
+    expect(issues).toContain('upstreams.api.timeoutMs: must be >= 1')
+    expect(issues).toContain('routes[0].pathPrefix: must start with /')
+    expect(issues).toContain('extra: unknown field')
+  })
+  test('missing required fields', () => {
+    expect(issuesOf({})).toEqual(['upstreams: is required', 'routes: is required'])
+  })
+  test('a route naming an unknown upstream', () => {
+    expect(issuesOf({ ...minimal, routes: [{ pathPrefix: '/', upstream: 'nope' }] })).toEqual(['routes[0].upstream: unknown upstream "nope"'])
+  })
+  test('tryTimeoutMs must exceed the upstream timeout, with the reason', () => {
+    const bad = { ...minimal, upstreams: { api: { targets: [{ url: 'http://127.0.0.1:9001' }], tryTimeoutMs: 8000, upstreamTimeoutMs: 8000 } } }
+    const [issue] = issuesOf(bad)
+    expect(issue).toStartWith('upstreams.api.tryTimeoutMs: 8000 must exceed upstreamTimeoutMs 8000')
+    expect(issue).toContain('run them twice')
+  })
+  test('tryTimeoutMs may not exceed timeoutMs', () => {
+    const bad = { ...minimal, upstreams: { api: { targets: [{ url: 'http://127.0.0.1:9001' }], timeoutMs: 1000, tryTimeoutMs: 2000 } } }
+    expect(issuesOf(bad)[0]).toStartWith('upstreams.api.tryTimeoutMs: 2000 exceeds timeoutMs 1000')
+  })
+  test('fallback cycles and unknown fallbacks are refused', () => {
+    const t = [{ url: 'http://127.0.0.1:9001' }]
+    const cyclic = { ...minimal, upstreams: { api: { targets: t, fallback: 'b' }, b: { targets: t, fallback: 'api' } } }
+    expect(issuesOf(cyclic)).toEqual(['upstreams.api.fallback: fallback chain loops: api -> b -> api'])
+    const unknown = { ...minimal, upstreams: { api: { targets: t, fallback: 'nope' } } }
+    expect(issuesOf(unknown)).toEqual(['upstreams.api.fallback: unknown upstream "nope"'])
+  })
+  test('not JSON', () => {
+    expect(issuesOf('{ nope')[0]).toStartWith(': not valid JSON')
+  })
+})
+
+describe('${ENV} references', () => {
+  test('are expanded, with defaults', () => {
+    const config = parseConfig({ ...minimal, admin: { token: '${ADMIN_TOKEN}' }, listen: { hostname: '${HOST:-0.0.0.0}' } }, { ADMIN_TOKEN: 's3cret' })
+    expect(config.admin.token).toBe('s3cret')
+    expect(config.listen.hostname).toBe('0.0.0.0')
+  })
+  test('an unset variable is an error at its path, never an empty token', () => {
+    expect(issuesOf({ ...minimal, admin: { token: '${ADMIN_TOKEN}' } })).toEqual(['admin.token: environment variable ADMIN_TOKEN is not set'])
+  })
+})
+
+describe('command line', () => {
+  test('flags win over the environment', () => {
+    expect(parseArgs(['--config', 'a.json', '--port=9000'], { PROXY_CONFIG: 'b.json', PORT: '1' })).toEqual({ configPath: 'a.json', port: 9000 })
+    expect(parseArgs([], { PROXY_CONFIG: 'b.json', PORT: '1' })).toEqual({ configPath: 'b.json', port: 1 })
+  })
+  test('unknown flags and bad ports are refused with usage', () => {
+    expect(() => parseArgs(['--verbose'], {})).toThrow('unknown argument --verbose')
+    expect(() => parseArgs(['--port', 'x'], {})).toThrow('invalid port x')
+    expect(() => parseArgs(['--config'], {})).toThrow('--config needs a value')
+  })
+})

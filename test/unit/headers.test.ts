@@ -1,0 +1,72 @@
+import { describe, expect, test } from 'bun:test'
+import { clientResponseHeaders, upstreamRequestHeaders } from '../../src/forwarding/headers.ts'
+import { requestIdOf } from '../../src/forwarding/request-id.ts'
+
+const client = { address: '10.0.0.9', requestId: 'req-1', proto: 'https', host: 'shop.example.com' }
+
+describe('upstream request headers', () => {
+  const incoming = new Headers({
+    host: 'shop.example.com',
+    connection: 'keep-alive, X-Hop',
+    'x-hop': 'secret',
+    'keep-alive': 'timeout=5',
+    'proxy-authorization': 'Basic abc',
+    te: 'trailers',
+    trailer: 'x-t',
+    upgrade: 'h2c',
+    'x-forwarded-for': '203.0.113.7',
+    'x-forwarded-proto': 'http',
+    accept: 'text/html',
+  })
+  const out = upstreamRequestHeaders(incoming, client, [['x-client', '$remote_addr/$request_id'], ['x-at', '$time']])
+  test('hop-by-hop headers and those named in Connection are gone', () => {
+    for (const name of ['connection', 'x-hop', 'keep-alive', 'proxy-authorization', 'te', 'trailer', 'upgrade', 'host']) {
+      expect(out.has(name)).toBe(false)
+    }
+  })
+  test('x-forwarded-* are appended and set', () => {
+    expect(out.get('x-forwarded-for')).toBe('203.0.113.7, 10.0.0.9')
+    expect(out.get('x-forwarded-proto')).toBe('https')
+    expect(out.get('x-forwarded-host')).toBe('shop.example.com')
+    expect(out.get('x-request-id')).toBe('req-1')
+    expect(out.get('accept')).toBe('text/html')
+  })
+  test('requestHeaders variables are expanded', () => {
+    expect(out.get('x-client')).toBe('10.0.0.9/req-1')
+    expect(Date.parse(out.get('x-at')!)).not.toBeNaN()
+  })
+})
+
+describe('client response headers', () => {
+  test('drop hop-by-hop, keep the rest (cookies included)', () => {
+    const upstream = new Headers([
+      ['connection', 'x-internal'],
+      ['x-internal', '1'],
+      ['proxy-authenticate', 'Basic'],
+      ['transfer-encoding', 'chunked'],
+      ['content-encoding', 'gzip'],
+      ['set-cookie', 'a=1'],
+      ['set-cookie', 'b=2'],
+    ])
+    const out = clientResponseHeaders(upstream, 'req-1')
+    expect(out.has('x-internal')).toBe(false)
+    expect(out.has('proxy-authenticate')).toBe(false)
+    expect(out.has('transfer-encoding')).toBe(false)
+    expect(out.get('content-encoding')).toBe('gzip')
+    expect(out.getSetCookie()).toEqual(['a=1', 'b=2'])
+    expect(out.get('x-request-id')).toBe('req-1')
+  })
+})
+
+describe('x-request-id', () => {
+  test('a sane id is kept', () => {
+    expect(requestIdOf(new Headers({ 'x-request-id': 'abc-123_XYZ' }))).toBe('abc-123_XYZ')
+    expect(requestIdOf(new Headers({ 'x-request-id': 'x'.repeat(128) }))).toBe('x'.repeat(128))
+  })
+  test('an insane or missing one is replaced by a fresh UUID', () => {
+    for (const bad of ['x'.repeat(129), 'has space', 'tab\there', '']) {
+      expect(requestIdOf(new Headers({ 'x-request-id': bad }))).toMatch(/^[0-9a-f-]{36}$/)
+    }
+    expect(requestIdOf(new Headers())).toMatch(/^[0-9a-f-]{36}$/)
+  })
+})
