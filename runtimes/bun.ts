@@ -3,7 +3,7 @@
  * Wires the core to Bun.serve and Bun's fetch; everything else lives in src/.
  */
 import type { Server } from 'bun'
-import { createProxy, parseConfig, ConfigError, type Config, type ProxyApp } from '../src/index.ts'
+import { createProxy, parseConfig, ConfigError, type Config, type ProxyOptions } from '../src/index.ts'
 import { parseArgs } from '../src/config/args.ts'
 import { demoBanner, demoConfig, demoOrigin } from '../src/demo/origins.ts'
 import { describeError, log } from '../src/log.ts'
@@ -18,17 +18,14 @@ export interface BunProxy {
 /** Bun's idle timeout cuts slow upstream waits and streams: its maximum, so the proxy's own timeouts rule. */
 const IDLE_TIMEOUT_S = 255
 
-/** Lets a caller add its own middleware to the proxy app before it serves. */
-export type Customize = (proxy: ProxyApp) => void
-
-/** Serves the proxy for `config` on Bun. */
-export function serveProxy(config: Config, customize: Customize = () => {}): BunProxy {
+/** Serves the proxy for `config` on Bun, with the caller's middleware in front of forwarding. */
+export function serveProxy(config: Config, middleware: ProxyOptions['middleware'] = []): BunProxy {
   let server: Server<undefined>
   const app = createProxy(config, {
-    fetch: (input, init) => fetch(input, { ...init, decompress: false }),
+    fetch: keepEncoding,
     clientAddress: (c) => server.requestIP(c.req.raw)?.address,
+    middleware,
   })
-  customize(app)
   server = Bun.serve({
     hostname: config.listen.hostname,
     port: config.listen.port,
@@ -48,6 +45,12 @@ export function serveProxy(config: Config, customize: Customize = () => {}): Bun
       clearTimeout(force)
     },
   }
+}
+
+/** Bun's fetch, told to pass compressed bytes through untouched, with their Content-Encoding. */
+function keepEncoding(input: string, init: RequestInit): Promise<Response> {
+  ;(init as BunFetchRequestInit).decompress = false
+  return fetch(input, init)
 }
 
 /** Bun's own error hook: reached only if the app's panic boundary itself failed. */
@@ -103,7 +106,7 @@ function startDemo(port: number): void {
 }
 
 /** The command: `[--config FILE] [--port N]`, the demo when no config is found. */
-export async function main(customize?: Customize): Promise<void> {
+export async function main(middleware?: ProxyOptions['middleware']): Promise<void> {
   keepServing()
   let config: Config
   try {
@@ -116,7 +119,7 @@ export async function main(customize?: Customize): Promise<void> {
     console.error(error instanceof Error ? error.message : String(error))
     process.exit(1)
   }
-  const proxy = serveProxy(config, customize)
+  const proxy = serveProxy(config, middleware)
   log('info', 'listening', { url: proxy.url, port: proxy.server.port })
   drainOnSignal(proxy)
 }

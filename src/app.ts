@@ -1,4 +1,4 @@
-import { Hono, type Context } from 'hono'
+import { Hono, type Context, type MiddlewareHandler } from 'hono'
 import type { Config } from './config/schema.ts'
 import { adminApp } from './admin/admin.ts'
 import { ProxyError } from './errors/proxy-error.ts'
@@ -10,6 +10,7 @@ import { panicBoundary } from './resilience/panic-boundary.ts'
 import { pickTarget } from './resilience/pick-target.ts'
 import type { Exchange } from './resilience/types.ts'
 import { createRouter } from './routing/router.ts'
+import { requestTarget } from './routing/request-target.ts'
 import { createUpstream, type Upstream } from './upstream/upstream.ts'
 
 /** What a runtime tells the core: how to call upstreams and who the client is. */
@@ -20,6 +21,11 @@ export interface ProxyOptions {
   clientAddress?: (c: Context) => string | undefined
   /** Random source for the balancers; tests pass a seeded one. */
   random?: () => number
+  /**
+   * Your own middleware (auth, logging, header rewriting), run in front of forwarding, in order,
+   * under the proxy's panic boundary. Admin endpoints are not behind it: they have their token.
+   */
+  middleware?: MiddlewareHandler<ProxyEnv>[]
 }
 
 export type ProxyEnv = { Variables: { requestId: string } }
@@ -28,9 +34,10 @@ export type ProxyEnv = { Variables: { requestId: string } }
 export type ProxyApp = Hono<ProxyEnv> & { readonly upstreams: ReadonlyMap<string, Upstream> }
 
 /**
- * The proxy as a Hono app. Add your own middleware (auth, logging, header rewriting) with
- * `proxy.use(...)`: forwarding is the app's last handler (its `notFound`), so middleware registered
- * after `createProxy` still runs in front of it, under the same panic boundary.
+ * The proxy as a Hono app. Put your own middleware in front of forwarding with the `middleware`
+ * option, or mount the app in yours (`app.route('/', proxy)`, with `app.onError(panicBoundary)`).
+ * Forwarding is one catch-all route, so a request with no middleware takes Hono's single-handler
+ * path (see docs/adr/0004-forwarding-is-one-route.md).
  */
 export function createProxy(config: Config, options: ProxyOptions = {}): ProxyApp {
   const upstreams = new Map<string, Upstream>()
@@ -45,18 +52,19 @@ export function createProxy(config: Config, options: ProxyOptions = {}): ProxyAp
   const app = new Hono<ProxyEnv>()
   app.onError(panicBoundary)
   app.route(config.admin.pathPrefix, adminApp(config, upstreams))
-  app.notFound((c) => {
+  for (const middleware of options.middleware ?? []) app.use('*', middleware)
+  app.all('*', (c) => {
     const request = c.req.raw
     const requestId = requestIdOf(request.headers)
     c.set('requestId', requestId)
-    const url = new URL(request.url)
+    const target = requestTarget(request.url)
     const host = request.headers.get('host')
-    const match = route(request.method, host, url)
-    if (match === undefined) throw new ProxyError('NO_ROUTE', `no route for ${request.method} ${url.pathname}`)
+    const match = route(request.method, host, target)
+    if (match === undefined) throw new ProxyError('NO_ROUTE', `no route for ${request.method} ${target.pathname}`)
     const upstream = upstreams.get(match.upstream)!
     const exchange: Exchange = {
       request,
-      client: { address: clientAddress(c) ?? 'unknown', requestId, proto: url.protocol.slice(0, -1), host },
+      client: { address: clientAddress(c) ?? 'unknown', requestId, proto: target.proto, host },
       upstream,
       path: match.path,
       deadline: Date.now() + upstream.config.timeoutMs,

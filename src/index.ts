@@ -6,4 +6,5 @@ export type { Config, ConfigInput, RouteConfig, TargetConfig, UpstreamConfig } f
 export { configJsonSchema } from './config/json-schema.ts'
 export { ERROR_STATUS, type ErrorCode, PROXY_FAULTS } from './errors/codes.ts'
 export { errorResponse, ProxyError } from './errors/proxy-error.ts'
+export { panicBoundary } from './resilience/panic-boundary.ts'
 export type { UpstreamFetch } from './forwarding/forward.ts'

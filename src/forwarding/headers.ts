@@ -11,16 +11,32 @@ const HOP_BY_HOP = [
   'upgrade',
 ]
 
-/** Removes the hop-by-hop headers and every header the Connection header names. */
-export function stripHopByHop(headers: Headers): void {
+/**
+ * The headers less the hop-by-hop ones and every header the Connection header names. Edits the
+ * headers themselves when the runtime allows it (Bun does, for requests it received and responses
+ * it fetched): a copy per request and per response is measurable. An immutable Headers throws on
+ * the first delete, and then a copy is edited instead.
+ */
+export function withoutHopByHop(headers: Headers): Headers {
   const connection = headers.get('connection')
+  try {
+    deleteHopByHop(headers, connection)
+    return headers
+  } catch {
+    const copy = new Headers(headers)
+    deleteHopByHop(copy, connection)
+    return copy
+  }
+}
+
+function deleteHopByHop(headers: Headers, connection: string | null): void {
+  for (const name of HOP_BY_HOP) headers.delete(name)
   if (connection) {
     for (const name of connection.split(',')) {
       const trimmed = name.trim()
       if (trimmed) headers.delete(trimmed)
     }
   }
-  for (const name of HOP_BY_HOP) headers.delete(name)
 }
 
 /** What the proxy knows about the client, for X-Forwarded-* and `requestHeaders` variables. */
@@ -34,14 +50,14 @@ export interface ClientInfo {
 /**
  * The headers an upstream sees: the client's, less hop-by-hop and Host (the fetch sets the
  * target's), plus X-Forwarded-*, x-request-id and the upstream's configured `requestHeaders`.
+ * Every attempt of a request gets the same values, so editing the request's own headers is safe.
  */
 export function upstreamRequestHeaders(
   incoming: Headers,
   client: ClientInfo,
   extra: readonly (readonly [string, string])[],
 ): Headers {
-  const headers = new Headers(incoming)
-  stripHopByHop(headers)
+  const headers = withoutHopByHop(incoming)
   headers.delete('host')
   const forwardedFor = headers.get('x-forwarded-for')
   headers.set('x-forwarded-for', forwardedFor ? `${forwardedFor}, ${client.address}` : client.address)
@@ -54,8 +70,7 @@ export function upstreamRequestHeaders(
 
 /** The client's response headers: the upstream's less hop-by-hop, plus x-request-id. */
 export function clientResponseHeaders(upstream: Headers, requestId: string): Headers {
-  const headers = new Headers(upstream)
-  stripHopByHop(headers)
+  const headers = withoutHopByHop(upstream)
   headers.set('x-request-id', requestId)
   return headers
 }

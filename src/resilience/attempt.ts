@@ -1,4 +1,4 @@
-import { clientResponse, hasBody } from '../forwarding/response.ts'
+import { clientResponse, mustObserveBody } from '../forwarding/response.ts'
 import { observeBody } from '../forwarding/observe-body.ts'
 import { ProxyError } from '../errors/proxy-error.ts'
 import { recordLatency } from '../upstream/target.ts'
@@ -9,9 +9,10 @@ import type { Send, TargetHandler } from './types.ts'
 /**
  * One attempt against a target. A single AbortController cancels the upstream call when the client
  * leaves, when the attempt's time (`tryTimeoutMs`, never past the request deadline) runs out, and,
- * once headers are in, when the request deadline passes while the body still streams. At most one
- * timer is armed at a time and every timer is cleared when the attempt ends, so finished requests
- * hold no memory. The target's in-flight count covers the body too: a long download is load.
+ * once headers are in, when the request deadline passes while a streamed body still flows. At most
+ * one timer is armed at a time and every timer is cleared when the attempt ends, so finished
+ * requests hold no memory. For a streamed body the target's in-flight count lasts until the body
+ * ends (a long download is load); a short body of declared length ends the attempt at its headers.
  */
 export function attempt(send: Send): TargetHandler {
   return async (exchange, target) => {
@@ -53,13 +54,12 @@ export function attempt(send: Send): TargetHandler {
     recordLatency(target, Date.now() - started)
     const failed = exchange.upstream.config.breaker.failureStatuses.includes(upstream.status)
     clearTimeout(timer)
-    if (upstream.body === null || !hasBody(exchange.request.method, upstream.status)) {
-      void upstream.body?.cancel()
+    if (!mustObserveBody(exchange.request.method, upstream)) {
       end(failed)
-      return clientResponse(upstream, null, exchange.client.requestId)
+      return clientResponse(upstream, exchange.client.requestId)
     }
     timer = setTimeout(() => controller.abort(DEADLINE), exchange.deadline - Date.now())
-    const body = observeBody(upstream.body, { end: (error) => end(failed || error !== undefined) })
-    return clientResponse(upstream, body, exchange.client.requestId)
+    const body = observeBody(upstream.body!, { end: (error) => end(failed || error !== undefined) })
+    return clientResponse(upstream, exchange.client.requestId, body)
   }
 }

@@ -1,4 +1,5 @@
 import type { RouteConfig } from '../config/schema.ts'
+import type { RequestTarget } from './request-target.ts'
 
 /** A route's answer for one request: where it goes and the path (with query) the upstream sees. */
 export interface RouteMatch {
@@ -6,7 +7,7 @@ export interface RouteMatch {
   path: string
 }
 
-export type Router = (method: string, host: string | null, url: URL) => RouteMatch | undefined
+export type Router = (method: string, host: string | null, target: RequestTarget) => RouteMatch | undefined
 
 /**
  * Routes by the longest matching `pathPrefix`, narrowed by `host` and `methods`. A prefix matches
@@ -14,15 +15,14 @@ export type Router = (method: string, host: string | null, url: URL) => RouteMat
  */
 export function createRouter(routes: readonly RouteConfig[]): Router {
   const ordered = [...routes].sort((a, b) => b.pathPrefix.length - a.pathPrefix.length)
-  return (method, host, url) => {
-    const pathname = url.pathname
+  return (method, host, { pathname, search }) => {
     const hostname = host === null ? null : hostnameOf(host)
     for (const route of ordered) {
       if (!prefixMatches(route.pathPrefix, pathname)) continue
       if (route.host !== undefined && (hostname === null || !hostMatches(route.host, hostname))) continue
       if (route.methods !== undefined && !route.methods.includes(method)) continue
       const path = route.stripPrefix ? stripPrefix(route.pathPrefix, pathname) : pathname
-      return { upstream: route.upstream, path: path + url.search }
+      return { upstream: route.upstream, path: path + search }
     }
     return undefined
   }

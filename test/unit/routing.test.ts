@@ -1,10 +1,11 @@
 import { describe, expect, test } from 'bun:test'
 import { createRouter } from '../../src/routing/router.ts'
 import { targetUrl } from '../../src/routing/target-url.ts'
+import { requestTarget } from '../../src/routing/request-target.ts'
 import type { RouteConfig } from '../../src/config/schema.ts'
 
 const route = (r: Partial<RouteConfig> & { pathPrefix: string; upstream: string }): RouteConfig => ({ stripPrefix: false, ...r })
-const at = (path: string) => new URL(`http://proxy.test${path}`)
+const at = (path: string) => requestTarget(new URL(`http://proxy.test${path}`).href)
 
 describe('router', () => {
   const router = createRouter([
@@ -34,6 +35,15 @@ describe('router', () => {
   })
   test('no match gives undefined', () => {
     expect(createRouter([route({ pathPrefix: '/api', upstream: 'api' })])('GET', null, at('/x'))).toBeUndefined()
+  })
+})
+
+describe('request target', () => {
+  test('splits a serialized URL into path, query and scheme', () => {
+    expect(requestTarget('http://h:1/a/b?x=1&y')).toEqual({ pathname: '/a/b', search: '?x=1&y', proto: 'http' })
+    expect(requestTarget('https://h/')).toEqual({ pathname: '/', search: '', proto: 'https' })
+    expect(requestTarget('http://h')).toEqual({ pathname: '/', search: '', proto: 'http' })
+    expect(requestTarget('http://evil:1//127.0.0.1:2/x')).toEqual({ pathname: '//127.0.0.1:2/x', search: '', proto: 'http' })
   })
 })
 

@@ -1,0 +1,11 @@
+// The baseline: a bare Bun fetch pass-through, no features. TARGET=http://127.0.0.1:9001 PORT=8081
+const target = process.env.TARGET!
+Bun.serve({
+  hostname: '127.0.0.1',
+  port: Number(process.env.PORT),
+  idleTimeout: 255,
+  fetch(req) {
+    const url = new URL(req.url)
+    return fetch(target + url.pathname + url.search, { method: req.method, headers: req.headers, body: req.body, redirect: 'manual', decompress: false })
+  },
+})

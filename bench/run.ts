@@ -1,0 +1,169 @@
+/**
+ * The benchmark: wrk against (a) the nginx origin directly, (b) a bare Bun fetch pass-through,
+ * (c) this proxy on Bun with two targets, (d) nginx as reverse proxy, (e) haproxy; same connections
+ * and duration, interleaved, several rounds; prints requests/s and p99 per system, their medians,
+ * and the ratios. Everything on loopback. Run it with `npm run bench` (bench/run.sh installs the tools).
+ *
+ * Environment: ROUNDS (3), DURATION (10s), CONNECTIONS (50), THREADS (1).
+ */
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { startProcess, writeConfig, type RunningProxy } from '../test/conformance/harness.ts'
+
+const ROUNDS = Number(process.env.ROUNDS ?? 3)
+const DURATION = process.env.DURATION ?? '10s'
+const CONNECTIONS = Number(process.env.CONNECTIONS ?? 50)
+const THREADS = Number(process.env.THREADS ?? 1)
+const root = join(import.meta.dir, '..')
+const dir = mkdtempSync(join(tmpdir(), 'edge-proxy-bench-'))
+
+/** A free loopback port, taken by binding and releasing it. */
+function freePort(): number {
+  const s = Bun.serve({ hostname: '127.0.0.1', port: 0, fetch: () => new Response() })
+  const port = s.port!
+  s.stop(true)
+  return port
+}
+
+const [originA, originB, bare, nginxProxy, haproxyPort] = [freePort(), freePort(), freePort(), freePort(), freePort()]
+const body = 'hello from the nginx origin, a small JSON-sized answer of about one hundred bytes.......'
+
+writeFileSync(
+  join(dir, 'nginx.conf'),
+  `worker_processes 1;
+pid ${dir}/nginx.pid;
+error_log ${dir}/nginx-error.log;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  keepalive_requests 1000000;
+  upstream origins { server 127.0.0.1:${originA}; server 127.0.0.1:${originB}; keepalive 128; }
+  server { listen 127.0.0.1:${originA}; location / { return 200 "${body}"; } }
+  server { listen 127.0.0.1:${originB}; location / { return 200 "${body}"; } }
+  server {
+    listen 127.0.0.1:${nginxProxy};
+    location / { proxy_pass http://origins; proxy_http_version 1.1; proxy_set_header Connection ""; }
+  }
+}
+`,
+)
+writeFileSync(
+  join(dir, 'haproxy.cfg'),
+  `global
+  nbthread 1
+  maxconn 4096
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 30s
+  timeout server 30s
+  http-reuse always
+frontend f
+  bind 127.0.0.1:${haproxyPort}
+  default_backend origins
+backend origins
+  balance roundrobin
+  server a 127.0.0.1:${originA}
+  server b 127.0.0.1:${originB}
+`,
+)
+
+const children: { kill(): void }[] = []
+function spawn(cmd: string[], env: Record<string, string> = {}) {
+  const proc = Bun.spawn(cmd, { cwd: root, env: { ...process.env, ...env }, stdout: 'ignore', stderr: 'inherit' })
+  children.push(proc)
+  return proc
+}
+
+async function waitForPort(port: number): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    const ok = await fetch(`http://127.0.0.1:${port}/`).then((r) => r.text().then(() => r.ok), () => false)
+    if (ok) return
+    await Bun.sleep(50) // polling a port another process is starting: there is no event to await
+  }
+  throw new Error(`nothing answered on port ${port}`)
+}
+
+spawn(['nginx', '-c', join(dir, 'nginx.conf'), '-g', 'daemon off;'])
+spawn(['haproxy', '-f', join(dir, 'haproxy.cfg')])
+spawn([process.execPath, 'bench/bare-bun.ts'], { TARGET: `http://127.0.0.1:${originA}`, PORT: String(bare) })
+const proxy: RunningProxy = await startProcess([
+  process.execPath,
+  'runtimes/bun.ts',
+  '--config',
+  writeConfig({
+    upstreams: { api: { targets: [{ url: `http://127.0.0.1:${originA}` }, { url: `http://127.0.0.1:${originB}` }] } },
+    routes: [{ pathPrefix: '/', upstream: 'api' }],
+  }),
+  '--port',
+  '0',
+])
+children.push({ kill: () => void proxy.stop('SIGKILL') })
+for (const port of [originA, originB, nginxProxy, haproxyPort, bare]) await waitForPort(port)
+
+const systems: [string, string][] = [
+  ['origin (direct)', `http://127.0.0.1:${originA}/`],
+  ['bare Bun pass-through', `http://127.0.0.1:${bare}/`],
+  ['edge-proxy (Bun)', `${proxy.url}/`],
+  ['nginx proxy', `http://127.0.0.1:${nginxProxy}/`],
+  ['haproxy', `http://127.0.0.1:${haproxyPort}/`],
+]
+
+interface Sample {
+  rps: number
+  p99ms: number
+}
+
+function parseWrk(out: string): Sample {
+  const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1])
+  const p99 = /99%\s+([\d.]+)(us|ms|s)\b/.exec(out)
+  const p99ms = p99 ? Number(p99[1]) * (p99[2] === 'us' ? 0.001 : p99[2] === 's' ? 1000 : 1) : NaN
+  const errors = /Non-2xx or 3xx responses: (\d+)|Socket errors: .*/.exec(out)
+  if (errors) console.error(`  wrk reported: ${errors[0]}`)
+  return { rps, p99ms }
+}
+
+async function wrk(url: string, duration: string): Promise<Sample> {
+  const proc = Bun.spawn(['wrk', `-t${THREADS}`, `-c${CONNECTIONS}`, `-d${duration}`, '--latency', url], { stdout: 'pipe', stderr: 'pipe' })
+  const out = await new Response(proc.stdout).text()
+  await proc.exited
+  return parseWrk(out)
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b)
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2
+}
+
+try {
+  console.log(`wrk -t${THREADS} -c${CONNECTIONS} -d${DURATION} --latency, ${ROUNDS} interleaved rounds, ${Bun.version} bun`)
+  for (const [, url] of systems) await wrk(url, '2s') // warm-up
+  const samples = new Map<string, Sample[]>(systems.map(([name]) => [name, []]))
+  const rounds: Map<string, Sample>[] = []
+  for (let round = 1; round <= ROUNDS; round++) {
+    const thisRound = new Map<string, Sample>()
+    for (const [name, url] of systems) {
+      const s = await wrk(url, DURATION)
+      samples.get(name)!.push(s)
+      thisRound.set(name, s)
+      console.log(`round ${round}  ${name.padEnd(24)} ${s.rps.toFixed(0).padStart(8)} req/s   p99 ${s.p99ms.toFixed(2)} ms`)
+    }
+    rounds.push(thisRound)
+  }
+  const proxyName = 'edge-proxy (Bun)'
+  const ratio = (a: string, b: string) => median(rounds.map((r) => r.get(a)!.rps / r.get(b)!.rps))
+  const p99Delta = (a: string, b: string) => median(rounds.map((r) => r.get(a)!.p99ms - r.get(b)!.p99ms))
+  console.log('\n| system | req/s (median) | p99 ms (median) |\n| --- | ---: | ---: |')
+  for (const [name] of systems) {
+    const s = samples.get(name)!
+    console.log(`| ${name} | ${median(s.map((x) => x.rps)).toFixed(0)} | ${median(s.map((x) => x.p99ms)).toFixed(2)} |`)
+  }
+  console.log('\nratios (each taken within one round, then the median over rounds):')
+  console.log(`  edge-proxy / bare Bun pass-through: ${ratio(proxyName, 'bare Bun pass-through').toFixed(3)} req/s, p99 ${p99Delta(proxyName, 'bare Bun pass-through') >= 0 ? '+' : ''}${p99Delta(proxyName, 'bare Bun pass-through').toFixed(2)} ms (target: >= 0.9, <= +1 ms)`)
+  console.log(`  edge-proxy / nginx proxy:           ${ratio(proxyName, 'nginx proxy').toFixed(3)} req/s`)
+  console.log(`  edge-proxy / haproxy:               ${ratio(proxyName, 'haproxy').toFixed(3)} req/s`)
+} finally {
+  for (const child of children) child.kill()
+}
+process.exit(0)
