@@ -5,6 +5,7 @@
 import type { Server } from 'bun'
 import { createProxy, parseConfig, ConfigError, type Config, type ProxyOptions } from '../src/index.ts'
 import { parseArgs } from '../src/config/args.ts'
+import { notYetEnforced } from '../src/config/not-enforced.ts'
 import { demoBanner, demoConfig, demoOrigin } from '../src/demo/origins.ts'
 import { describeError, log } from '../src/log.ts'
 
@@ -119,6 +120,8 @@ export async function main(middleware?: ProxyOptions['middleware']): Promise<voi
     console.error(error instanceof Error ? error.message : String(error))
     process.exit(1)
   }
+  const pending = notYetEnforced(config)
+  if (pending.length > 0) log('warn', 'config_not_enforced', { paths: pending, note: 'accepted, not acted on in this version' })
   const proxy = serveProxy(config, middleware)
   log('info', 'listening', { url: proxy.url, port: proxy.server.port })
   drainOnSignal(proxy)

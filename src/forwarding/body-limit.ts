@@ -19,6 +19,7 @@ export function limitedBody(request: Request, maxBytes: number): ReadableStream<
   if (body === null) return null
   const declared = request.headers.get('content-length')
   if (declared !== null) {
+    if (!/^\d+$/.test(declared)) throw new ProxyError('BAD_REQUEST', 'invalid Content-Length')
     if (Number(declared) > maxBytes) throw new ProxyError('PAYLOAD_TOO_LARGE', `request body exceeds ${maxBytes} bytes`)
     return body
   }

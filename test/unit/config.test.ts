@@ -2,6 +2,7 @@ import { describe, expect, test } from 'bun:test'
 import { parseConfig } from '../../src/config/parse.ts'
 import { ConfigError } from '../../src/config/issues.ts'
 import { parseArgs } from '../../src/config/args.ts'
+import { notYetEnforced } from '../../src/config/not-enforced.ts'
 
 const minimal = { upstreams: { api: { targets: [{ url: 'http://127.0.0.1:9001' }] } }, routes: [{ pathPrefix: '/', upstream: 'api' }] }
 
@@ -106,5 +107,28 @@ describe('command line', () => {
     expect(() => parseArgs(['--verbose'], {})).toThrow('unknown argument --verbose')
     expect(() => parseArgs(['--port', 'x'], {})).toThrow('invalid port x')
     expect(() => parseArgs(['--config'], {})).toThrow('--config needs a value')
+  })
+})
+
+describe('settings not acted on yet', () => {
+  test('a default config has none', () => {
+    expect(notYetEnforced(parseConfig(minimal))).toEqual([])
+  })
+  test('each one set is named', () => {
+    const t = [{ url: 'http://127.0.0.1:9001', maxInFlight: 5 }]
+    const config = parseConfig({
+      ...minimal,
+      upstreams: { api: { targets: t, retry: { attempts: 3 }, breaker: { cooldownMs: 5 }, healthCheck: {}, fallback: 'b', idempotency: { enabled: true } }, b: { targets: [{ url: 'http://127.0.0.1:9002' }] } },
+      store: { type: 'redis' },
+    })
+    expect(notYetEnforced(config)).toEqual([
+      'upstreams.api.retry',
+      'upstreams.api.breaker',
+      'upstreams.api.healthCheck',
+      'upstreams.api.fallback',
+      'upstreams.api.idempotency',
+      'upstreams.api.targets[0].maxInFlight',
+      'store.type',
+    ])
   })
 })

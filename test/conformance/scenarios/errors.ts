@@ -63,6 +63,18 @@ export const errors: Scenario[] = [
     },
   },
   {
+    name: 'stray errors outside any request (unhandled rejection, throwing timer) are logged, never fatal',
+    async run(ctx) {
+      const origin = ctx.origin(() => new Response('fine'))
+      const proxy = await ctx.proxy(oneUpstream([origin.url]), { fixture: 'panicking' })
+      expect((await fetch(`${proxy.url}/stray`)).status).toBe(200)
+      expect(await proxy.line('stray rejection nobody awaited')).toContain('"event":"unhandled_rejection"')
+      expect(await proxy.line('stray throw from a timer')).toContain('"event":"uncaught_exception"')
+      const next = await fetch(`${proxy.url}/after`)
+      expect(await next.text()).toBe('fine')
+    },
+  },
+  {
     name: 'request body over limits.maxBodyBytes: 413 PAYLOAD_TOO_LARGE, declared or streamed',
     async run(ctx) {
       const origin = ctx.origin(async (req) => new Response(String((await req.arrayBuffer()).byteLength)))

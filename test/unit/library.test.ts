@@ -1,0 +1,65 @@
+import { afterAll, expect, test } from 'bun:test'
+import { Hono } from 'hono'
+import { bearerAuth } from 'hono/bearer-auth'
+import { createProxy, panicBoundary, parseConfig } from '../../src/index.ts'
+import { startOrigin } from '../support/origin.ts'
+
+const origin = startOrigin((req) => new Response(`origin saw ${new URL(req.url).pathname}`))
+afterAll(() => origin.stop())
+const config = parseConfig({ upstreams: { api: { targets: [{ url: origin.url }] } }, routes: [{ pathPrefix: '/', upstream: 'api' }] })
+
+test('middleware given to createProxy runs in front of forwarding (the README example)', async () => {
+  const proxy = createProxy(config, {
+    middleware: [
+      async (c, next) => (c.req.path.startsWith('/private') ? bearerAuth({ token: 's3cret' })(c, next) : next()),
+      async (c, next) => {
+        await next()
+        c.res.headers.set('x-served-by', 'edge')
+      },
+    ],
+  })
+  const open = await proxy.request('/hello')
+  expect(await open.text()).toBe('origin saw /hello')
+  expect(open.headers.get('x-served-by')).toBe('edge')
+  expect((await proxy.request('/private/x')).status).toBe(401)
+  expect(origin.seen.map((s) => s.path)).toEqual(['/hello'])
+  const allowed = await proxy.request('/private/x', { headers: { authorization: 'Bearer s3cret' } })
+  expect(await allowed.text()).toBe('origin saw /private/x')
+})
+
+test('a middleware that throws is answered by the panic boundary', async () => {
+  const proxy = createProxy(config, {
+    middleware: [
+      () => {
+        throw new Error('bug')
+      },
+    ],
+  })
+  const res = await proxy.request('/x', { headers: { 'x-request-id': 'lib-1' } })
+  expect(res.status).toBe(500)
+  expect(await res.json()).toEqual({ error: 'internal proxy error', code: 'INTERNAL_ERROR', requestId: 'lib-1' })
+})
+
+test('the proxy mounts in a user app, with panicBoundary as its error handler', async () => {
+  const app = new Hono()
+  app.onError(panicBoundary)
+  app.use('*', async (c, next) => {
+    if (c.req.header('x-block')) throw new Error('blocked by a buggy rule')
+    await next()
+  })
+  app.route('/', createProxy(config))
+  expect(await (await app.request('/mounted')).text()).toBe('origin saw /mounted')
+  const res = await app.request('/mounted', { headers: { 'x-block': '1' } })
+  expect(res.status).toBe(500)
+  expect(res.headers.get('x-proxy-error')).toBe('INTERNAL_ERROR')
+})
+
+test('a malformed Content-Length the runtime let through: 400 BAD_REQUEST, nothing forwarded', async () => {
+  const proxy = createProxy(config)
+  const before = origin.seen.length
+  const request = new Request('http://proxy.test/upload', { method: 'POST', body: 'abc', headers: { 'content-length': '3, 3' } })
+  const res = await proxy.fetch(request)
+  expect(res.status).toBe(400)
+  expect(res.headers.get('x-proxy-error')).toBe('BAD_REQUEST')
+  expect(origin.seen.length).toBe(before)
+})
