@@ -25,7 +25,7 @@ export interface ProxyOptions {
    * Your own middleware (auth, logging, header rewriting), run in front of forwarding, in order,
    * under the proxy's panic boundary. Admin endpoints are not behind it: they have their token.
    */
-  middleware?: MiddlewareHandler<ProxyEnv>[]
+  middleware?: MiddlewareHandler[]
 }
 
 export type ProxyEnv = { Variables: { requestId: string } }
