@@ -30,16 +30,13 @@ export interface ProxyOptions {
 
 export type ProxyEnv = { Variables: { requestId: string } }
 
-/** What `createProxy` returns: the Hono app, plus the live upstreams for the runtime's own use. */
-export type ProxyApp = Hono<ProxyEnv> & { readonly upstreams: ReadonlyMap<string, Upstream> }
-
 /**
  * The proxy as a Hono app. Put your own middleware in front of forwarding with the `middleware`
  * option, or mount the app in yours (`app.route('/', proxy)`, with `app.onError(panicBoundary)`).
  * Forwarding is one catch-all route, so a request with no middleware takes Hono's single-handler
  * path (see docs/adr/0004-forwarding-is-one-route.md).
  */
-export function createProxy(config: Config, options: ProxyOptions = {}): ProxyApp {
+export function createProxy(config: Config, options: ProxyOptions = {}): Hono<ProxyEnv> {
   const upstreams = new Map<string, Upstream>()
   for (const [name, upstream] of Object.entries(config.upstreams)) {
     upstreams.set(name, createUpstream(name, upstream, options.random))
@@ -72,5 +69,5 @@ export function createProxy(config: Config, options: ProxyOptions = {}): ProxyAp
     }
     return handle(exchange)
   })
-  return Object.assign(app, { upstreams })
+  return app
 }

@@ -18,15 +18,3 @@ export const ERROR_STATUS = {
 
 export type ErrorCode = keyof typeof ERROR_STATUS
 
-/**
- * Proxy-side faults: a client's failsafe counts these and routes around the proxy. The others
- * describe the request (no route, too large, bad key) and would fail on any path.
- */
-export const PROXY_FAULTS: ReadonlySet<ErrorCode> = new Set([
-  'BREAKER_OPEN',
-  'NO_HEALTHY_TARGET',
-  'TARGET_SATURATED',
-  'UPSTREAM_UNREACHABLE',
-  'UPSTREAM_TIMEOUT',
-  'INTERNAL_ERROR',
-])
