@@ -7,7 +7,9 @@ import { forward, type UpstreamFetch } from './forwarding/forward.ts'
 import { requestIdOf } from './forwarding/request-id.ts'
 import { attempt } from './resilience/attempt.ts'
 import { panicBoundary } from './resilience/panic-boundary.ts'
-import { pickTarget } from './resilience/pick-target.ts'
+import { serveUpstream } from './resilience/serve-upstream.ts'
+import { MemoryStore } from './stores/memory.ts'
+import type { BreakerStore } from './stores/types.ts'
 import type { Exchange } from './resilience/types.ts'
 import { createRouter } from './routing/router.ts'
 import { requestTarget } from './routing/request-target.ts'
@@ -21,6 +23,8 @@ export interface ProxyOptions {
   clientAddress?: (c: Context) => string | undefined
   /** Random source for the balancers; tests pass a seeded one. */
   random?: () => number
+  /** Where breaker state is shared (default: a store of this app alone). */
+  store?: BreakerStore
   /**
    * Your own middleware (auth, logging, header rewriting), run in front of forwarding, in order,
    * under the proxy's panic boundary. Admin endpoints are not behind it: they have their token.
@@ -37,13 +41,14 @@ export type ProxyEnv = { Variables: { requestId: string } }
  * path (see docs/adr/0004-forwarding-is-one-route.md).
  */
 export function createProxy(config: Config, options: ProxyOptions = {}): Hono<ProxyEnv> {
+  const store = options.store ?? new MemoryStore()
   const upstreams = new Map<string, Upstream>()
   for (const [name, upstream] of Object.entries(config.upstreams)) {
-    upstreams.set(name, createUpstream(name, upstream, options.random))
+    upstreams.set(name, createUpstream(name, upstream, { store, syncMs: config.store.syncMs, random: options.random ?? Math.random }))
   }
   const route = createRouter(config.routes)
   const upstreamFetch: UpstreamFetch = options.fetch ?? ((input, init) => fetch(input, init))
-  const handle = pickTarget(attempt(forward(upstreamFetch)))
+  const handle = serveUpstream(attempt(forward(upstreamFetch)), upstreams)
   const clientAddress = options.clientAddress ?? (() => undefined)
 
   const app = new Hono<ProxyEnv>()

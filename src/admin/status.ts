@@ -1,18 +1,24 @@
 import type { Upstream } from '../upstream/upstream.ts'
 
 /** The `status` document: every upstream and what this instance knows of each target. */
-export function statusOf(upstreams: Iterable<Upstream>) {
+export function statusOf(upstreams: Iterable<Upstream>, now = Date.now()) {
   const out: Record<string, unknown> = {}
   for (const upstream of upstreams) {
     out[upstream.name] = {
       balancer: upstream.config.balancer,
       fallback: upstream.config.fallback ?? null,
+      store: { lastSyncAt: iso(upstream.view.lastSyncAt), error: upstream.view.storeError ?? null },
       targets: upstream.targets.map((t) => ({
         url: t.url,
         weight: t.weight,
-        breaker: 'closed',
+        breaker: t.breaker.state,
+        retryAfterMs: t.breaker.retryAfterMs(now),
+        lastTransition: t.lastTransition
+          ? { from: t.lastTransition.from, to: t.lastTransition.to, reason: t.lastTransition.reason, at: iso(t.lastTransition.at) }
+          : null,
         healthy: true,
         inFlight: t.inFlight,
+        maxInFlight: Number.isFinite(t.maxInFlight) ? t.maxInFlight : null,
         requests: t.requests,
         failures: t.failures,
         latencyMs: Math.round(t.latencyMs * 100) / 100,
@@ -21,3 +27,5 @@ export function statusOf(upstreams: Iterable<Upstream>) {
   }
   return { upstreams: out }
 }
+
+const iso = (ms: number) => (ms > 0 ? new Date(ms).toISOString() : null)

@@ -46,7 +46,15 @@ export const RetrySchema = v.strictObject({
 })
 
 export const BreakerSchema = v.strictObject({
+  /** `consecutive`: open after failureThreshold failures in a row. `rate`: open when failures reach failureRatePercent of the last windowMs. */
+  mode: v.optional(v.picklist(['consecutive', 'rate']), 'consecutive'),
   failureThreshold: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1)), 5),
+  failureRatePercent: v.optional(v.pipe(v.number(), v.minValue(1), v.maxValue(100)), 50),
+  windowMs: v.optional(ms(100), 10000),
+  /** Rate mode decides nothing on fewer requests than this in the window. */
+  minimumRequests: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1)), 10),
+  /** A response slower than this (to its headers) counts as a failure. */
+  slowCallMs: v.optional(ms()),
   cooldownMs: v.optional(ms(), 10000),
   halfOpenProbes: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1)), 1),
   failureStatuses: v.optional(v.array(statusCode), [502, 503, 504]),
@@ -78,6 +86,8 @@ export const UpstreamSchema = v.strictObject({
   retry: v.optional(RetrySchema, {}),
   breaker: v.optional(BreakerSchema, {}),
   healthCheck: v.optional(HealthCheckSchema),
+  /** Bulkhead: how long a request waits for a free target when every target is at its maxInFlight. */
+  queueTimeoutMs: v.optional(ms(0), 0),
   fallback: v.optional(v.string()),
   idempotency: v.optional(IdempotencySchema, {}),
   /** Headers added to every upstream request; values may use $remote_addr, $request_id and $time. */

@@ -1,7 +1,9 @@
 import { clientResponse, mustObserveBody } from '../forwarding/response.ts'
 import { observeBody } from '../forwarding/observe-body.ts'
 import { ProxyError } from '../errors/proxy-error.ts'
-import { recordLatency } from '../upstream/target.ts'
+import type { Permit } from '../breaker/breaker.ts'
+import { recordLatency, type Target } from '../upstream/target.ts'
+import { responseFailure } from './verdict.ts'
 import { CLIENT_GONE, DEADLINE, TRY_TIMEOUT } from './abort-reasons.ts'
 import { attemptError } from './fetch-errors.ts'
 import type { Send, TargetHandler } from './types.ts'
@@ -13,6 +15,7 @@ import type { Send, TargetHandler } from './types.ts'
  * one timer is armed at a time and every timer is cleared when the attempt ends, so finished
  * requests hold no memory. For a streamed body the target's in-flight count lasts until the body
  * ends (a long download is load); a short body of declared length ends the attempt at its headers.
+ * The target's breaker gets its verdict at the headers: what the upstream answered, and how fast.
  */
 export function attempt(send: Send): TargetHandler {
   return async (exchange, target) => {
@@ -33,33 +36,44 @@ export function attempt(send: Send): TargetHandler {
     else clientSignal.addEventListener('abort', onClientGone, { once: true })
     let timer = setTimeout(() => controller.abort(budgetMs === remaining ? DEADLINE : TRY_TIMEOUT), budgetMs)
     let ended = false
-    const end = (failed: boolean) => {
+    const end = () => {
       if (ended) return
       ended = true
       clearTimeout(timer)
       clientSignal.removeEventListener('abort', onClientGone)
       target.inFlight--
-      if (failed) target.failures++
+      exchange.upstream.bulkhead.released()
     }
 
+    const permit = target.breaker.acquire(started)
     target.inFlight++
     target.requests++
     let upstream: Response
     try {
       upstream = await send(exchange, target, controller.signal, budgetMs)
-    } catch (error) {
-      end(true)
-      throw attemptError(error, controller.signal, target)
+    } catch (thrown) {
+      end()
+      const error = attemptError(thrown, controller.signal, target)
+      if (error.fault) judge(target, permit, error.fault.error)
+      else target.breaker.release(permit) // the client left, or sent too much: not the target's fault
+      throw error
     }
-    recordLatency(target, Date.now() - started)
-    const failed = exchange.upstream.config.breaker.failureStatuses.includes(upstream.status)
+    const latencyMs = Date.now() - started
+    recordLatency(target, latencyMs)
+    judge(target, permit, responseFailure(upstream, latencyMs, exchange.upstream.config.breaker))
     clearTimeout(timer)
     if (!mustObserveBody(exchange.request.method, upstream)) {
-      end(failed)
+      end()
       return clientResponse(upstream, exchange.client.requestId)
     }
     timer = setTimeout(() => controller.abort(DEADLINE), exchange.deadline - Date.now())
-    const body = observeBody(upstream.body!, { end: (error) => end(failed || error !== undefined) })
+    const body = observeBody(upstream.body!, { end })
     return clientResponse(upstream, exchange.client.requestId, body)
   }
+}
+
+/** Counts a failure and gives the breaker its verdict (undefined: success). */
+function judge(target: Target, permit: Permit, failure: string | undefined): void {
+  if (failure !== undefined) target.failures++
+  target.breaker.record(permit, Date.now(), failure)
 }

@@ -1,22 +1,38 @@
 import type { TargetConfig } from '../config/schema.ts'
+import type { Breaker, Transition } from '../breaker/breaker.ts'
 
-/** One upstream server and what this instance has seen of it. */
+/** One upstream server and what this instance knows of it. */
 export interface Target {
   /** The origin, `scheme://host:port`, with no trailing slash. */
   readonly url: string
   /** `host:port`, as `Proxy-Status` names the next hop. */
   readonly hop: string
   readonly weight: number
+  /** Bulkhead: requests in flight allowed at once (Infinity when unset). */
+  readonly maxInFlight: number
+  readonly breaker: Breaker
   inFlight: number
   requests: number
   failures: number
   /** Exponentially weighted moving average of time to response headers; 0 before the first response. */
   latencyMs: number
+  lastTransition: Transition | undefined
 }
 
-export function createTarget(config: TargetConfig): Target {
+export function createTarget(config: TargetConfig, breaker: Breaker): Target {
   const url = new URL(config.url)
-  return { url: url.origin, hop: url.host, weight: config.weight, inFlight: 0, requests: 0, failures: 0, latencyMs: 0 }
+  return {
+    url: url.origin,
+    hop: url.host,
+    weight: config.weight,
+    maxInFlight: config.maxInFlight ?? Infinity,
+    breaker,
+    inFlight: 0,
+    requests: 0,
+    failures: 0,
+    latencyMs: 0,
+    lastTransition: undefined,
+  }
 }
 
 /** Weight of the newest sample in the latency EWMA. */

@@ -1,5 +1,10 @@
 import type { UpstreamConfig } from '../config/schema.ts'
 import { BALANCERS, type Balancer } from '../balancers/index.ts'
+import { Breaker } from '../breaker/breaker.ts'
+import { SharedView } from '../breaker/shared-view.ts'
+import { log } from '../log.ts'
+import type { BreakerStore } from '../stores/types.ts'
+import { Bulkhead } from './bulkhead.ts'
 import { createTarget, type Target } from './target.ts'
 
 /** An upstream as the request path uses it: its targets, the balancer over them and its settings. */
@@ -10,16 +15,43 @@ export interface Upstream {
   readonly balancer: Balancer
   readonly tryTimeoutMs: number
   readonly requestHeaders: readonly (readonly [string, string])[]
+  readonly view: SharedView
+  readonly bulkhead: Bulkhead
 }
 
-export function createUpstream(name: string, config: UpstreamConfig, random: () => number = Math.random): Upstream {
-  const targets = config.targets.map(createTarget)
+export interface UpstreamOptions {
+  store: BreakerStore
+  syncMs: number
+  random: () => number
+}
+
+export function createUpstream(name: string, config: UpstreamConfig, options: UpstreamOptions): Upstream {
+  const targets: Target[] = config.targets.map((targetConfig) => {
+    const breaker = new Breaker(config.breaker, (transition) => {
+      target.lastTransition = transition
+      log(transition.to === 'open' ? 'warn' : 'info', 'breaker', {
+        upstream: name,
+        target: target.url,
+        from: transition.from,
+        to: transition.to,
+        reason: transition.reason,
+        inFlight: target.inFlight,
+        ...(transition.to === 'open' ? { openUntil: new Date(transition.openUntil).toISOString() } : {}),
+      })
+      view.published(target, transition)
+    })
+    const target = createTarget(targetConfig, breaker)
+    return target
+  })
+  const view = new SharedView(options.store, name, targets, options.syncMs)
   return {
     name,
     config,
     targets,
-    balancer: BALANCERS[config.balancer](targets, random),
+    balancer: BALANCERS[config.balancer](targets, options.random),
     tryTimeoutMs: config.tryTimeoutMs ?? config.timeoutMs,
     requestHeaders: Object.entries(config.requestHeaders),
+    view,
+    bulkhead: new Bulkhead(),
   }
 }

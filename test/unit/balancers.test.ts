@@ -1,10 +1,13 @@
 import { describe, expect, test } from 'bun:test'
 import { BALANCERS, type Available } from '../../src/balancers/index.ts'
 import { fnv1a } from '../../src/balancers/ip-hash.ts'
+import * as v from 'valibot'
+import { Breaker } from '../../src/breaker/breaker.ts'
+import { BreakerSchema } from '../../src/config/schema.ts'
 import { createTarget, type Target } from '../../src/upstream/target.ts'
 
 const targets = (...weights: number[]): Target[] =>
-  weights.map((weight, i) => createTarget({ url: `http://127.0.0.1:${9001 + i}`, weight }))
+  weights.map((weight, i) => createTarget({ url: `http://127.0.0.1:${9001 + i}`, weight }, new Breaker(v.parse(BreakerSchema, {}))))
 const all: Available = () => true
 const ctx = { clientAddress: '127.0.0.1' }
 const names = (ts: Target[], picks: (Target | undefined)[]) => picks.map((p) => 'abcdefgh'[ts.indexOf(p!)]).join('')

@@ -1,0 +1,74 @@
+import { ProxyError } from '../errors/proxy-error.ts'
+import type { Target } from '../upstream/target.ts'
+import type { Upstream } from '../upstream/upstream.ts'
+import type { Handler, TargetHandler } from './types.ts'
+
+/**
+ * Serves an exchange from its upstream: the balancer picks among targets whose breaker admits and
+ * whose bulkhead has room; an attempt that failed before anything was sent moves on to another
+ * target; when every target is full the request waits up to `queueTimeoutMs` for a slot; when no
+ * target can take it, the `fallback` upstream does (marked `x-proxy-fallback`), else the error says
+ * why: BREAKER_OPEN with Retry-After, TARGET_SATURATED, or the last attempt's own error.
+ */
+export function serveUpstream(attempt: TargetHandler, upstreams: ReadonlyMap<string, Upstream>): Handler {
+  const serve: Handler = async (exchange) => {
+    const { upstream } = exchange
+    const context = { clientAddress: exchange.client.address }
+    const tried: Target[] = []
+    let lastError: ProxyError | undefined
+    let waited = false
+    upstream.view.refresh(Date.now())
+    for (;;) {
+      const now = Date.now()
+      const target = upstream.balancer.pick(
+        (t) => t.inFlight < t.maxInFlight && t.breaker.admits(now) && !tried.includes(t),
+        context,
+      )
+      if (target !== undefined) {
+        try {
+          return await attempt(exchange, target)
+        } catch (error) {
+          if (!(error instanceof ProxyError) || !nothingSent(error) || exchange.body !== null) throw error
+          tried.push(target)
+          lastError = error
+          continue
+        }
+      }
+      const saturated = upstream.targets.some((t) => t.inFlight >= t.maxInFlight && t.breaker.admits(now) && !tried.includes(t))
+      if (saturated && !waited && upstream.config.queueTimeoutMs > 0) {
+        waited = true
+        if (await upstream.bulkhead.wait(upstream.config.queueTimeoutMs, exchange.request.signal)) continue
+      }
+      const fallback = upstream.config.fallback === undefined ? undefined : upstreams.get(upstream.config.fallback)
+      if (fallback !== undefined) return viaFallback(await serve({ ...exchange, upstream: fallback }), fallback.name)
+      if (lastError !== undefined) throw lastError
+      throw noTarget(upstream, saturated, now)
+    }
+  }
+  return serve
+}
+
+/** A connection that was never made: no byte of the request reached the upstream. */
+function nothingSent(error: ProxyError): boolean {
+  return error.fault !== undefined && !error.fault.requestSent
+}
+
+/** Marks a response the fallback served; a fallback's own fallback keeps the innermost name. */
+function viaFallback(response: Response, name: string): Response {
+  if (!response.headers.has('x-proxy-fallback')) response.headers.set('x-proxy-fallback', name)
+  return response
+}
+
+function noTarget(upstream: Upstream, saturated: boolean, now: number): ProxyError {
+  if (saturated) {
+    return new ProxyError('TARGET_SATURATED', `every target of upstream "${upstream.name}" is at its maxInFlight`)
+  }
+  if (upstream.targets.every((t) => !t.breaker.admits(now))) {
+    const waitMs = Math.min(...upstream.targets.map((t) => t.breaker.retryAfterMs(now)))
+    return new ProxyError('BREAKER_OPEN', `every target of upstream "${upstream.name}" has its breaker open`, undefined, {
+      'retry-after': String(Math.max(1, Math.ceil(waitMs / 1000))),
+    })
+  }
+  return new ProxyError('NO_HEALTHY_TARGET', `no target of upstream "${upstream.name}" is available`)
+}
+

@@ -1,0 +1,18 @@
+import type { BreakerRecord, BreakerStore } from './types.ts'
+
+/** The store of one process: shared by every proxy app created with the same instance. */
+export class MemoryStore implements BreakerStore {
+  readonly kind = 'memory'
+  private readonly upstreams = new Map<string, Record<string, BreakerRecord>>()
+
+  async publish(upstream: string, target: string, record: BreakerRecord): Promise<void> {
+    let records = this.upstreams.get(upstream)
+    if (!records) this.upstreams.set(upstream, (records = {}))
+    const current = records[target]
+    if (!current || current.changedAt < record.changedAt) records[target] = { ...record }
+  }
+
+  async read(upstream: string): Promise<Record<string, BreakerRecord>> {
+    return { ...this.upstreams.get(upstream) }
+  }
+}
