@@ -7,6 +7,7 @@ export function statusOf(upstreams: Iterable<Upstream>, now = Date.now()) {
     out[upstream.name] = {
       balancer: upstream.config.balancer,
       fallback: upstream.config.fallback ?? null,
+      waiting: upstream.bulkhead.waiting,
       store: { lastSyncAt: iso(upstream.view.lastSyncAt), error: upstream.view.storeError ?? null },
       targets: upstream.targets.map((t) => ({
         url: t.url,

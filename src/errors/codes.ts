@@ -18,3 +18,16 @@ export const ERROR_STATUS = {
 
 export type ErrorCode = keyof typeof ERROR_STATUS
 
+
+/**
+ * Codes that are the proxy's own fault (it, or what stands behind it, cannot serve now), as opposed
+ * to the request's (no route, too large, a reused key): a client failsafe counts only these.
+ */
+export const PROXY_FAULTS: ReadonlySet<string> = new Set<ErrorCode>([
+  'BREAKER_OPEN',
+  'NO_HEALTHY_TARGET',
+  'TARGET_SATURATED',
+  'UPSTREAM_UNREACHABLE',
+  'UPSTREAM_TIMEOUT',
+  'INTERNAL_ERROR',
+])

@@ -5,6 +5,11 @@
 export class Bulkhead {
   private readonly waiters = new Set<() => void>()
 
+  /** Requests waiting now. */
+  get waiting(): number {
+    return this.waiters.size
+  }
+
   /** A target just finished a request. */
   released(): void {
     if (this.waiters.size === 0) return

@@ -5,6 +5,7 @@
 import { afterEach, describe, test } from 'bun:test'
 import { ScenarioContext, type Scenario } from './context.ts'
 import { RUNTIMES } from './harness.ts'
+import { breakers } from './scenarios/breakers.ts'
 import { errors } from './scenarios/errors.ts'
 import { forwarding } from './scenarios/forwarding.ts'
 import { lifecycle } from './scenarios/lifecycle.ts'
@@ -12,7 +13,7 @@ import { security } from './scenarios/security.ts'
 import { streaming } from './scenarios/streaming.ts'
 import { timeouts } from './scenarios/timeouts.ts'
 
-export const SCENARIOS: Scenario[] = [...forwarding, ...errors, ...timeouts, ...security, ...streaming, ...lifecycle]
+export const SCENARIOS: Scenario[] = [...forwarding, ...errors, ...timeouts, ...security, ...streaming, ...lifecycle, ...breakers]
 
 for (const runtime of RUNTIMES) {
   describe(runtime.name, () => {

@@ -58,3 +58,31 @@ export async function proxyError(response: Response): Promise<{ error: string; c
   if (typeof body.error !== 'string' || body.error.length === 0) throw new Error('no message for humans')
   return body
 }
+
+/** One target as `status` reports it. */
+export interface TargetStatus {
+  url: string
+  breaker: 'closed' | 'open' | 'half-open'
+  retryAfterMs: number
+  inFlight: number
+  requests: number
+  failures: number
+}
+
+/** The proxy's `status` document (admin without a token). */
+export async function adminStatus(proxyUrl: string): Promise<Record<string, { waiting: number; targets: TargetStatus[] }>> {
+  const res = await fetch(`${proxyUrl}/_proxy/status`)
+  return ((await res.json()) as { upstreams: Record<string, { waiting: number; targets: TargetStatus[] }> }).upstreams
+}
+
+/**
+ * Polls `status` until `check` holds: for states that have no event a test can await (a request
+ * queued inside the proxy). Bounded: fails after `ms`.
+ */
+export async function untilStatus(proxyUrl: string, check: (s: Awaited<ReturnType<typeof adminStatus>>) => boolean, ms = 5000): Promise<void> {
+  const end = Date.now() + ms
+  while (!check(await adminStatus(proxyUrl))) {
+    if (Date.now() > end) throw new Error('status never reached the expected state')
+    await Bun.sleep(10)
+  }
+}

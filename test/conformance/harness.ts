@@ -21,6 +21,8 @@ export interface RunningProxy {
 /** `fixture: 'panicking'` starts the runtime's entrypoint with middleware that throws on /boom and /boom-async. */
 export interface StartOptions {
   fixture?: 'panicking'
+  /** The port to listen on (default: a free one). */
+  port?: number
 }
 
 /** One runtime the conformance suite runs against: it knows how to start the proxy as a real process. */
@@ -104,7 +106,7 @@ export const bun: Runtime = {
   name: 'bun',
   start(config, options = {}) {
     const entry = options.fixture === 'panicking' ? 'test/fixtures/bun-panicking-proxy.ts' : 'runtimes/bun.ts'
-    return startProcess([process.execPath, entry, '--config', writeConfig(config), '--port', '0'])
+    return startProcess([process.execPath, entry, '--config', writeConfig(config), '--port', String(options.port ?? 0)])
   },
 }
 
