@@ -1,0 +1,86 @@
+import type { MiddlewareHandler } from 'hono'
+import { parseArgs } from '../config/args.ts'
+import { ConfigError } from '../config/issues.ts'
+import { notYetEnforced } from '../config/not-enforced.ts'
+import { parseConfig } from '../config/parse.ts'
+import type { Config } from '../config/schema.ts'
+import { demoBanner, demoConfig, demoOrigin } from '../demo/origins.ts'
+import { describeError, log } from '../log.ts'
+
+/** A proxy a runtime is serving. */
+export interface ServedProxy {
+  url: string
+  port: number
+  /** Stops accepting, lets in-flight requests finish up to `drainTimeoutMs`, then closes the rest. */
+  drain(): Promise<void>
+}
+
+/** What the command needs from the runtime it runs on. */
+export interface Host {
+  args: readonly string[]
+  env: Record<string, string | undefined>
+  /** A file's text, or undefined when there is no such file. */
+  readText(path: string): Promise<string | undefined>
+  serve(config: Config, middleware: MiddlewareHandler[]): ServedProxy
+  /** Serves a demo origin on 127.0.0.1 and a free port. */
+  serveOrigin(fetch: (request: Request) => Response | Promise<Response>): { url: string; stop(): void }
+  onSignal(handler: (signal: string) => void): void
+  /** Calls `handler` for unhandled rejections and uncaught exceptions, and keeps the process alive. */
+  onStrayError(handler: (kind: 'unhandled_rejection' | 'uncaught_exception', error: unknown) => void): void
+  exit(code: number): never
+}
+
+/**
+ * The command every runtime runs: `[--config FILE] [--port N]` (or PROXY_CONFIG and PORT), the demo
+ * when no config is found, a clean exit 1 naming every bad field, drain on SIGTERM or SIGINT.
+ */
+export async function runCommand(host: Host, middleware: MiddlewareHandler[] = []): Promise<void> {
+  host.onStrayError((kind, error) => log('error', kind, describeError(error)))
+  let config: Config
+  try {
+    const options = parseArgs(host.args, host.env)
+    const path = options.configPath ?? 'proxy.config.json'
+    const text = await host.readText(path)
+    if (text === undefined) {
+      if (options.configPath === undefined) return startDemo(host, options.port ?? 8080)
+      throw new ConfigError([{ path: '', message: `config file ${path} not found` }])
+    }
+    config = parseConfig(text, host.env)
+    if (options.port !== undefined) config.listen.port = options.port
+  } catch (error) {
+    console.error(error instanceof Error ? error.message : String(error))
+    return host.exit(1)
+  }
+  const pending = notYetEnforced(config)
+  if (pending.length > 0) log('warn', 'config_not_enforced', { paths: pending, note: 'accepted, not acted on in this version' })
+  const proxy = host.serve(config, middleware)
+  log('info', 'listening', { url: proxy.url, port: proxy.port })
+  drainOnSignal(host, proxy)
+}
+
+function startDemo(host: Host, port: number): void {
+  const stable = host.serveOrigin(demoOrigin('stable', false).fetch)
+  const flaky = host.serveOrigin(demoOrigin('flaky', true).fetch)
+  const config = parseConfig(demoConfig(stable.url, flaky.url, port))
+  const proxy = host.serve(config, [])
+  log('info', 'listening', { url: proxy.url, port: proxy.port, demo: true })
+  console.log(demoBanner(proxy.url, config.admin.pathPrefix))
+  drainOnSignal(host, proxy, () => {
+    stable.stop()
+    flaky.stop()
+  })
+}
+
+/** On SIGTERM or SIGINT: drain, then exit 0. A second signal exits at once. */
+function drainOnSignal(host: Host, proxy: ServedProxy, after: () => void = () => {}): void {
+  let draining = false
+  host.onSignal(async (signal) => {
+    if (draining) host.exit(1)
+    draining = true
+    log('info', 'draining', { signal })
+    await proxy.drain()
+    after()
+    log('info', 'stopped', {})
+    host.exit(0)
+  })
+}
