@@ -1,4 +1,4 @@
-import { mkdtempSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Subprocess } from 'bun'
@@ -110,5 +110,26 @@ export const bun: Runtime = {
   },
 }
 
+/**
+ * The deno binary itself, not npm's Node wrapper in node_modules/.bin: signals and the memory probe
+ * must reach the proxy's own process.
+ */
+export function denoBinary(): string {
+  for (const dir of readdirSync(join(root, 'node_modules', '@deno'))) {
+    const candidate = join(root, 'node_modules', '@deno', dir, 'deno')
+    if (existsSync(candidate)) return candidate
+  }
+  throw new Error('no deno binary under node_modules/@deno: run npm install')
+}
+
+export const deno: Runtime = {
+  name: 'deno',
+  start(config, options = {}) {
+    const entry = options.fixture === 'panicking' ? 'test/fixtures/deno-panicking-proxy.ts' : 'runtimes/deno.ts'
+    const permissions = ['--allow-net', '--allow-read', '--allow-env', '--allow-sys']
+    return startProcess([denoBinary(), 'run', ...permissions, entry, '--config', writeConfig(config), '--port', String(options.port ?? 0)])
+  },
+}
+
 /** Every runtime the suite covers. */
-export const RUNTIMES: Runtime[] = [bun]
+export const RUNTIMES: Runtime[] = [bun, deno]

@@ -6,12 +6,14 @@ const MiB = 1024 * 1024
 const SIZE = 200 * MiB
 const CHUNK = 64 * 1024
 /**
- * The proxy's peak memory may grow by at most this while 2 × 200 MB pass through it: under half of
- * one body, so no body is ever held whole. Measured on Bun 1.4: about 65 MiB, the same for a 2 GB
- * upload (chunks that pass through JS are garbage until the collector runs), so it is headroom, not
- * a growth with the body.
+ * Flat memory, whatever the runtime's collector does: the first 2 × 200 MB may raise the proxy's
+ * peak by less than one body (no body is ever held whole), and moving the same again may add only
+ * the collector's slack. Measured: Bun 1.4 about +55 MiB, then +13; Deno 2.9 about +120 MiB, then
+ * +40 while V8 sizes its heap, and a single 3 GB upload peaks where a 1 GB one does (186 against
+ * 181 MiB): headroom, not growth with the body.
  */
-const PEAK_GROWTH_LIMIT = 96 * MiB
+const FIRST_PASS_LIMIT = SIZE
+const SECOND_PASS_LIMIT = 64 * MiB
 
 /** A body of `size` bytes made on demand, never held whole. */
 function generated(size: number): ReadableStream<Uint8Array> {
@@ -46,15 +48,19 @@ export const streaming: Scenario[] = [
       for (let i = 0; i < 5; i++) await (await fetch(`${proxy.url}/warm`, { method: 'POST', body: 'x' })).text()
       const before = memoryOf(proxy.pid)
 
-      const upload = await fetch(`${proxy.url}/upload`, { method: 'POST', body: generated(SIZE), duplex: 'half' } as RequestInit)
-      expect(await upload.text()).toBe(String(SIZE))
-      const download = await fetch(`${proxy.url}/download`)
-      expect(await countBytes(download.body!)).toBe(SIZE)
-
-      const after = memoryOf(proxy.pid)
-      const growth = after.peak - Math.max(before.peak, before.rss)
-      console.log(`proxy memory: rss ${(before.rss / MiB).toFixed(0)} MiB before, peak ${(after.peak / MiB).toFixed(0)} MiB after 400 MB (growth ${(growth / MiB).toFixed(1)} MiB)`)
-      expect(growth).toBeLessThan(PEAK_GROWTH_LIMIT)
+      const pass = async () => {
+        const upload = await fetch(`${proxy.url}/upload`, { method: 'POST', body: generated(SIZE), duplex: 'half' } as RequestInit)
+        expect(await upload.text()).toBe(String(SIZE))
+        const download = await fetch(`${proxy.url}/download`)
+        expect(await countBytes(download.body!)).toBe(SIZE)
+        return memoryOf(proxy.pid).peak
+      }
+      const first = await pass()
+      const second = await pass()
+      const mib = (n: number) => `${(n / MiB).toFixed(0)} MiB`
+      console.log(`proxy memory: rss ${mib(before.rss)} before; peak ${mib(first)} after 400 MB, ${mib(second)} after 800 MB`)
+      expect(first - Math.max(before.peak, before.rss)).toBeLessThan(FIRST_PASS_LIMIT)
+      expect(second - first).toBeLessThan(SECOND_PASS_LIMIT)
     },
   },
 ]

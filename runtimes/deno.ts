@@ -1,0 +1,66 @@
+/**
+ * The proxy on Deno: `deno task start [--config FILE] [--port N]`. Wires the core to Deno.serve and a
+ * byte-preserving upstream fetch; everything else lives in src/.
+ */
+import type { MiddlewareHandler } from 'hono'
+import { createProxy, type Config } from '../src/index.ts'
+import { runCommand, type Host, type ServedProxy } from '../src/cli/command.ts'
+import { rawFetch } from './deno-raw-fetch.ts'
+
+/** Serves the proxy for `config` on Deno, with the caller's middleware in front of forwarding. */
+export function serveProxy(config: Config, middleware: MiddlewareHandler[] = []): ServedProxy {
+  const app = createProxy(config, {
+    fetch: rawFetch,
+    clientAddress: (c) => (c.env as Deno.ServeHandlerInfo<Deno.NetAddr>).remoteAddr.hostname,
+    middleware,
+  })
+  const server = Deno.serve(
+    { hostname: config.listen.hostname, port: config.listen.port, onListen: () => {} },
+    (request, info) => app.fetch(request, info),
+  )
+  const addr = server.addr as Deno.NetAddr
+  return {
+    url: `http://${addr.hostname}:${addr.port}`,
+    port: addr.port,
+    async drain() {
+      const force = setTimeout(() => Deno.exit(0), config.drainTimeoutMs)
+      await server.shutdown()
+      clearTimeout(force)
+    },
+  }
+}
+
+export const denoHost: Host = {
+  args: Deno.args,
+  env: Deno.env.toObject(),
+  async readText(path) {
+    try {
+      return await Deno.readTextFile(path)
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) return undefined
+      throw error
+    }
+  },
+  serve: serveProxy,
+  serveOrigin(fetch) {
+    const server = Deno.serve({ hostname: '127.0.0.1', port: 0, onListen: () => {} }, fetch)
+    return { url: `http://127.0.0.1:${(server.addr as Deno.NetAddr).port}`, stop: () => void server.shutdown() }
+  },
+  onSignal(handler) {
+    Deno.addSignalListener('SIGTERM', () => handler('SIGTERM'))
+    Deno.addSignalListener('SIGINT', () => handler('SIGINT'))
+  },
+  onStrayError(handler) {
+    globalThis.addEventListener('unhandledrejection', (event) => {
+      event.preventDefault()
+      handler('unhandled_rejection', event.reason)
+    })
+    globalThis.addEventListener('error', (event) => {
+      event.preventDefault()
+      handler('uncaught_exception', event.error)
+    })
+  },
+  exit: (code) => Deno.exit(code),
+}
+
+if (import.meta.main) await runCommand(denoHost)
