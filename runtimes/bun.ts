@@ -2,9 +2,10 @@
  * The proxy on Bun: `bun run serve [--config FILE] [--port N]`, or `npm start` for the demo.
  * Wires the core to Bun.serve and Bun's fetch; everything else lives in src/.
  */
-import type { Server } from 'bun'
+import { RedisClient, type Server } from 'bun'
 import type { MiddlewareHandler } from 'hono'
-import { createProxy, type Config } from '../src/index.ts'
+import { ConfigError, createProxy, MemoryStore, type BreakerStore, type Config } from '../src/index.ts'
+import { RedisStore } from './stores/redis.ts'
 import { runCommand, type Host, type ServedProxy } from '../src/cli/command.ts'
 import { describeError, log } from '../src/log.ts'
 
@@ -15,6 +16,7 @@ const IDLE_TIMEOUT_S = 255
 export function serveProxy(config: Config, middleware: MiddlewareHandler[] = []): ServedProxy & { server: Server<undefined> } {
   let server: Server<undefined>
   const app = createProxy(config, {
+    store: storeFor(config),
     fetch: keepEncoding,
     clientAddress: (c) => server.requestIP(c.req.raw)?.address,
     middleware,
@@ -38,6 +40,15 @@ export function serveProxy(config: Config, middleware: MiddlewareHandler[] = [])
       clearTimeout(force)
     },
   }
+}
+
+/** The breaker store the config names: memory, or Redis through Bun's own client. */
+function storeFor(config: Config): BreakerStore {
+  const { type, url } = config.store
+  if (type === 'memory') return new MemoryStore()
+  // No offline queue: while Redis is away commands fail at once, and the instance says so and goes on locally.
+  if (type === 'redis') return new RedisStore(new RedisClient(url ?? 'redis://127.0.0.1:6379', { connectionTimeout: 2000, enableOfflineQueue: false }))
+  throw new ConfigError([{ path: 'store.type', message: `"${type}" is not available on Bun (memory or redis)` }])
 }
 
 /** Bun's fetch, told to pass compressed bytes through untouched, with their Content-Encoding. */

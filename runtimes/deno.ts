@@ -3,13 +3,17 @@
  * byte-preserving upstream fetch; everything else lives in src/.
  */
 import type { MiddlewareHandler } from 'hono'
-import { createProxy, type Config } from '../src/index.ts'
+import { ConfigError, createProxy, MemoryStore, type BreakerStore, type Config } from '../src/index.ts'
+import { DenoKvStore } from './stores/deno-kv.ts'
+import { UnreachableStore } from './stores/unreachable.ts'
+import { describeError, log } from '../src/log.ts'
 import { runCommand, type Host, type ServedProxy } from '../src/cli/command.ts'
 import { rawFetch } from './deno-raw-fetch.ts'
 
 /** Serves the proxy for `config` on Deno, with the caller's middleware in front of forwarding. */
-export function serveProxy(config: Config, middleware: MiddlewareHandler[] = []): ServedProxy {
+export function serveProxy(config: Config, middleware: MiddlewareHandler[] = [], store: BreakerStore = new MemoryStore()): ServedProxy {
   const app = createProxy(config, {
+    store,
     fetch: rawFetch,
     clientAddress: (c) => (c.env as Deno.ServeHandlerInfo<Deno.NetAddr>).remoteAddr.hostname,
     middleware,
@@ -30,6 +34,21 @@ export function serveProxy(config: Config, middleware: MiddlewareHandler[] = [])
   }
 }
 
+/** The breaker store the config names: memory, or Deno KV (a file at `store.path`, or Deno Deploy's). */
+async function storeFor(config: Config): Promise<BreakerStore> {
+  const { type, path } = config.store
+  if (type === 'memory') return new MemoryStore()
+  if (type === 'deno-kv') {
+    try {
+      return new DenoKvStore(await Deno.openKv(path))
+    } catch (error) {
+      log('error', 'store_unreachable', { store: 'deno-kv', path, note: 'using the local view', ...describeError(error) })
+      return new UnreachableStore('deno-kv', error)
+    }
+  }
+  throw new ConfigError([{ path: 'store.type', message: `"${type}" is not available on Deno (memory or deno-kv)` }])
+}
+
 export const denoHost: Host = {
   args: Deno.args,
   env: Deno.env.toObject(),
@@ -41,7 +60,9 @@ export const denoHost: Host = {
       throw error
     }
   },
-  serve: serveProxy,
+  async serve(config, middleware) {
+    return serveProxy(config, middleware, await storeFor(config))
+  },
   serveOrigin(fetch) {
     const server = Deno.serve({ hostname: '127.0.0.1', port: 0, onListen: () => {} }, fetch)
     return { url: `http://127.0.0.1:${(server.addr as Deno.NetAddr).port}`, stop: () => void server.shutdown() }

@@ -21,7 +21,8 @@ export interface Host {
   env: Record<string, string | undefined>
   /** A file's text, or undefined when there is no such file. */
   readText(path: string): Promise<string | undefined>
-  serve(config: Config, middleware: MiddlewareHandler[]): ServedProxy
+  /** Serves the proxy; async where opening the configured store is. */
+  serve(config: Config, middleware: MiddlewareHandler[]): ServedProxy | Promise<ServedProxy>
   /** Serves a demo origin on 127.0.0.1 and a free port. */
   serveOrigin(fetch: (request: Request) => Response | Promise<Response>): { url: string; stop(): void }
   onSignal(handler: (signal: string) => void): void
@@ -37,6 +38,7 @@ export interface Host {
 export async function runCommand(host: Host, middleware: MiddlewareHandler[] = []): Promise<void> {
   host.onStrayError((kind, error) => log('error', kind, describeError(error)))
   let config: Config
+  let proxy: ServedProxy
   try {
     const options = parseArgs(host.args, host.env)
     const path = options.configPath ?? 'proxy.config.json'
@@ -47,22 +49,22 @@ export async function runCommand(host: Host, middleware: MiddlewareHandler[] = [
     }
     config = parseConfig(text, host.env)
     if (options.port !== undefined) config.listen.port = options.port
+    const pending = notYetEnforced(config)
+    if (pending.length > 0) log('warn', 'config_not_enforced', { paths: pending, note: 'accepted, not acted on in this version' })
+    proxy = await host.serve(config, middleware)
   } catch (error) {
     console.error(error instanceof Error ? error.message : String(error))
     return host.exit(1)
   }
-  const pending = notYetEnforced(config)
-  if (pending.length > 0) log('warn', 'config_not_enforced', { paths: pending, note: 'accepted, not acted on in this version' })
-  const proxy = host.serve(config, middleware)
   log('info', 'listening', { url: proxy.url, port: proxy.port })
   drainOnSignal(host, proxy)
 }
 
-function startDemo(host: Host, port: number): void {
+async function startDemo(host: Host, port: number): Promise<void> {
   const stable = host.serveOrigin(demoOrigin('stable', false).fetch)
   const flaky = host.serveOrigin(demoOrigin('flaky', true).fetch)
   const config = parseConfig(demoConfig(stable.url, flaky.url, port))
-  const proxy = host.serve(config, [])
+  const proxy = await host.serve(config, [])
   log('info', 'listening', { url: proxy.url, port: proxy.port, demo: true })
   console.log(demoBanner(proxy.url, config.admin.pathPrefix))
   drainOnSignal(host, proxy, () => {

@@ -5,8 +5,8 @@ const DEFAULT_RETRY = JSON.stringify(v.parse(RetrySchema, {}))
 const DEFAULT_IDEMPOTENCY = JSON.stringify(v.parse(IdempotencySchema, {}))
 
 /**
- * Settings this version validates but does not act on yet (retries, health checks, idempotency and
- * shared stores arrive in later releases). Start-up warns about
+ * Settings this version validates but does not act on yet (retries, health checks and idempotency
+ * arrive in later releases). Start-up warns about
  * each one the config sets, so nobody believes a fallback protects them when none does.
  */
 export function notYetEnforced(config: Config): string[] {
@@ -17,6 +17,5 @@ export function notYetEnforced(config: Config): string[] {
     if (upstream.healthCheck !== undefined) paths.push(`${at}.healthCheck`)
     if (JSON.stringify(upstream.idempotency) !== DEFAULT_IDEMPOTENCY) paths.push(`${at}.idempotency`)
   }
-  if (config.store.type !== 'memory') paths.push('store.type')
   return paths
 }

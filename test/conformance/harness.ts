@@ -3,6 +3,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Subprocess } from 'bun'
 import type { ConfigInput } from '../../src/config/schema.ts'
+import { closedPort } from '../support/origin.ts'
+import { startRedis } from '../support/redis.ts'
 import { within } from '../support/wait.ts'
 
 /** A proxy process under test. */
@@ -29,9 +31,18 @@ export interface StartOptions {
 export interface Runtime {
   name: string
   start(config: ConfigInput, options?: StartOptions): Promise<RunningProxy>
+  /** A store that several instances of this runtime share, with what stops it. */
+  sharedStore(): Promise<{ store: ConfigInput['store']; stop(): Promise<void> }>
+  /** A store config of this runtime's kind that cannot be reached. */
+  unreachableStore: ConfigInput['store']
 }
 
 const root = join(import.meta.dir, '..', '..')
+
+/** A free loopback port, taken by binding and releasing it. */
+export function freePort(): number {
+  return closedPort()
+}
 
 /** Writes a config file for a test run. */
 export function writeConfig(config: ConfigInput): string {
@@ -108,6 +119,11 @@ export const bun: Runtime = {
     const entry = options.fixture === 'panicking' ? 'test/fixtures/bun-panicking-proxy.ts' : 'runtimes/bun.ts'
     return startProcess([process.execPath, entry, '--config', writeConfig(config), '--port', String(options.port ?? 0)])
   },
+  unreachableStore: { type: 'redis', url: `redis://127.0.0.1:${closedPort()}`, syncMs: 100 },
+  async sharedStore() {
+    const redis = await startRedis(freePort())
+    return { store: { type: 'redis', url: redis.url, syncMs: 200 }, stop: redis.stop }
+  },
 }
 
 /**
@@ -126,8 +142,13 @@ export const deno: Runtime = {
   name: 'deno',
   start(config, options = {}) {
     const entry = options.fixture === 'panicking' ? 'test/fixtures/deno-panicking-proxy.ts' : 'runtimes/deno.ts'
-    const permissions = ['--allow-net', '--allow-read', '--allow-env', '--allow-sys']
+    const permissions = ['--allow-net', '--allow-read', '--allow-env', '--allow-sys', '--allow-write']
     return startProcess([denoBinary(), 'run', ...permissions, entry, '--config', writeConfig(config), '--port', String(options.port ?? 0)])
+  },
+  unreachableStore: { type: 'deno-kv', path: '/proc/no-such-dir/breakers.sqlite3', syncMs: 100 },
+  async sharedStore() {
+    const path = join(mkdtempSync(join(tmpdir(), 'edge-proxy-kv-')), 'breakers.sqlite3')
+    return { store: { type: 'deno-kv', path, syncMs: 200 }, stop: async () => {} }
   },
 }
 

@@ -1,0 +1,37 @@
+import type { BreakerRecord, BreakerStore } from '../../src/index.ts'
+
+/** The one thing the store needs of a Redis client: send a command. Bun's RedisClient has it. */
+export interface RedisCommands {
+  send(command: string, args: string[]): Promise<unknown>
+}
+
+/** Keeps a record only when it is newer than the one stored: last writer wins by transition time, atomically. */
+const PUBLISH = `
+local current = redis.call('HGET', KEYS[1], ARGV[1])
+if current and cjson.decode(current).changedAt >= tonumber(ARGV[3]) then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return 1`
+
+/** Breaker state in Redis, for fleets of Bun or Deno instances: one hash per upstream, a field per target. */
+export class RedisStore implements BreakerStore {
+  readonly kind = 'redis'
+  constructor(
+    private readonly redis: RedisCommands,
+    private readonly prefix = 'edge-proxy:breaker:',
+  ) {}
+
+  async publish(upstream: string, target: string, record: BreakerRecord): Promise<void> {
+    await this.redis.send('EVAL', [PUBLISH, '1', this.prefix + upstream, target, JSON.stringify(record), String(record.changedAt)])
+  }
+
+  async read(upstream: string): Promise<Record<string, BreakerRecord>> {
+    const reply = await this.redis.send('HGETALL', [this.prefix + upstream])
+    const out: Record<string, BreakerRecord> = {}
+    // RESP3 answers a map (an object here), RESP2 a flat list of field, value.
+    const entries: [string, string][] = Array.isArray(reply)
+      ? Array.from({ length: reply.length / 2 }, (_, i) => [String(reply[2 * i]), String(reply[2 * i + 1])])
+      : Object.entries((reply ?? {}) as Record<string, string>)
+    for (const [target, json] of entries) out[target] = JSON.parse(json) as BreakerRecord
+    return out
+  }
+}

@@ -1,0 +1,40 @@
+import { expect } from 'bun:test'
+import { adminStatus, oneUpstream, proxyError, untilStatus, type Scenario } from '../context.ts'
+
+export const sharedState: Scenario[] = [
+  {
+    name: "shared state: a breaker opened through instance A is open in instance B within syncMs (Bun on Redis, Deno on Deno KV)",
+    async run(ctx) {
+      const origin = ctx.origin(() => new Response('broken', { status: 502 }))
+      const shared = await ctx.runtime.sharedStore()
+      ctx.defer(shared.stop)
+      const config = oneUpstream([origin.url], { breaker: { failureThreshold: 2, cooldownMs: 60000 } }, { store: shared.store })
+      const a = await ctx.proxy(config)
+      const b = await ctx.proxy(config)
+      expect((await fetch(`${b.url}/`)).status).toBe(502) // B is up, closed, and has synced once
+      for (let i = 0; i < 2; i++) expect((await fetch(`${a.url}/`)).status).toBe(502)
+      expect((await adminStatus(a.url)).api!.targets[0]!.breaker).toBe('open')
+      const seen = origin.seen.length
+      // B adopts the open on its first request once its view is older than syncMs (200 ms): that
+      // staleness is what the design allows, so waiting it out is the behaviour under test.
+      await Bun.sleep(200)
+      await fetch(`${b.url}/`)
+      await untilStatus(b.url, (s) => s.api!.targets[0]!.breaker === 'open', 2000)
+      expect((await proxyError(await fetch(`${b.url}/`))).code).toBe('BREAKER_OPEN')
+      expect(origin.seen.length).toBeLessThanOrEqual(seen + 1)
+      expect(await b.line('opened by another instance')).toContain('"to":"open"')
+    },
+  },
+  {
+    name: 'an unreachable store never fails a request: the instance keeps its local view and says so',
+    async run(ctx) {
+      const origin = ctx.origin(() => new Response('broken', { status: 502 }))
+      const proxy = await ctx.proxy(oneUpstream([origin.url], { breaker: { failureThreshold: 2, cooldownMs: 60000 } }, { store: ctx.runtime.unreachableStore }))
+      for (let i = 0; i < 2; i++) expect((await fetch(`${proxy.url}/`)).status).toBe(502)
+      expect((await proxyError(await fetch(`${proxy.url}/`))).code).toBe('BREAKER_OPEN')
+      expect(await proxy.line('"event":"store_unreachable"')).toContain('using the local view')
+      const status = (await (await fetch(`${proxy.url}/_proxy/status`)).json()) as { upstreams: { api: { store: { error: string | null } } } }
+      expect(status.upstreams.api.store.error).not.toBeNull()
+    },
+  },
+]
