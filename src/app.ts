@@ -26,6 +26,11 @@ export interface ProxyOptions {
   /** Where breaker state is shared (default: a store of this app alone). */
   store?: BreakerStore
   /**
+   * On runtimes that cancel a request's unfinished work when it ends (Workers), keeps the store calls
+   * it started alive: given `c.executionCtx.waitUntil` there.
+   */
+  waitUntil?: (c: Context, work: Promise<unknown>) => void
+  /**
    * Your own middleware (auth, logging, header rewriting), run in front of forwarding, in order,
    * under the proxy's panic boundary. Admin endpoints are not behind it: they have their token.
    */
@@ -51,6 +56,14 @@ export function createProxy(config: Config, options: ProxyOptions = {}): Hono<Pr
   const handle = serveUpstream(attempt(forward(upstreamFetch)), upstreams)
   const clientAddress = options.clientAddress ?? (() => undefined)
 
+  const keepStoreWork = (c: Context, keep: (c: Context, work: Promise<unknown>) => void) => {
+    for (const upstream of upstreams.values()) {
+      const work = upstream.view.settled()
+      if (work !== undefined) keep(c, work)
+    }
+  }
+  const waitUntil = options.waitUntil
+
   const app = new Hono<ProxyEnv>()
   app.onError(panicBoundary)
   app.route(config.admin.pathPrefix, adminApp(config, upstreams))
@@ -72,7 +85,7 @@ export function createProxy(config: Config, options: ProxyOptions = {}): Hono<Pr
       deadline: Date.now() + upstream.config.timeoutMs,
       body: limitedBody(request, config.limits.maxBodyBytes),
     }
-    return handle(exchange)
+    return waitUntil === undefined ? handle(exchange) : handle(exchange).finally(() => keepStoreWork(c, waitUntil))
   })
   return app
 }

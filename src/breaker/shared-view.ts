@@ -15,6 +15,8 @@ export class SharedView {
   /** The store's last error, or undefined while it answers. */
   storeError: string | undefined
   private syncing = false
+  /** Store calls not yet settled, for runtimes that must be told to wait for them (Workers' waitUntil). */
+  private readonly pending = new Set<Promise<unknown>>()
 
   constructor(
     private readonly store: BreakerStore,
@@ -27,14 +29,24 @@ export class SharedView {
   published(target: Target, transition: Transition): void {
     if (transition.shared || transition.to === 'half-open') return
     const record = { state: transition.to, openUntil: transition.openUntil, changedAt: transition.at }
-    this.store.publish(this.upstream, target.url, record).then(this.ok, this.failed)
+    this.track(this.store.publish(this.upstream, target.url, record).then(this.ok, this.failed))
+  }
+
+  /** Settles when the store calls under way now have; undefined when there are none. */
+  settled(): Promise<unknown> | undefined {
+    return this.pending.size === 0 ? undefined : Promise.allSettled([...this.pending])
+  }
+
+  private track(work: Promise<unknown>): void {
+    this.pending.add(work)
+    void work.finally(() => this.pending.delete(work))
   }
 
   /** Called on the request path: starts a background read when the view is stale, never waits. */
   refresh(now: number): void {
     if (this.syncing || now - this.lastSyncAt < this.syncMs) return
     this.syncing = true
-    this.store
+    const read = this.store
       .read(this.upstream)
       .then((records) => {
         const at = Date.now()
@@ -48,6 +60,7 @@ export class SharedView {
       .finally(() => {
         this.syncing = false
       })
+    this.track(read)
   }
 
   private readonly ok = () => {

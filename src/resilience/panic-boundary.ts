@@ -13,7 +13,10 @@ import { describeError, log } from '../log.ts'
 export function panicBoundary(error: Error, c: Context): Response {
   const requestId = requestIdFor(c)
   if (error instanceof ProxyError) {
-    if (error.fault) log('warn', 'upstream_error', { requestId, code: error.code, ...error.fault, message: error.message })
+    if (error.fault) {
+      const cause = error.cause instanceof Error ? error.cause.message : undefined
+      log('warn', 'upstream_error', { requestId, code: error.code, ...error.fault, message: error.message, cause })
+    }
     return errorResponse(error, requestId)
   }
   if (error instanceof HTTPException) return error.getResponse()

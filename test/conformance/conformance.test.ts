@@ -26,6 +26,11 @@ for (const runtime of RUNTIMES) {
         test.skip(`${scenario.name} (cannot hold on ${runtime.name}: ${reason})`, () => {})
         continue
       }
+      const todo = scenario.todo?.[runtime.name]
+      if (todo !== undefined) {
+        test.todo(`${scenario.name} (not yet on ${runtime.name}: ${todo})`)
+        continue
+      }
       test(
         scenario.name,
         async () => {

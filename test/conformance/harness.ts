@@ -39,6 +39,11 @@ export interface Runtime {
 
 const root = join(import.meta.dir, '..', '..')
 
+/** The port in the proxy's `listening` log line. */
+function listeningPort(line: string): number | undefined {
+  return line.includes('"event":"listening"') ? (JSON.parse(line).port as number) : undefined
+}
+
 /** A free loopback port, taken by binding and releasing it. */
 export function freePort(): number {
   return closedPort()
@@ -55,7 +60,11 @@ export function writeConfig(config: ConfigInput): string {
  * Starts a command and resolves once it logs its `listening` line (with the port it bound), or
  * rejects with its output if it exits first.
  */
-export async function startProcess(cmd: string[], env: Record<string, string> = {}): Promise<RunningProxy> {
+export async function startProcess(
+  cmd: string[],
+  env: Record<string, string> = {},
+  readyPort: (line: string) => number | undefined = listeningPort,
+): Promise<RunningProxy> {
   const proc: Subprocess<'ignore', 'pipe', 'pipe'> = Bun.spawn(cmd, {
     cwd: root,
     env: { ...process.env, ...env },
@@ -88,11 +97,12 @@ export async function startProcess(cmd: string[], env: Record<string, string> = 
     }
   }
   const listening = new Promise<number>((resolve, reject) => {
-    void collect(proc.stdout, (line) => {
-      if (!line.includes('"event":"listening"')) return
-      resolve(JSON.parse(line).port as number)
-    })
-    void collect(proc.stderr)
+    const onLine = (line: string) => {
+      const port = readyPort(line)
+      if (port !== undefined) resolve(port)
+    }
+    void collect(proc.stdout, onLine)
+    void collect(proc.stderr, onLine)
     void proc.exited.then((code) => reject(new Error(`${cmd.join(' ')} exited with ${code} before listening:\n${text}`)))
   })
   const port = await within(listening, 30000, `${cmd.join(' ')} to listen`)
@@ -152,5 +162,29 @@ export const deno: Runtime = {
   },
 }
 
+/**
+ * workerd through `wrangler dev`, run by the npm-installed Node 22 (wrangler needs Node >= 22).
+ * Each start gets a fresh state directory unless a scenario shares one (`store.path` reused as it).
+ */
+export const workers: Runtime = {
+  name: 'workers',
+  start(config, options = {}) {
+    const port = options.port ?? freePort()
+    const script = options.fixture === 'panicking' ? 'test/fixtures/workers-panicking-proxy.ts' : 'runtimes/workers.ts'
+    const persist = config.store?.path ?? mkdtempSync(join(tmpdir(), 'edge-proxy-wrangler-'))
+    const wrangler = join(root, 'node_modules', 'wrangler', 'bin', 'wrangler.js')
+    const cmd = [join(root, 'node_modules', '.bin', 'node'), wrangler, 'dev', script, '--ip', '127.0.0.1', '--port', String(port)]
+    cmd.push('--persist-to', persist, '--var', `PROXY_CONFIG:${JSON.stringify(config)}`, '--log-level', 'log', '--show-interactive-dev-session=false')
+    return startProcess(cmd, { WRANGLER_SEND_METRICS: 'false', CI: 'true' }, (line) =>
+      line.includes(`Ready on http://127.0.0.1:${port}`) ? port : undefined,
+    )
+  },
+  unreachableStore: { type: 'kv', syncMs: 100 },
+  async sharedStore() {
+    const path = mkdtempSync(join(tmpdir(), 'edge-proxy-do-'))
+    return { store: { type: 'durable-object', path, syncMs: 200 }, stop: async () => {} }
+  },
+}
+
 /** Every runtime the suite covers. */
-export const RUNTIMES: Runtime[] = [bun, deno]
+export const RUNTIMES: Runtime[] = [bun, deno, workers]

@@ -16,6 +16,7 @@ export const errors: Scenario[] = [
   },
   {
     name: 'connection refused: 502 UPSTREAM_UNREACHABLE, Proxy-Status says nothing was sent',
+    skip: { workers: "workerd reports a refused connection and a reset alike (\"Network connection lost.\"), so the proxy must assume the request may have been sent" },
     async run(ctx) {
       const port = closedPort()
       const proxy = await ctx.proxy(oneUpstream([`http://127.0.0.1:${port}`]))
@@ -52,7 +53,10 @@ export const errors: Scenario[] = [
         const body = await proxyError(res)
         expect(body.code).toBe('INTERNAL_ERROR')
         expect(JSON.stringify(body)).not.toContain('kaboom')
-        const line = JSON.parse(await proxy.line(`"requestId":"panic${path.replace('/', '-')}"`))
+        const logged = await proxy.line(`"requestId":"panic${path.replace('/', '-')}"`)
+        // wrangler relays the Worker's lines with a prefix and colour codes around them
+        const plain = logged.replace(/\x1b\[[0-9;]*m/g, '')
+        const line = JSON.parse(plain.slice(plain.indexOf('{'), plain.lastIndexOf('}') + 1))
         expect(line.event).toBe('panic')
         expect(line.stack).toContain('kaboom')
       }
@@ -64,6 +68,7 @@ export const errors: Scenario[] = [
   },
   {
     name: 'stray errors outside any request (unhandled rejection, throwing timer) are logged, never fatal',
+    skip: { workers: "no process-level handlers in workerd; the runtime logs uncaught errors itself" },
     async run(ctx) {
       const origin = ctx.origin(() => new Response('fine'))
       const proxy = await ctx.proxy(oneUpstream([origin.url]), { fixture: 'panicking' })
@@ -76,6 +81,7 @@ export const errors: Scenario[] = [
   },
   {
     name: 'request body over limits.maxBodyBytes: 413 PAYLOAD_TOO_LARGE, declared or streamed',
+    todo: { workers: "a streamed body over the limit reaches the origin whole under wrangler dev" },
     async run(ctx) {
       const origin = ctx.origin(async (req) => new Response(String((await req.arrayBuffer()).byteLength)))
       const proxy = await ctx.proxy(oneUpstream([origin.url], {}, { limits: { maxBodyBytes: 1000 } }))
@@ -117,6 +123,7 @@ export const errors: Scenario[] = [
   },
   {
     name: 'a bad config stops start-up, naming each bad field by path',
+    skip: { workers: "the config is read per isolate on its first request: a bad one answers 500 INTERNAL_ERROR and logs config_invalid" },
     async run(ctx) {
       const start = ctx.proxy({
         upstreams: { api: { targets: [{ url: 'not a url' }], timeoutMs: 0 } },

@@ -94,6 +94,7 @@ export const forwarding: Scenario[] = [
   },
   {
     name: 'a compressed response reaches the client compressed, byte for byte, with its Content-Encoding',
+    todo: { workers: "workerd hands the decoded body to JS; keeping the encoded bytes needs investigation" },
     async run(ctx) {
       const gzipped = Bun.gzipSync(new TextEncoder().encode('compress me '.repeat(5000)))
       const origin = ctx.origin(() => new Response(gzipped, { headers: { 'content-encoding': 'gzip', 'content-type': 'text/plain' } }))

@@ -4,6 +4,7 @@ import { adminStatus, oneUpstream, proxyError, untilStatus, type Scenario } from
 export const sharedState: Scenario[] = [
   {
     name: "shared state: a breaker opened through instance A is open in instance B within syncMs (Bun on Redis, Deno on Deno KV)",
+    todo: { workers: "two wrangler dev servers cannot share one local Durable Object state at once; needs a restart-based variant" },
     async run(ctx) {
       const origin = ctx.origin(() => new Response('broken', { status: 502 }))
       const shared = await ctx.runtime.sharedStore()
@@ -27,6 +28,7 @@ export const sharedState: Scenario[] = [
   },
   {
     name: 'an unreachable store never fails a request: the instance keeps its local view and says so',
+    skip: { workers: "wrangler dev runs Durable Objects and KV inside workerd: there is no way to make them unreachable" },
     async run(ctx) {
       const origin = ctx.origin(() => new Response('broken', { status: 502 }))
       const proxy = await ctx.proxy(oneUpstream([origin.url], { breaker: { failureThreshold: 2, cooldownMs: 60000 } }, { store: ctx.runtime.unreachableStore }))

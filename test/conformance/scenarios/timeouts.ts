@@ -41,6 +41,7 @@ export const timeouts: Scenario[] = [
   },
   {
     name: 'a client that disconnects cancels the upstream call',
+    todo: { workers: "the origin does not see the abort under wrangler dev; not yet known whether workerd or wrangler's local proxy keeps the call" },
     async run(ctx) {
       const origin = ctx.origin((_, seen) => never(seen))
       const proxy = await ctx.proxy(oneUpstream([origin.url], { timeoutMs: 20000 }))

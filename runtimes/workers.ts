@@ -1,0 +1,68 @@
+/**
+ * The proxy on Cloudflare Workers (module worker): `npx wrangler dev` / `npx wrangler deploy`.
+ * Config from the PROXY_CONFIG var (JSON text), else the bundled runtimes/workers.config.json.
+ * The app is built once per isolate and config; store writes outlive the response via waitUntil.
+ */
+import type { Context, Hono, MiddlewareHandler } from 'hono'
+import { ConfigError, createProxy, errorResponse, MemoryStore, parseConfig, ProxyError, type BreakerStore, type Config, type ProxyEnv } from '../src/index.ts'
+import { describeError, log } from '../src/log.ts'
+import bundledConfig from './workers.config.json'
+import { DurableObjectStore, type BreakerObject } from './stores/durable-object.ts'
+import { KvStore } from './stores/kv.ts'
+
+export { BreakerObject } from './stores/durable-object.ts'
+
+interface Env {
+  PROXY_CONFIG?: string
+  BREAKERS?: DurableObjectNamespace<BreakerObject>
+  BREAKER_HINTS?: KVNamespace
+  [name: string]: unknown
+}
+
+let cached: { source: string; app: Hono<ProxyEnv> } | undefined
+
+/** The app for this isolate's config; rebuilt only when the config text changes. */
+function appFor(env: Env, middleware: MiddlewareHandler[]): Hono<ProxyEnv> {
+  const source = env.PROXY_CONFIG ?? JSON.stringify(bundledConfig)
+  if (cached?.source === source) return cached.app
+  const vars = Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => typeof e[1] === 'string'))
+  const config = parseConfig(source, vars)
+  const app = createProxy(config, {
+    store: storeFor(config, env),
+    clientAddress: (c) => c.req.header('cf-connecting-ip'),
+    waitUntil: (c: Context, work) => c.executionCtx.waitUntil(work),
+    middleware,
+  })
+  cached = { source, app }
+  return app
+}
+
+function storeFor(config: Config, env: Env): BreakerStore {
+  const { type } = config.store
+  if (type === 'memory') return new MemoryStore()
+  if (type === 'durable-object' && env.BREAKERS) return new DurableObjectStore(env.BREAKERS)
+  if (type === 'kv' && env.BREAKER_HINTS) return new KvStore(env.BREAKER_HINTS)
+  throw new ConfigError([{ path: 'store.type', message: `"${type}" needs its binding (BREAKERS or BREAKER_HINTS) on Workers` }])
+}
+
+/** The worker, with the caller's middleware in front of forwarding. */
+export function workerWith(middleware: MiddlewareHandler[] = []) {
+  return {
+    async fetch(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
+      return serve(request, env, ctx, middleware)
+    },
+  }
+}
+
+export default workerWith()
+
+async function serve(request: Request, env: Env, ctx: ExecutionContext, middleware: MiddlewareHandler[]): Promise<Response> {
+  try {
+    return await appFor(env, middleware).fetch(request, env, ctx)
+  } catch (error) {
+    // Never Cloudflare's own error page: a bad config or a bug outside the app still answers JSON.
+    const requestId = request.headers.get('x-request-id') ?? crypto.randomUUID()
+    log('error', error instanceof ConfigError ? 'config_invalid' : 'panic', { requestId, ...describeError(error) })
+    return errorResponse(new ProxyError('INTERNAL_ERROR', 'internal proxy error'), requestId)
+  }
+}
