@@ -39,6 +39,15 @@ export interface Runtime {
 
 const root = join(import.meta.dir, '..', '..')
 
+/** Signals every process in the group `pid` leads; a group already gone is fine. */
+function signalGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal)
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error
+  }
+}
+
 /** The port in the proxy's `listening` log line. */
 function listeningPort(line: string): number | undefined {
   return line.includes('"event":"listening"') ? (JSON.parse(line).port as number) : undefined
@@ -65,7 +74,9 @@ export async function startProcess(
   env: Record<string, string> = {},
   readyPort: (line: string) => number | undefined = listeningPort,
 ): Promise<RunningProxy> {
-  const proc: Subprocess<'ignore', 'pipe', 'pipe'> = Bun.spawn(cmd, {
+  // Its own process group (setsid execs in place, so the pid is the command's): stopping signals
+  // the whole group, so nothing it started (wrangler's workerd, deno task's deno) outlives the test.
+  const proc: Subprocess<'ignore', 'pipe', 'pipe'> = Bun.spawn(['setsid', ...cmd], {
     cwd: root,
     env: { ...process.env, ...env },
     stdin: 'ignore',
@@ -117,8 +128,10 @@ export async function startProcess(
       return within(new Promise<string>((resolve) => lineWaiters.push({ text: wanted, resolve })), 10000, `a log line with ${wanted}`)
     },
     async stop(signal = 'SIGTERM') {
-      if (proc.exitCode === null) proc.kill(signal)
-      return within(proc.exited, 40000, 'the proxy to exit')
+      signalGroup(proc.pid, signal)
+      const code = await within(proc.exited, 40000, 'the proxy to exit')
+      signalGroup(proc.pid, 'SIGKILL') // whatever it left behind
+      return code
     },
   }
 }
