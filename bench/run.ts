@@ -1,6 +1,7 @@
 /**
  * The benchmark: wrk against (a) the nginx origin directly, (b) a bare Bun fetch pass-through,
- * (c) this proxy on Bun with two targets, (d) nginx as reverse proxy, (e) haproxy; same connections
+ * (c) this proxy on Bun with two targets, (d) nginx as reverse proxy, (e) haproxy, (f) a bare Deno
+ * fetch pass-through, (g) this proxy on Deno; same connections
  * and duration, interleaved, several rounds; prints requests/s and p99 per system, their medians,
  * and the ratios. Everything on loopback. Run it with `npm run bench` (bench/run.sh installs the tools).
  *
@@ -9,7 +10,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { startProcess, writeConfig, type RunningProxy } from '../test/conformance/harness.ts'
+import { denoBinary, startProcess, writeConfig, type RunningProxy } from '../test/conformance/harness.ts'
 
 const ROUNDS = Number(process.env.ROUNDS ?? 3)
 const DURATION = process.env.DURATION ?? '10s'
@@ -26,7 +27,7 @@ function freePort(): number {
   return port
 }
 
-const [originA, originB, bare, nginxProxy, haproxyPort] = [freePort(), freePort(), freePort(), freePort(), freePort()]
+const [originA, originB, bare, nginxProxy, haproxyPort, bareDeno] = [freePort(), freePort(), freePort(), freePort(), freePort(), freePort()]
 const body = 'hello from the nginx origin, a small JSON-sized answer of about one hundred bytes.......'
 
 writeFileSync(
@@ -88,19 +89,15 @@ async function waitForPort(port: number): Promise<void> {
 spawn(['nginx', '-c', join(dir, 'nginx.conf'), '-g', 'daemon off;'])
 spawn(['haproxy', '-f', join(dir, 'haproxy.cfg')])
 spawn([process.execPath, 'bench/bare-bun.ts'], { TARGET: `http://127.0.0.1:${originA}`, PORT: String(bare) })
-const proxy: RunningProxy = await startProcess([
-  process.execPath,
-  'runtimes/bun.ts',
-  '--config',
-  writeConfig({
-    upstreams: { api: { targets: [{ url: `http://127.0.0.1:${originA}` }, { url: `http://127.0.0.1:${originB}` }] } },
-    routes: [{ pathPrefix: '/', upstream: 'api' }],
-  }),
-  '--port',
-  '0',
-])
-children.push({ kill: () => void proxy.stop('SIGKILL') })
-for (const port of [originA, originB, nginxProxy, haproxyPort, bare]) await waitForPort(port)
+spawn([denoBinary(), 'run', '--allow-net', '--allow-env', 'bench/bare-deno.ts'], { TARGET: `http://127.0.0.1:${originA}`, PORT: String(bareDeno) })
+const config = writeConfig({
+  upstreams: { api: { targets: [{ url: `http://127.0.0.1:${originA}` }, { url: `http://127.0.0.1:${originB}` }] } },
+  routes: [{ pathPrefix: '/', upstream: 'api' }],
+})
+const proxy: RunningProxy = await startProcess([process.execPath, 'runtimes/bun.ts', '--config', config, '--port', '0'])
+const denoProxy: RunningProxy = await startProcess([denoBinary(), 'run', '-A', 'runtimes/deno.ts', '--config', config, '--port', '0'])
+children.push({ kill: () => void proxy.stop('SIGKILL') }, { kill: () => void denoProxy.stop('SIGKILL') })
+for (const port of [originA, originB, nginxProxy, haproxyPort, bare, bareDeno]) await waitForPort(port)
 
 const systems: [string, string][] = [
   ['origin (direct)', `http://127.0.0.1:${originA}/`],
@@ -108,6 +105,8 @@ const systems: [string, string][] = [
   ['edge-proxy (Bun)', `${proxy.url}/`],
   ['nginx proxy', `http://127.0.0.1:${nginxProxy}/`],
   ['haproxy', `http://127.0.0.1:${haproxyPort}/`],
+  ['bare Deno pass-through', `http://127.0.0.1:${bareDeno}/`],
+  ['edge-proxy (Deno)', `${denoProxy.url}/`],
 ]
 
 interface Sample {
@@ -163,6 +162,9 @@ try {
   console.log(`  edge-proxy / bare Bun pass-through: ${ratio(proxyName, 'bare Bun pass-through').toFixed(3)} req/s, p99 ${p99Delta(proxyName, 'bare Bun pass-through') >= 0 ? '+' : ''}${p99Delta(proxyName, 'bare Bun pass-through').toFixed(2)} ms (target: >= 0.9, <= +1 ms)`)
   console.log(`  edge-proxy / nginx proxy:           ${ratio(proxyName, 'nginx proxy').toFixed(3)} req/s`)
   console.log(`  edge-proxy / haproxy:               ${ratio(proxyName, 'haproxy').toFixed(3)} req/s`)
+  const denoName = 'edge-proxy (Deno)'
+  const denoDelta = p99Delta(denoName, 'bare Deno pass-through')
+  console.log(`  edge-proxy (Deno) / bare Deno:      ${ratio(denoName, 'bare Deno pass-through').toFixed(3)} req/s, p99 ${denoDelta >= 0 ? '+' : ''}${denoDelta.toFixed(2)} ms (target: >= 0.9)`)
 } finally {
   for (const child of children) child.kill()
 }
