@@ -15,7 +15,7 @@ export function attemptError(error: unknown, signal: AbortSignal, target: Target
     return fault('UPSTREAM_TIMEOUT', `upstream ${target.hop} did not answer in time`, 'http_response_timeout', target, true)
   }
   if (isBodyTooLarge(error)) return new ProxyError('PAYLOAD_TOO_LARGE', 'request body exceeds the limit')
-  const code = errorCode(error) ?? codeFromMessage(error)
+  const code = errorCode(error)
   if (code === 'ECONNREFUSED' || code === 'ConnectionRefused') {
     return fault('UPSTREAM_UNREACHABLE', `upstream ${target.hop} refused the connection`, 'connection_refused', target, false)
   }
@@ -35,11 +35,6 @@ function fault(
   return new ProxyError(code, message, { error, nextHop: target.hop, requestSent })
 }
 
-/** Runtimes without error codes (workerd) say what happened only in the message. */
-function codeFromMessage(error: unknown): string | undefined {
-  const message = error instanceof Error ? error.message : String(error)
-  return /ECONNREFUSED|connection refused/i.test(message) ? 'ECONNREFUSED' : undefined
-}
 
 /** The system error code of a fetch failure, wherever the runtime put it (the error or its cause). */
 function errorCode(error: unknown): string | undefined {

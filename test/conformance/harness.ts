@@ -74,8 +74,8 @@ export async function startProcess(
   env: Record<string, string> = {},
   readyPort: (line: string) => number | undefined = listeningPort,
 ): Promise<RunningProxy> {
-  // Its own process group (setsid execs in place, so the pid is the command's): stopping signals
-  // the whole group, so nothing it started (wrangler's workerd, deno task's deno) outlives the test.
+  // Its own process group (setsid execs in place, so the pid is the command's): once it has stopped,
+  // the group is swept, so nothing it started (wrangler's workerd, deno task's deno) outlives the test.
   const proc: Subprocess<'ignore', 'pipe', 'pipe'> = Bun.spawn(['setsid', ...cmd], {
     cwd: root,
     env: { ...process.env, ...env },
@@ -128,9 +128,11 @@ export async function startProcess(
       return within(new Promise<string>((resolve) => lineWaiters.push({ text: wanted, resolve })), 10000, `a log line with ${wanted}`)
     },
     async stop(signal = 'SIGTERM') {
-      signalGroup(proc.pid, signal)
+      // The signal goes to the leader alone, as a user's kill would: task runners forward it, and a
+      // proxy signalled twice takes the second as "exit now".
+      if (proc.exitCode === null) proc.kill(signal)
       const code = await within(proc.exited, 40000, 'the proxy to exit')
-      signalGroup(proc.pid, 'SIGKILL') // whatever it left behind
+      signalGroup(proc.pid, 'SIGKILL') // whatever it left behind (wrangler's workerd)
       return code
     },
   }
