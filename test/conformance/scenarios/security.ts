@@ -30,7 +30,7 @@ export const security: Scenario[] = [
   },
   {
     name: 'hop-by-hop request headers, and those Connection names, never reach the origin',
-    todo: { workers: "one hop-by-hop header still reaches the origin through workerd's fetch" },
+    skip: { workers: "the Worker never sees the client's Connection header (the runtime consumes it), so a header it names cannot be known; the fixed hop-by-hop list is removed (checked: only x-hop-secret got through)" },
     async run(ctx) {
       const origin = ctx.origin()
       const proxy = await ctx.proxy(oneUpstream([origin.url]))
@@ -41,9 +41,8 @@ export const security: Scenario[] = [
           'Proxy-Connection: keep-alive\r\nX-End-To-End: kept\r\n\r\n',
       )
       const h = origin.seen[0]!.headers
-      for (const name of ['x-hop-secret', 'keep-alive', 'proxy-authorization', 'te', 'trailer', 'proxy-connection']) {
-        expect(h.has(name)).toBe(false)
-      }
+      const hopByHop = ['x-hop-secret', 'keep-alive', 'proxy-authorization', 'te', 'trailer', 'proxy-connection']
+      expect(hopByHop.filter((name) => h.has(name))).toEqual([])
       expect(h.get('x-end-to-end')).toBe('kept')
     },
   },
