@@ -10,7 +10,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { denoBinary, startProcess, writeConfig, type RunningProxy } from '../test/conformance/harness.ts'
+import { denoBinary, freePort, startProcess, writeConfig, type RunningProxy } from '../test/conformance/harness.ts'
 
 const ROUNDS = Number(process.env.ROUNDS ?? 3)
 const DURATION = process.env.DURATION ?? '10s'
@@ -18,14 +18,6 @@ const CONNECTIONS = Number(process.env.CONNECTIONS ?? 50)
 const THREADS = Number(process.env.THREADS ?? 1)
 const root = join(import.meta.dir, '..')
 const dir = mkdtempSync(join(tmpdir(), 'edge-proxy-bench-'))
-
-/** A free loopback port, taken by binding and releasing it. */
-function freePort(): number {
-  const s = Bun.serve({ hostname: '127.0.0.1', port: 0, fetch: () => new Response() })
-  const port = s.port!
-  s.stop(true)
-  return port
-}
 
 const [originA, originB, bare, nginxProxy, haproxyPort, bareDeno] = [freePort(), freePort(), freePort(), freePort(), freePort(), freePort()]
 const body = 'hello from the nginx origin, a small JSON-sized answer of about one hundred bytes.......'

@@ -6,10 +6,9 @@
 import http from 'node:http'
 import https from 'node:https'
 import { pipeline, Readable } from 'node:stream'
-import type { UpstreamFetch } from '../src/index.ts'
+import { NULL_BODY_STATUSES, type UpstreamFetch } from '../src/index.ts'
 
 const agents = { 'http:': new http.Agent({ keepAlive: true }), 'https:': new https.Agent({ keepAlive: true }) }
-const NULL_BODY = new Set([101, 103, 204, 205, 304])
 
 export const rawFetch: UpstreamFetch = (input, init) =>
   new Promise((resolve, reject) => {
@@ -27,7 +26,7 @@ export const rawFetch: UpstreamFetch = (input, init) =>
         const raw = response.rawHeaders
         for (let i = 0; i < raw.length; i += 2) responseHeaders.append(raw[i]!, raw[i + 1]!)
         const status = response.statusCode ?? 502
-        const body = NULL_BODY.has(status) ? null : (Readable.toWeb(response) as ReadableStream<Uint8Array>)
+        const body = NULL_BODY_STATUSES.has(status) ? null : (Readable.toWeb(response) as ReadableStream<Uint8Array>)
         if (body === null) response.resume()
         resolve(new Response(body, { status, statusText: response.statusMessage ?? '', headers: responseHeaders }))
       },

@@ -20,8 +20,9 @@ export class ProxyError extends Error {
     message: string,
     readonly fault?: UpstreamFault,
     readonly headers?: Record<string, string>,
+    options?: { cause?: unknown },
   ) {
-    super(message)
+    super(message, options)
     this.name = 'ProxyError'
     this.status = ERROR_STATUS[code]
   }

@@ -1,7 +1,7 @@
 import { clientResponseHeaders } from './headers.ts'
 
 /** Statuses whose responses never have a body (RFC 9110). */
-const NULL_BODY = new Set([101, 103, 204, 205, 304])
+export const NULL_BODY_STATUSES: ReadonlySet<number> = new Set([101, 103, 204, 205, 304])
 
 /**
  * A body of declared length up to this goes back to the client as the runtime streams it, with no
@@ -15,7 +15,7 @@ export const SHORT_BODY_BYTES = 1024 * 1024
  * Reads `body` last: on Bun, touching it makes a JS stream and costs the native body path.
  */
 export function mustObserveBody(method: string, upstream: Response): boolean {
-  if (method === 'HEAD' || NULL_BODY.has(upstream.status)) return false
+  if (method === 'HEAD' || NULL_BODY_STATUSES.has(upstream.status)) return false
   const length = upstream.headers.get('content-length')
   if (length !== null && Number(length) <= SHORT_BODY_BYTES) return false
   return upstream.body !== null
@@ -29,13 +29,9 @@ export function mustObserveBody(method: string, upstream: Response): boolean {
 export function clientResponse(upstream: Response, requestId: string, body?: ReadableStream<Uint8Array>): Response {
   const headers = clientResponseHeaders(upstream.headers, requestId)
   if (body === undefined && headers === upstream.headers) return upstream
-  return new Response(body ?? (hasNullBody(upstream) ? null : upstream.body), {
+  return new Response(body ?? (NULL_BODY_STATUSES.has(upstream.status) ? null : upstream.body), {
     status: upstream.status,
     statusText: upstream.statusText,
     headers,
   })
-}
-
-function hasNullBody(upstream: Response): boolean {
-  return NULL_BODY.has(upstream.status)
 }

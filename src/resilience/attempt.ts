@@ -54,7 +54,6 @@ export function attempt(send: Send): TargetHandler {
     } catch (thrown) {
       end()
       const error = attemptError(thrown, controller.signal, target)
-      error.cause = thrown
       if (error.fault) judge(target, permit, error.fault.error)
       else target.breaker.release(permit) // the client left, or sent too much: not the target's fault
       throw error

@@ -12,29 +12,25 @@ export function attemptError(error: unknown, signal: AbortSignal, target: Target
   const reason: unknown = signal.aborted ? signal.reason : error
   if (reason instanceof AbortCause) {
     if (reason.kind === 'client-gone') return new ProxyError('CLIENT_CLOSED_REQUEST', 'client closed the request')
-    return fault('UPSTREAM_TIMEOUT', `upstream ${target.hop} did not answer in time`, 'http_response_timeout', target, true)
+    return new ProxyError('UPSTREAM_TIMEOUT', `upstream ${target.hop} did not answer in time`, {
+      error: 'http_response_timeout',
+      nextHop: target.hop,
+      requestSent: true,
+    })
   }
   if (isBodyTooLarge(error)) return new ProxyError('PAYLOAD_TOO_LARGE', 'request body exceeds the limit')
   const code = errorCode(error)
+  /** The connection failed: the runtime's own error stays the cause, for the log. */
+  const unreachable = (message: string, kind: ProxyStatusError, requestSent: boolean) =>
+    new ProxyError('UPSTREAM_UNREACHABLE', message, { error: kind, nextHop: target.hop, requestSent }, undefined, { cause: error })
   if (code === 'ECONNREFUSED' || code === 'ConnectionRefused') {
-    return fault('UPSTREAM_UNREACHABLE', `upstream ${target.hop} refused the connection`, 'connection_refused', target, false)
+    return unreachable(`upstream ${target.hop} refused the connection`, 'connection_refused', false)
   }
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
-    return fault('UPSTREAM_UNREACHABLE', `upstream ${target.hop} could not be resolved`, 'destination_unavailable', target, false)
+    return unreachable(`upstream ${target.hop} could not be resolved`, 'destination_unavailable', false)
   }
-  return fault('UPSTREAM_UNREACHABLE', `connection to upstream ${target.hop} failed`, 'connection_terminated', target, true)
+  return unreachable(`connection to upstream ${target.hop} failed`, 'connection_terminated', true)
 }
-
-function fault(
-  code: 'UPSTREAM_TIMEOUT' | 'UPSTREAM_UNREACHABLE',
-  message: string,
-  error: ProxyStatusError,
-  target: Target,
-  requestSent: boolean,
-): ProxyError {
-  return new ProxyError(code, message, { error, nextHop: target.hop, requestSent })
-}
-
 
 /** The system error code of a fetch failure, wherever the runtime put it (the error or its cause). */
 function errorCode(error: unknown): string | undefined {

@@ -20,10 +20,9 @@ export function serveUpstream(attempt: TargetHandler, upstreams: ReadonlyMap<str
     upstream.view.refresh(Date.now())
     for (;;) {
       const now = Date.now()
-      const target = upstream.balancer.pick(
-        (t) => t.inFlight < t.maxInFlight && t.breaker.admits(now) && !tried.includes(t),
-        context,
-      )
+      /** Its breaker lets a request through and this request has not failed on it yet. */
+      const untried = (t: Target) => t.breaker.admits(now) && !tried.includes(t)
+      const target = upstream.balancer.pick((t) => t.inFlight < t.maxInFlight && untried(t), context)
       if (target !== undefined) {
         try {
           return await attempt(exchange, target)
@@ -34,7 +33,7 @@ export function serveUpstream(attempt: TargetHandler, upstreams: ReadonlyMap<str
           continue
         }
       }
-      const saturated = upstream.targets.some((t) => t.inFlight >= t.maxInFlight && t.breaker.admits(now) && !tried.includes(t))
+      const saturated = upstream.targets.some((t) => t.inFlight >= t.maxInFlight && untried(t))
       if (saturated && !waited && upstream.config.queueTimeoutMs > 0) {
         waited = true
         if (await upstream.bulkhead.wait(upstream.config.queueTimeoutMs, exchange.request.signal)) continue

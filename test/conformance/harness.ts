@@ -3,7 +3,9 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Subprocess } from 'bun'
 import type { ConfigInput } from '../../src/config/schema.ts'
-import { closedPort } from '../support/origin.ts'
+import { freePort } from '../support/origin.ts'
+
+export { freePort }
 import { startRedis } from '../support/redis.ts'
 import { within } from '../support/wait.ts'
 
@@ -51,11 +53,6 @@ function signalGroup(pid: number, signal: NodeJS.Signals): void {
 /** The port in the proxy's `listening` log line. */
 function listeningPort(line: string): number | undefined {
   return line.includes('"event":"listening"') ? (JSON.parse(line).port as number) : undefined
-}
-
-/** A free loopback port, taken by binding and releasing it. */
-export function freePort(): number {
-  return closedPort()
 }
 
 /** Writes a config file for a test run. */
@@ -144,7 +141,7 @@ export const bun: Runtime = {
     const entry = options.fixture === 'panicking' ? 'test/fixtures/bun-panicking-proxy.ts' : 'runtimes/bun.ts'
     return startProcess([process.execPath, entry, '--config', writeConfig(config), '--port', String(options.port ?? 0)])
   },
-  unreachableStore: { type: 'redis', url: `redis://127.0.0.1:${closedPort()}`, syncMs: 100 },
+  unreachableStore: { type: 'redis', url: `redis://127.0.0.1:${freePort()}`, syncMs: 100 },
   async sharedStore() {
     const redis = await startRedis(freePort())
     return { store: { type: 'redis', url: redis.url, syncMs: 200 }, stop: redis.stop }

@@ -50,8 +50,8 @@ export function startOrigin(handler: OriginHandler = () => new Response('ok')): 
   }
 }
 
-/** A port on 127.0.0.1 that nothing listens on (bound, then released). */
-export function closedPort(): number {
+/** A port on 127.0.0.1 that nothing listens on (bound, then released): to listen on, or to be refused by. */
+export function freePort(): number {
   const server = Bun.serve({ hostname: '127.0.0.1', port: 0, fetch: () => new Response() })
   const port = server.port!
   server.stop(true)

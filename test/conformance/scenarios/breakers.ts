@@ -1,5 +1,5 @@
 import { expect } from 'bun:test'
-import { closedPort } from '../../support/origin.ts'
+import { freePort } from '../../support/origin.ts'
 import { deferred, within } from '../../support/wait.ts'
 import { createFailsafeFetch } from '../../../src/client/index.ts'
 import { adminStatus, oneUpstream, proxyError, untilStatus, type Scenario } from '../context.ts'
@@ -91,7 +91,7 @@ export const breakers: Scenario[] = [
       const proxy = await ctx.proxy({
         upstreams: {
           api: {
-            targets: [{ url: `http://127.0.0.1:${closedPort()}` }, { url: `http://127.0.0.1:${closedPort()}` }],
+            targets: [{ url: `http://127.0.0.1:${freePort()}` }, { url: `http://127.0.0.1:${freePort()}` }],
             breaker: { failureThreshold: 2, cooldownMs: 60000 },
             fallback: 'backup',
           },
@@ -116,7 +116,7 @@ export const breakers: Scenario[] = [
     skip: { workers: "workerd reports a refused connection and a reset alike (\"Network connection lost.\"), so the proxy must assume the request may have been sent" },
     async run(ctx) {
       const origin = ctx.origin(() => new Response('up'))
-      const proxy = await ctx.proxy(oneUpstream([`http://127.0.0.1:${closedPort()}`, origin.url]))
+      const proxy = await ctx.proxy(oneUpstream([`http://127.0.0.1:${freePort()}`, origin.url]))
       for (let i = 0; i < 6; i++) expect(await (await fetch(`${proxy.url}/`)).text()).toBe('up')
     },
   },

@@ -1,5 +1,5 @@
 import { expect } from 'bun:test'
-import { closedPort } from '../../support/origin.ts'
+import { freePort } from '../../support/origin.ts'
 import { oneUpstream, proxyError, type Scenario } from '../context.ts'
 
 export const errors: Scenario[] = [
@@ -18,7 +18,7 @@ export const errors: Scenario[] = [
     name: 'connection refused: 502 UPSTREAM_UNREACHABLE, Proxy-Status says nothing was sent',
     skip: { workers: "workerd reports a refused connection and a reset alike (\"Network connection lost.\"), so the proxy must assume the request may have been sent" },
     async run(ctx) {
-      const port = closedPort()
+      const port = freePort()
       const proxy = await ctx.proxy(oneUpstream([`http://127.0.0.1:${port}`]))
       const res = await fetch(`${proxy.url}/`)
       expect(res.status).toBe(502)
@@ -32,7 +32,7 @@ export const errors: Scenario[] = [
   {
     name: 'a target that comes back is used again without a restart',
     async run(ctx) {
-      const port = closedPort()
+      const port = freePort()
       const proxy = await ctx.proxy(oneUpstream([`http://127.0.0.1:${port}`]))
       expect((await fetch(`${proxy.url}/`)).status).toBe(502)
       const server = Bun.serve({ hostname: '127.0.0.1', port, fetch: () => new Response('back') })
