@@ -29,12 +29,38 @@ function appFor(env: Env, middleware: MiddlewareHandler[]): Hono<ProxyEnv> {
   const config = parseConfig(source, vars)
   const app = createProxy(config, {
     store: storeFor(config, env),
+    fetch: keepEncodedFetch,
     clientAddress: (c) => c.req.header('cf-connecting-ip'),
     waitUntil: (c: Context, work) => c.executionCtx.waitUntil(work),
     middleware,
   })
   cached = { source, app }
   return app
+}
+
+/** Upstream fetch that leaves a compressed body encoded, as it came (workerd decodes by default). */
+const keepEncodedFetch = (input: string, init: RequestInit) => fetch(input, { ...init, encodeResponseBody: 'manual' })
+
+/**
+ * A response carrying Content-Encoding holds the upstream's encoded bytes (see keepEncodedFetch):
+ * marked `encodeBody: 'manual'` so workerd sends them as they are instead of encoding them again.
+ */
+function sendEncodedAsIs(response: Response): Response {
+  if (!response.headers.has('content-encoding')) return response
+  return new Response(response.body, { status: response.status, statusText: response.statusText, headers: response.headers, encodeBody: 'manual' })
+}
+
+/**
+ * The Worker sees `Accept-Encoding: br, gzip` whatever the client sent; the client's own value is in
+ * `cf.clientAcceptEncoding`. The upstream must see the client's, since its encoded bytes go back as they are.
+ */
+function withClientAcceptEncoding(request: Request): Request {
+  const client = request.cf?.clientAcceptEncoding
+  if (typeof client !== 'string' || client === request.headers.get('accept-encoding')) return request
+  const headers = new Headers(request.headers)
+  if (client === '') headers.delete('accept-encoding')
+  else headers.set('accept-encoding', client)
+  return new Request(request, { headers })
 }
 
 function storeFor(config: Config, env: Env): BreakerStore {
@@ -58,7 +84,7 @@ export default workerWith()
 
 async function serve(request: Request, env: Env, ctx: ExecutionContext, middleware: MiddlewareHandler[]): Promise<Response> {
   try {
-    return await appFor(env, middleware).fetch(request, env, ctx)
+    return sendEncodedAsIs(await appFor(env, middleware).fetch(withClientAcceptEncoding(request), env, ctx))
   } catch (error) {
     // Never Cloudflare's own error page: a bad config or a bug outside the app still answers JSON.
     const requestId = request.headers.get('x-request-id') ?? crypto.randomUUID()
