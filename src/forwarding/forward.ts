@@ -19,8 +19,8 @@ export function forward(upstreamFetch: UpstreamFetch): Send {
       redirect: 'manual',
       signal,
     }
-    if (exchange.body !== null) {
-      init.body = exchange.body
+    if (exchange.body.stream !== null) {
+      init.body = exchange.body.stream
       init.duplex = 'half'
     }
     return upstreamFetch(targetUrl(target.url, exchange.path), init)

@@ -15,6 +15,7 @@ import type { Send, TargetHandler } from './types.ts'
  * one timer is armed at a time and every timer is cleared when the attempt ends, so finished
  * requests hold no memory. For a streamed body the target's in-flight count lasts until the body
  * ends (a long download is load); a short body of declared length ends the attempt at its headers.
+ * A streamed request body that passes the size limit cancels the call too.
  * The target's breaker gets its verdict at the headers: what the upstream answered, and how fast.
  */
 export function attempt(send: Send): TargetHandler {
@@ -30,17 +31,16 @@ export function attempt(send: Send): TargetHandler {
     }
     const budgetMs = Math.min(exchange.upstream.tryTimeoutMs, remaining)
     const controller = new AbortController()
-    const clientSignal = exchange.request.signal
-    const onClientGone = () => controller.abort(CLIENT_GONE)
-    if (clientSignal.aborted) onClientGone()
-    else clientSignal.addEventListener('abort', onClientGone, { once: true })
+    const unfollowClient = follow(exchange.request.signal, () => controller.abort(CLIENT_GONE))
+    const unfollowBody = follow(exchange.body.overflow, (reason) => controller.abort(reason))
     let timer = setTimeout(() => controller.abort(budgetMs === remaining ? DEADLINE : TRY_TIMEOUT), budgetMs)
     let ended = false
     const end = () => {
       if (ended) return
       ended = true
       clearTimeout(timer)
-      clientSignal.removeEventListener('abort', onClientGone)
+      unfollowClient()
+      unfollowBody()
       target.inFlight--
       exchange.upstream.bulkhead.released()
     }
@@ -70,6 +70,17 @@ export function attempt(send: Send): TargetHandler {
     const body = observeBody(upstream.body!, { end })
     return clientResponse(upstream, exchange.client.requestId, body)
   }
+}
+
+/** Calls `onAbort` when `signal` aborts (at once if it has); returns the function that stops following. */
+function follow(signal: AbortSignal, onAbort: (reason: unknown) => void): () => void {
+  if (signal.aborted) {
+    onAbort(signal.reason)
+    return () => {}
+  }
+  const listener = () => onAbort(signal.reason)
+  signal.addEventListener('abort', listener, { once: true })
+  return () => signal.removeEventListener('abort', listener)
 }
 
 /** Counts a failure and gives the breaker its verdict (undefined: success). */

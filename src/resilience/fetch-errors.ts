@@ -18,7 +18,7 @@ export function attemptError(error: unknown, signal: AbortSignal, target: Target
       requestSent: true,
     })
   }
-  if (isBodyTooLarge(error)) return new ProxyError('PAYLOAD_TOO_LARGE', 'request body exceeds the limit')
+  if (isBodyTooLarge(reason)) return new ProxyError('PAYLOAD_TOO_LARGE', 'request body exceeds the limit')
   const code = errorCode(error)
   /** The connection failed: the runtime's own error stays the cause, for the log. */
   const unreachable = (message: string, kind: ProxyStatusError, requestSent: boolean) =>

@@ -1,3 +1,4 @@
+import type { RequestBody } from '../forwarding/body-limit.ts'
 import type { ClientInfo } from '../forwarding/headers.ts'
 import type { Upstream } from '../upstream/upstream.ts'
 import type { Target } from '../upstream/target.ts'
@@ -11,8 +12,8 @@ export interface Exchange {
   readonly path: string
   /** Epoch ms by which the whole request, response body included, must be done (timeoutMs). */
   readonly deadline: number
-  /** The body to send: the client's stream, size-limited; null when there is none. */
-  readonly body: ReadableStream<Uint8Array> | null
+  /** The body to send, size-limited. */
+  readonly body: RequestBody
 }
 
 /** The one shape every resilience policy wraps: an exchange in, a response out. */
