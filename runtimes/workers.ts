@@ -60,7 +60,7 @@ function withClientAcceptEncoding(request: Request): Request {
   const headers = new Headers(request.headers)
   if (client === '') headers.delete('accept-encoding')
   else headers.set('accept-encoding', client)
-  return new Request(request, { headers })
+  return new Request(request, { headers, signal: request.signal })
 }
 
 function storeFor(config: Config, env: Env): BreakerStore {

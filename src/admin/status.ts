@@ -8,7 +8,7 @@ export function statusOf(upstreams: Iterable<Upstream>, now = Date.now()) {
       balancer: upstream.config.balancer,
       fallback: upstream.config.fallback ?? null,
       waiting: upstream.bulkhead.waiting,
-      store: { lastSyncAt: iso(upstream.view.lastSyncAt), error: upstream.view.storeError ?? null },
+      store: { lastSyncAt: iso(upstream.view.lastSyncAt), lastPublishAt: iso(upstream.view.lastPublishAt), error: upstream.view.storeError ?? null },
       targets: upstream.targets.map((t) => ({
         url: t.url,
         weight: t.weight,

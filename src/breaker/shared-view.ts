@@ -12,6 +12,8 @@ import type { Transition } from './breaker.ts'
  */
 export class SharedView {
   lastSyncAt = 0
+  /** When a transition of this instance last reached the store (0: never). */
+  lastPublishAt = 0
   /** The store's last error, or undefined while it answers. */
   storeError: string | undefined
   private syncing = false
@@ -29,7 +31,11 @@ export class SharedView {
   published(target: Target, transition: Transition): void {
     if (transition.shared || transition.to === 'half-open') return
     const record = { state: transition.to, openUntil: transition.openUntil, changedAt: transition.at }
-    this.track(this.store.publish(this.upstream, target.url, record).then(this.ok, this.failed))
+    const done = () => {
+      this.lastPublishAt = Date.now()
+      this.ok()
+    }
+    this.track(this.store.publish(this.upstream, target.url, record).then(done, this.failed))
   }
 
   /** Settles when the store calls under way now have; undefined when there are none. */

@@ -27,7 +27,7 @@ export function serveUpstream(attempt: TargetHandler, upstreams: ReadonlyMap<str
         try {
           return await attempt(exchange, target)
         } catch (error) {
-          if (!(error instanceof ProxyError) || !nothingSent(error) || exchange.body !== null) throw error
+          if (!(error instanceof ProxyError) || !nothingSent(error) || exchange.body.stream !== null) throw error
           tried.push(target)
           lastError = error
           continue

@@ -72,9 +72,15 @@ export interface TargetStatus {
 }
 
 /** The proxy's `status` document (admin without a token). */
-export async function adminStatus(proxyUrl: string): Promise<Record<string, { waiting: number; targets: TargetStatus[] }>> {
+export interface UpstreamStatus {
+  waiting: number
+  store: { lastSyncAt: string | null; lastPublishAt: string | null; error: string | null }
+  targets: TargetStatus[]
+}
+
+export async function adminStatus(proxyUrl: string): Promise<Record<string, UpstreamStatus>> {
   const res = await fetch(`${proxyUrl}/_proxy/status`)
-  return ((await res.json()) as { upstreams: Record<string, { waiting: number; targets: TargetStatus[] }> }).upstreams
+  return ((await res.json()) as { upstreams: Record<string, UpstreamStatus> }).upstreams
 }
 
 /**

@@ -29,12 +29,19 @@ export interface StartOptions {
   port?: number
 }
 
+export interface SharedStore {
+  store: ConfigInput['store']
+  stop(): Promise<void>
+  /** False when two instances cannot hold the store at once: the second starts after the first stops. */
+  concurrent: boolean
+}
+
 /** One runtime the conformance suite runs against: it knows how to start the proxy as a real process. */
 export interface Runtime {
   name: string
   start(config: ConfigInput, options?: StartOptions): Promise<RunningProxy>
   /** A store that several instances of this runtime share, with what stops it. */
-  sharedStore(): Promise<{ store: ConfigInput['store']; stop(): Promise<void> }>
+  sharedStore(): Promise<SharedStore>
   /** A store config of this runtime's kind that cannot be reached. */
   unreachableStore: ConfigInput['store']
 }
@@ -144,7 +151,7 @@ export const bun: Runtime = {
   unreachableStore: { type: 'redis', url: `redis://127.0.0.1:${freePort()}`, syncMs: 100 },
   async sharedStore() {
     const redis = await startRedis(freePort())
-    return { store: { type: 'redis', url: redis.url, syncMs: 200 }, stop: redis.stop }
+    return { store: { type: 'redis', url: redis.url, syncMs: 200 }, stop: redis.stop, concurrent: true }
   },
 }
 
@@ -170,8 +177,19 @@ export const deno: Runtime = {
   unreachableStore: { type: 'deno-kv', path: '/proc/no-such-dir/breakers.sqlite3', syncMs: 100 },
   async sharedStore() {
     const path = join(mkdtempSync(join(tmpdir(), 'edge-proxy-kv-')), 'breakers.sqlite3')
-    return { store: { type: 'deno-kv', path, syncMs: 200 }, stop: async () => {} }
+    return { store: { type: 'deno-kv', path, syncMs: 200 }, stop: async () => {}, concurrent: true }
   },
+}
+
+function startWrangler(config: ConfigInput, port: number, fixture: StartOptions['fixture']): Promise<RunningProxy> {
+  const script = fixture === 'panicking' ? 'test/fixtures/workers-panicking-proxy.ts' : 'runtimes/workers.ts'
+  const persist = config.store?.path ?? mkdtempSync(join(tmpdir(), 'edge-proxy-wrangler-'))
+  const wrangler = join(root, 'node_modules', 'wrangler', 'bin', 'wrangler.js')
+  const cmd = [join(root, 'node_modules', '.bin', 'node'), wrangler, 'dev', script, '--ip', '127.0.0.1', '--port', String(port)]
+  cmd.push('--persist-to', persist, '--var', `PROXY_CONFIG:${JSON.stringify(config)}`, '--log-level', 'log', '--show-interactive-dev-session=false')
+  return startProcess(cmd, { WRANGLER_SEND_METRICS: 'false', CI: 'true' }, (line) =>
+    line.includes(`Ready on http://127.0.0.1:${port}`) ? port : undefined,
+  )
 }
 
 /**
@@ -180,21 +198,23 @@ export const deno: Runtime = {
  */
 export const workers: Runtime = {
   name: 'workers',
-  start(config, options = {}) {
-    const port = options.port ?? freePort()
-    const script = options.fixture === 'panicking' ? 'test/fixtures/workers-panicking-proxy.ts' : 'runtimes/workers.ts'
-    const persist = config.store?.path ?? mkdtempSync(join(tmpdir(), 'edge-proxy-wrangler-'))
-    const wrangler = join(root, 'node_modules', 'wrangler', 'bin', 'wrangler.js')
-    const cmd = [join(root, 'node_modules', '.bin', 'node'), wrangler, 'dev', script, '--ip', '127.0.0.1', '--port', String(port)]
-    cmd.push('--persist-to', persist, '--var', `PROXY_CONFIG:${JSON.stringify(config)}`, '--log-level', 'log', '--show-interactive-dev-session=false')
-    return startProcess(cmd, { WRANGLER_SEND_METRICS: 'false', CI: 'true' }, (line) =>
-      line.includes(`Ready on http://127.0.0.1:${port}`) ? port : undefined,
-    )
+  async start(config, options = {}) {
+    // wrangler's own workerd binds internal sockets on port 0 while it starts, and now and then one
+    // takes the free port chosen here first: a chosen port (never a caller's) is chosen again.
+    for (let tries = 1; ; tries++) {
+      try {
+        return await startWrangler(config, options.port ?? freePort(), options.fixture)
+      } catch (error) {
+        if (options.port !== undefined || tries === 3 || !String(error).includes('Address already in use')) throw error
+      }
+    }
   },
   unreachableStore: { type: 'kv', syncMs: 100 },
   async sharedStore() {
+    // Two wrangler dev servers cannot hold one local Durable Object state at once; a restarted one
+    // (fresh isolates, the same persisted state) plays instance B.
     const path = mkdtempSync(join(tmpdir(), 'edge-proxy-do-'))
-    return { store: { type: 'durable-object', path, syncMs: 200 }, stop: async () => {} }
+    return { store: { type: 'durable-object', path, syncMs: 200 }, stop: async () => {}, concurrent: false }
   },
 }
 

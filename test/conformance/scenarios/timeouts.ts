@@ -41,7 +41,10 @@ export const timeouts: Scenario[] = [
   },
   {
     name: 'a client that disconnects cancels the upstream call',
-    todo: { workers: "the origin does not see the abort under wrangler dev; not yet known whether workerd or wrangler's local proxy keeps the call" },
+    skip: {
+      workers:
+        "under wrangler dev, miniflare's entry worker stands between the client and the Worker and does not pass the client's disconnect on (checked: request.signal never aborts, even with enable_request_signal, which wrangler.toml sets so that on Cloudflare request.signal does abort)",
+    },
     async run(ctx) {
       const origin = ctx.origin((_, seen) => never(seen))
       const proxy = await ctx.proxy(oneUpstream([origin.url], { timeoutMs: 20000 }))
