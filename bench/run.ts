@@ -1,21 +1,24 @@
 /**
  * The benchmark: wrk against (a) the nginx origin directly, (b) a bare Bun fetch pass-through,
  * (c) this proxy on Bun with two targets, (d) nginx as reverse proxy, (e) haproxy, (f) a bare Deno
- * fetch pass-through, (g) this proxy on Deno; same connections
- * and duration, interleaved, several rounds; prints requests/s and p99 per system, their medians,
- * and the ratios. Everything on loopback. Run it with `npm run bench` (bench/run.sh installs the tools).
+ * fetch pass-through, (g) this proxy on Deno, (h) a bare fetch pass-through Worker and (i, j) this
+ * proxy on workerd (wrangler dev) with the memory store and with the Durable Object store; same connections and duration, interleaved,
+ * several rounds; prints requests/s and p99 per system, their medians, and the ratios. Everything on
+ * loopback. Run it with `npm run bench` (bench/run.sh installs the tools).
  *
- * Environment: ROUNDS (3), DURATION (10s), CONNECTIONS (50), THREADS (1).
+ * Environment: ROUNDS (3), DURATION (10s), CONNECTIONS (50), THREADS (1); ONLY, a comma-separated
+ * list of words, runs just the systems whose names contain one (e.g. ONLY=Deno,workerd).
  */
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { denoBinary, freePort, startProcess, writeConfig, type RunningProxy } from '../test/conformance/harness.ts'
+import { denoBinary, freePort, startProcess, workers, wranglerDev, writeConfig, type RunningProxy } from '../test/conformance/harness.ts'
 
 const ROUNDS = Number(process.env.ROUNDS ?? 3)
 const DURATION = process.env.DURATION ?? '10s'
 const CONNECTIONS = Number(process.env.CONNECTIONS ?? 50)
 const THREADS = Number(process.env.THREADS ?? 1)
+const ONLY = process.env.ONLY?.split(',').filter(Boolean)
 const root = join(import.meta.dir, '..')
 const dir = mkdtempSync(join(tmpdir(), 'edge-proxy-bench-'))
 
@@ -62,7 +65,7 @@ backend origins
 `,
 )
 
-const children: { kill(): void }[] = []
+const children: { kill(): unknown }[] = []
 function spawn(cmd: string[], env: Record<string, string> = {}) {
   const proc = Bun.spawn(cmd, { cwd: root, env: { ...process.env, ...env }, stdout: 'ignore', stderr: 'inherit' })
   children.push(proc)
@@ -82,24 +85,31 @@ spawn(['nginx', '-c', join(dir, 'nginx.conf'), '-g', 'daemon off;'])
 spawn(['haproxy', '-f', join(dir, 'haproxy.cfg')])
 spawn([process.execPath, 'bench/bare-bun.ts'], { TARGET: `http://127.0.0.1:${originA}`, PORT: String(bare) })
 spawn([denoBinary(), 'run', '--allow-net', '--allow-env', 'bench/bare-deno.ts'], { TARGET: `http://127.0.0.1:${originA}`, PORT: String(bareDeno) })
-const config = writeConfig({
-  upstreams: { api: { targets: [{ url: `http://127.0.0.1:${originA}` }, { url: `http://127.0.0.1:${originB}` }] } },
-  routes: [{ pathPrefix: '/', upstream: 'api' }],
-})
+const upstream = { targets: [{ url: `http://127.0.0.1:${originA}` }, { url: `http://127.0.0.1:${originB}` }] }
+const proxyConfig = { upstreams: { api: upstream }, routes: [{ pathPrefix: '/', upstream: 'api' }] }
+const config = writeConfig(proxyConfig)
 const proxy: RunningProxy = await startProcess([process.execPath, 'runtimes/bun.ts', '--config', config, '--port', '0'])
 const denoProxy: RunningProxy = await startProcess([denoBinary(), 'run', '-A', 'runtimes/deno.ts', '--config', config, '--port', '0'])
-children.push({ kill: () => void proxy.stop('SIGKILL') }, { kill: () => void denoProxy.stop('SIGKILL') })
+const bareWorkerd = await wranglerDev(['--config', 'bench/bare-workers.toml', '--var', `TARGET:http://127.0.0.1:${originA}`], freePort())
+const workerdMemory = await workers.start({ ...proxyConfig, store: { type: 'memory' } })
+const workerdDurable = await workers.start({ ...proxyConfig, store: { type: 'durable-object' } })
+for (const running of [proxy, denoProxy, bareWorkerd, workerdMemory, workerdDurable]) children.push({ kill: () => running.stop('SIGKILL') })
 for (const port of [originA, originB, nginxProxy, haproxyPort, bare, bareDeno]) await waitForPort(port)
 
-const systems: [string, string][] = [
-  ['origin (direct)', `http://127.0.0.1:${originA}/`],
-  ['bare Bun pass-through', `http://127.0.0.1:${bare}/`],
-  ['edge-proxy (Bun)', `${proxy.url}/`],
-  ['nginx proxy', `http://127.0.0.1:${nginxProxy}/`],
-  ['haproxy', `http://127.0.0.1:${haproxyPort}/`],
-  ['bare Deno pass-through', `http://127.0.0.1:${bareDeno}/`],
-  ['edge-proxy (Deno)', `${denoProxy.url}/`],
-]
+const systems: [string, string][] = (
+  [
+    ['origin (direct)', `http://127.0.0.1:${originA}/`],
+    ['bare Bun pass-through', `http://127.0.0.1:${bare}/`],
+    ['edge-proxy (Bun)', `${proxy.url}/`],
+    ['nginx proxy', `http://127.0.0.1:${nginxProxy}/`],
+    ['haproxy', `http://127.0.0.1:${haproxyPort}/`],
+    ['bare Deno pass-through', `http://127.0.0.1:${bareDeno}/`],
+    ['edge-proxy (Deno)', `${denoProxy.url}/`],
+    ['bare workerd pass-through', `${bareWorkerd.url}/`],
+    ['edge-proxy (workerd, memory store)', `${workerdMemory.url}/`],
+    ['edge-proxy (workerd, Durable Object store)', `${workerdDurable.url}/`],
+  ] as [string, string][]
+).filter(([name]) => ONLY === undefined || ONLY.some((word) => name.includes(word)))
 
 interface Sample {
   rps: number
@@ -142,22 +152,31 @@ try {
     }
     rounds.push(thisRound)
   }
-  const proxyName = 'edge-proxy (Bun)'
+  const ran = (name: string) => rounds[0]!.has(name)
   const ratio = (a: string, b: string) => median(rounds.map((r) => r.get(a)!.rps / r.get(b)!.rps))
-  const p99Delta = (a: string, b: string) => median(rounds.map((r) => r.get(a)!.p99ms - r.get(b)!.p99ms))
+  const p99Delta = (a: string, b: string) => {
+    const d = median(rounds.map((r) => r.get(a)!.p99ms - r.get(b)!.p99ms))
+    return `${d >= 0 ? '+' : ''}${d.toFixed(2)} ms`
+  }
   console.log('\n| system | req/s (median) | p99 ms (median) |\n| --- | ---: | ---: |')
   for (const [name] of systems) {
     const s = samples.get(name)!
     console.log(`| ${name} | ${median(s.map((x) => x.rps)).toFixed(0)} | ${median(s.map((x) => x.p99ms)).toFixed(2)} |`)
   }
   console.log('\nratios (each taken within one round, then the median over rounds):')
-  console.log(`  edge-proxy / bare Bun pass-through: ${ratio(proxyName, 'bare Bun pass-through').toFixed(3)} req/s, p99 ${p99Delta(proxyName, 'bare Bun pass-through') >= 0 ? '+' : ''}${p99Delta(proxyName, 'bare Bun pass-through').toFixed(2)} ms (target: >= 0.9, <= +1 ms)`)
-  console.log(`  edge-proxy / nginx proxy:           ${ratio(proxyName, 'nginx proxy').toFixed(3)} req/s`)
-  console.log(`  edge-proxy / haproxy:               ${ratio(proxyName, 'haproxy').toFixed(3)} req/s`)
-  const denoName = 'edge-proxy (Deno)'
-  const denoDelta = p99Delta(denoName, 'bare Deno pass-through')
-  console.log(`  edge-proxy (Deno) / bare Deno:      ${ratio(denoName, 'bare Deno pass-through').toFixed(3)} req/s, p99 ${denoDelta >= 0 ? '+' : ''}${denoDelta.toFixed(2)} ms (target: >= 0.9)`)
+  const comparisons: [string, string, string][] = [
+    ['edge-proxy (Bun)', 'bare Bun pass-through', 'target: >= 0.9, <= +1 ms'],
+    ['edge-proxy (Bun)', 'nginx proxy', ''],
+    ['edge-proxy (Bun)', 'haproxy', ''],
+    ['edge-proxy (Deno)', 'bare Deno pass-through', 'target: >= 0.9'],
+    ['edge-proxy (workerd, memory store)', 'bare workerd pass-through', ''],
+    ['edge-proxy (workerd, Durable Object store)', 'edge-proxy (workerd, memory store)', 'target: >= 0.9'],
+  ]
+  for (const [a, b, target] of comparisons) {
+    if (!ran(a) || !ran(b)) continue
+    console.log(`  ${a} / ${b}: ${ratio(a, b).toFixed(3)} req/s, p99 ${p99Delta(a, b)}${target ? ` (${target})` : ''}`)
+  }
 } finally {
-  for (const child of children) child.kill()
+  await Promise.all(children.map((child) => child.kill())) // the proxies' stop sweeps their process groups (wrangler's workerd)
 }
 process.exit(0)

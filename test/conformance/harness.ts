@@ -181,15 +181,20 @@ export const deno: Runtime = {
   },
 }
 
-function startWrangler(config: ConfigInput, port: number, fixture: StartOptions['fixture']): Promise<RunningProxy> {
-  const script = fixture === 'panicking' ? 'test/fixtures/workers-panicking-proxy.ts' : 'runtimes/workers.ts'
-  const persist = config.store?.path ?? mkdtempSync(join(tmpdir(), 'edge-proxy-wrangler-'))
+/** `wrangler dev` with `args` on 127.0.0.1:`port`, run by the npm-installed Node 22 (wrangler needs Node >= 22). */
+export function wranglerDev(args: string[], port: number): Promise<RunningProxy> {
   const wrangler = join(root, 'node_modules', 'wrangler', 'bin', 'wrangler.js')
-  const cmd = [join(root, 'node_modules', '.bin', 'node'), wrangler, 'dev', script, '--ip', '127.0.0.1', '--port', String(port)]
-  cmd.push('--persist-to', persist, '--var', `PROXY_CONFIG:${JSON.stringify(config)}`, '--log-level', 'log', '--show-interactive-dev-session=false')
+  const cmd = [join(root, 'node_modules', '.bin', 'node'), wrangler, 'dev', ...args, '--ip', '127.0.0.1', '--port', String(port)]
+  cmd.push('--log-level', 'log', '--show-interactive-dev-session=false')
   return startProcess(cmd, { WRANGLER_SEND_METRICS: 'false', CI: 'true' }, (line) =>
     line.includes(`Ready on http://127.0.0.1:${port}`) ? port : undefined,
   )
+}
+
+function startWrangler(config: ConfigInput, port: number, fixture: StartOptions['fixture']): Promise<RunningProxy> {
+  const script = fixture === 'panicking' ? 'test/fixtures/workers-panicking-proxy.ts' : 'runtimes/workers.ts'
+  const persist = config.store?.path ?? mkdtempSync(join(tmpdir(), 'edge-proxy-wrangler-'))
+  return wranglerDev([script, '--persist-to', persist, '--var', `PROXY_CONFIG:${JSON.stringify(config)}`], port)
 }
 
 /**
