@@ -37,8 +37,9 @@ export const rawFetch: UpstreamFetch = (input, init) =>
     // The body's own error (over the size limit, say) says more than the socket error it causes.
     let bodyError: unknown
     request.on('error', (error) => setImmediate(() => reject(signal?.aborted ? signal.reason : (bodyError ?? error))))
-    const body = init.body as ReadableStream<Uint8Array> | null | undefined
+    const body = init.body as ReadableStream<Uint8Array> | Uint8Array | null | undefined
+    if (body instanceof Uint8Array) request.end(body) // a buffered body, replayable
     // pipeline, not pipe: a body that fails (over the size limit, say) must fail the request too.
-    if (body) pipeline(Readable.fromWeb(body as import('node:stream/web').ReadableStream), request, (error) => (bodyError = error))
+    else if (body) pipeline(Readable.fromWeb(body as import('node:stream/web').ReadableStream), request, (error) => (bodyError = error))
     else request.end()
   })

@@ -2,10 +2,12 @@ import { Hono, type Context, type MiddlewareHandler } from 'hono'
 import type { Config } from './config/schema.ts'
 import { adminApp } from './admin/admin.ts'
 import { ProxyError } from './errors/proxy-error.ts'
-import { limitedBody } from './forwarding/body-limit.ts'
+import { readRequestBody } from './forwarding/request-body.ts'
 import { forward, type UpstreamFetch } from './forwarding/forward.ts'
 import { requestIdOf } from './forwarding/request-id.ts'
 import { attempt } from './resilience/attempt.ts'
+import { idempotent } from './resilience/idempotent.ts'
+import { retrying } from './resilience/retrying.ts'
 import { panicBoundary } from './resilience/panic-boundary.ts'
 import { serveUpstream } from './resilience/serve-upstream.ts'
 import { MemoryStore } from './stores/memory.ts'
@@ -53,7 +55,8 @@ export function createProxy(config: Config, options: ProxyOptions = {}): Hono<Pr
   }
   const route = createRouter(config.routes)
   const upstreamFetch: UpstreamFetch = options.fetch ?? ((input, init) => fetch(input, init))
-  const handle = serveUpstream(attempt(forward(upstreamFetch)), upstreams)
+  const random = options.random ?? Math.random
+  const handle = idempotent(retrying(serveUpstream(attempt(forward(upstreamFetch)), upstreams), random))
   const clientAddress = options.clientAddress ?? (() => undefined)
 
   const keepStoreWork = (c: Context, keep: (c: Context, work: Promise<unknown>) => void) => {
@@ -68,7 +71,7 @@ export function createProxy(config: Config, options: ProxyOptions = {}): Hono<Pr
   app.onError(panicBoundary)
   app.route(config.admin.pathPrefix, adminApp(config, upstreams))
   for (const middleware of options.middleware ?? []) app.use('*', middleware)
-  app.all('*', (c) => {
+  app.all('*', async (c) => {
     const request = c.req.raw
     const requestId = requestIdOf(request.headers)
     c.set('requestId', requestId)
@@ -77,13 +80,19 @@ export function createProxy(config: Config, options: ProxyOptions = {}): Hono<Pr
     const match = route(request.method, host, target)
     if (match === undefined) throw new ProxyError('NO_ROUTE', `no route for ${request.method} ${target.pathname}`)
     const upstream = upstreams.get(match.upstream)!
+    const keyed = upstream.config.idempotency.enabled && request.headers.has('idempotency-key')
+    // A body that may be sent again (a retry, a failover, a keyed request's fingerprint) is read ahead.
+    const replays = keyed || upstream.config.retry.attempts > 0 || upstream.targets.length > 1
     const exchange: Exchange = {
       request,
       client: { address: clientAddress(c) ?? 'unknown', requestId, proto: target.proto, host },
       upstream,
       path: match.path,
       deadline: Date.now() + upstream.config.timeoutMs,
-      body: limitedBody(request, config.limits.maxBodyBytes),
+      body: await readRequestBody(request, config.limits.maxBodyBytes, replays ? upstream.config.retry.maxBodyBytes : 0),
+      clientGone: request.signal,
+      tried: [],
+      keepAlive: waitUntil === undefined ? () => {} : (work) => waitUntil(c, work),
     }
     return waitUntil === undefined ? handle(exchange) : handle(exchange).finally(() => keepStoreWork(c, waitUntil))
   })

@@ -72,6 +72,8 @@ export const HealthCheckSchema = v.strictObject({
 export const IdempotencySchema = v.strictObject({
   enabled: v.optional(v.boolean(), false),
   ttlMs: v.optional(ms(), 86400000),
+  /** A stored response body larger than this is left out: its replay carries status and headers only. */
+  maxResponseBytes: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0)), 1048576),
 })
 
 export const UpstreamSchema = v.strictObject({

@@ -10,6 +10,8 @@ export const ERROR_STATUS = {
   UPSTREAM_TIMEOUT: 504,
   IDEMPOTENCY_IN_FLIGHT: 409,
   IDEMPOTENCY_KEY_REUSED: 422,
+  /** The Idempotency-Key store did not answer: the request is not sent, so the client's retry is safe. */
+  IDEMPOTENCY_UNAVAILABLE: 503,
   UNAUTHORIZED: 401,
   INTERNAL_ERROR: 500,
   /** The client went away first (nginx's 499): only ever seen in logs and metrics. */
@@ -29,5 +31,6 @@ export const PROXY_FAULTS: ReadonlySet<string> = new Set<ErrorCode>([
   'TARGET_SATURATED',
   'UPSTREAM_UNREACHABLE',
   'UPSTREAM_TIMEOUT',
+  'IDEMPOTENCY_UNAVAILABLE',
   'INTERNAL_ERROR',
 ])

@@ -19,8 +19,10 @@ export function forward(upstreamFetch: UpstreamFetch): Send {
       redirect: 'manual',
       signal,
     }
-    if (exchange.body.stream !== null) {
-      init.body = exchange.body.stream
+    const { bytes, stream } = exchange.body
+    if (bytes !== null) init.body = bytes
+    else if (stream !== null) {
+      init.body = stream
       init.duplex = 'half'
     }
     return upstreamFetch(targetUrl(target.url, exchange.path), init)

@@ -11,7 +11,9 @@ export class BodyTooLarge extends Error {
 
 /** The request body the attempts send. */
 export interface RequestBody {
-  /** The client's stream, size-limited; null when there is none. */
+  /** The whole body, read ahead because it fit the replay buffer: every attempt can send it again. */
+  readonly bytes: Uint8Array<ArrayBuffer> | null
+  /** Otherwise the client's stream, size-limited, which can be sent once; null when there is no body. */
   readonly stream: ReadableStream<Uint8Array> | null
   /**
    * Aborted with BodyTooLarge when a streamed body passes the limit. An attempt cancels its upstream
@@ -22,21 +24,61 @@ export interface RequestBody {
 }
 
 const NEVER = new AbortController().signal
+const NO_BODY: RequestBody = { bytes: null, stream: null, overflow: NEVER }
+
+/** Whether another attempt can send this body again: it was buffered, or there is none. */
+export const replayable = (body: RequestBody): boolean => body.stream === null
 
 /**
  * The request body to forward, within `maxBytes`. A declared Content-Length over the limit is
- * refused before anything is sent; the server already holds a declared body to its length, so only
- * a body of unknown length is counted as it streams, and fails mid-stream past the limit.
+ * refused before anything is sent. A body up to `bufferBytes` is read ahead so that a retry or a
+ * failover can send it again; a larger one streams through once, counted as it flows when its
+ * length was not declared, and fails mid-stream past the limit.
  */
-export function limitedBody(request: Request, maxBytes: number): RequestBody {
+export async function readRequestBody(request: Request, maxBytes: number, bufferBytes: number): Promise<RequestBody> {
   const body = request.body
-  if (body === null) return { stream: null, overflow: NEVER }
+  if (body === null) return NO_BODY
   const declared = request.headers.get('content-length')
   if (declared !== null) {
     if (!/^\d+$/.test(declared)) throw new ProxyError('BAD_REQUEST', 'invalid Content-Length')
     if (Number(declared) > maxBytes) throw new ProxyError('PAYLOAD_TOO_LARGE', `request body exceeds ${maxBytes} bytes`)
-    return { stream: body, overflow: NEVER }
+    if (Number(declared) <= bufferBytes) return { bytes: new Uint8Array(await request.arrayBuffer()), stream: null, overflow: NEVER }
+    return { bytes: null, stream: body, overflow: NEVER }
   }
+  if (bufferBytes === 0) return counted(body, maxBytes)
+  const reader = body.getReader()
+  const head: Uint8Array[] = []
+  let seen = 0
+  for (;;) {
+    const chunk = await reader.read()
+    if (chunk.done) return { bytes: concat(head, seen), stream: null, overflow: NEVER }
+    seen += chunk.value.byteLength
+    if (seen > maxBytes) {
+      void reader.cancel().catch(() => {})
+      throw new ProxyError('PAYLOAD_TOO_LARGE', `request body exceeds ${maxBytes} bytes`)
+    }
+    head.push(chunk.value)
+    if (seen > bufferBytes) break
+  }
+  // Too long to buffer: what was read goes first, then the rest as it streams.
+  const rest = new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        const next = head.shift()
+        if (next !== undefined) return controller.enqueue(next)
+        const chunk = await reader.read()
+        if (chunk.done) controller.close()
+        else controller.enqueue(chunk.value)
+      },
+      cancel: (reason) => reader.cancel(reason),
+    },
+    { highWaterMark: 0 },
+  )
+  return counted(rest, maxBytes)
+}
+
+/** A body of unknown length, counted as it streams: past `maxBytes` it fails and aborts `overflow`. */
+function counted(body: ReadableStream<Uint8Array>, maxBytes: number): RequestBody {
   const overflow = new AbortController()
   let seen = 0
   const stream = observeBody(body, {
@@ -48,5 +90,15 @@ export function limitedBody(request: Request, maxBytes: number): RequestBody {
       throw error
     },
   })
-  return { stream, overflow: overflow.signal }
+  return { bytes: null, stream, overflow: overflow.signal }
+}
+
+function concat(chunks: Uint8Array[], length: number): Uint8Array<ArrayBuffer> {
+  const out = new Uint8Array(length)
+  let at = 0
+  for (const chunk of chunks) {
+    out.set(chunk, at)
+    at += chunk.byteLength
+  }
+  return out
 }

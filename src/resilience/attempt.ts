@@ -31,7 +31,7 @@ export function attempt(send: Send): TargetHandler {
     }
     const budgetMs = Math.min(exchange.upstream.tryTimeoutMs, remaining)
     const controller = new AbortController()
-    const unfollowClient = follow(exchange.request.signal, () => controller.abort(CLIENT_GONE))
+    const unfollowClient = follow(exchange.clientGone, () => controller.abort(CLIENT_GONE))
     const unfollowBody = follow(exchange.body.overflow, (reason) => controller.abort(reason))
     let timer = setTimeout(() => controller.abort(budgetMs === remaining ? DEADLINE : TRY_TIMEOUT), budgetMs)
     let ended = false
@@ -46,6 +46,7 @@ export function attempt(send: Send): TargetHandler {
     }
 
     const permit = target.breaker.acquire(started)
+    exchange.tried.push(target)
     target.inFlight++
     target.requests++
     let upstream: Response

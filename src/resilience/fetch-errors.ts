@@ -1,7 +1,7 @@
 import { ProxyError, type ProxyStatusError } from '../errors/proxy-error.ts'
 import type { Target } from '../upstream/target.ts'
 import { AbortCause } from './abort-reasons.ts'
-import { BodyTooLarge } from '../forwarding/body-limit.ts'
+import { BodyTooLarge } from '../forwarding/request-body.ts'
 
 /**
  * Turns what a failed attempt threw into the proxy's error. Connection refused and DNS failures

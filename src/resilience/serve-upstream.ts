@@ -1,4 +1,5 @@
 import { ProxyError } from '../errors/proxy-error.ts'
+import { replayable } from '../forwarding/request-body.ts'
 import type { Target } from '../upstream/target.ts'
 import type { Upstream } from '../upstream/upstream.ts'
 import type { Handler, TargetHandler } from './types.ts'
@@ -14,29 +15,31 @@ export function serveUpstream(attempt: TargetHandler, upstreams: ReadonlyMap<str
   const serve: Handler = async (exchange) => {
     const { upstream } = exchange
     const context = { clientAddress: exchange.client.address }
-    const tried: Target[] = []
+    const unreached: Target[] = []
     let lastError: ProxyError | undefined
     let waited = false
     upstream.view.refresh(Date.now())
     for (;;) {
       const now = Date.now()
-      /** Its breaker lets a request through and this request has not failed on it yet. */
-      const untried = (t: Target) => t.breaker.admits(now) && !tried.includes(t)
-      const target = upstream.balancer.pick((t) => t.inFlight < t.maxInFlight && untried(t), context)
+      /** Its breaker lets a request through and this pass has not failed to reach it. */
+      const usable = (t: Target) => t.breaker.admits(now) && !unreached.includes(t)
+      const free = (t: Target) => t.inFlight < t.maxInFlight && usable(t)
+      // A retry goes to a target this request has not tried, when there is one.
+      const target = upstream.balancer.pick((t) => free(t) && !exchange.tried.includes(t), context) ?? upstream.balancer.pick(free, context)
       if (target !== undefined) {
         try {
           return await attempt(exchange, target)
         } catch (error) {
-          if (!(error instanceof ProxyError) || !nothingSent(error) || exchange.body.stream !== null) throw error
-          tried.push(target)
+          if (!(error instanceof ProxyError) || !nothingSent(error) || !replayable(exchange.body)) throw error
+          unreached.push(target)
           lastError = error
           continue
         }
       }
-      const saturated = upstream.targets.some((t) => t.inFlight >= t.maxInFlight && untried(t))
+      const saturated = upstream.targets.some((t) => t.inFlight >= t.maxInFlight && usable(t))
       if (saturated && !waited && upstream.config.queueTimeoutMs > 0) {
         waited = true
-        if (await upstream.bulkhead.wait(upstream.config.queueTimeoutMs, exchange.request.signal)) continue
+        if (await upstream.bulkhead.wait(upstream.config.queueTimeoutMs, exchange.clientGone)) continue
       }
       const fallback = upstream.config.fallback === undefined ? undefined : upstreams.get(upstream.config.fallback)
       if (fallback !== undefined) return viaFallback(await serve({ ...exchange, upstream: fallback }), fallback.name)
@@ -48,7 +51,7 @@ export function serveUpstream(attempt: TargetHandler, upstreams: ReadonlyMap<str
 }
 
 /** A connection that was never made: no byte of the request reached the upstream. */
-function nothingSent(error: ProxyError): boolean {
+export function nothingSent(error: ProxyError): boolean {
   return error.fault !== undefined && !error.fault.requestSent
 }
 

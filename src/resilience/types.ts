@@ -1,4 +1,4 @@
-import type { RequestBody } from '../forwarding/body-limit.ts'
+import type { RequestBody } from '../forwarding/request-body.ts'
 import type { ClientInfo } from '../forwarding/headers.ts'
 import type { Upstream } from '../upstream/upstream.ts'
 import type { Target } from '../upstream/target.ts'
@@ -14,6 +14,18 @@ export interface Exchange {
   readonly deadline: number
   /** The body to send, size-limited. */
   readonly body: RequestBody
+  /**
+   * Aborts when the client disconnects and the request should stop with it: the client's own signal,
+   * or one that never aborts for a keyed request, which runs on so its response can be stored.
+   */
+  readonly clientGone: AbortSignal
+  /** Every target an attempt was made on so far, in order: a retry prefers another one. */
+  readonly tried: Target[]
+  /**
+   * Keeps work the response does not wait for (storing a keyed response) alive on runtimes that
+   * cancel a request's unfinished work when it ends (Workers' waitUntil).
+   */
+  readonly keepAlive: (work: Promise<unknown>) => void
 }
 
 /** The one shape every resilience policy wraps: an exchange in, a response out. */

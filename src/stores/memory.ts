@@ -1,8 +1,10 @@
+import { MemoryKeyStore } from './memory-keys.ts'
 import type { BreakerRecord, BreakerStore } from './types.ts'
 
 /** The store of one process: shared by every proxy app created with the same instance. */
 export class MemoryStore implements BreakerStore {
   readonly kind = 'memory'
+  readonly keys = new MemoryKeyStore()
   private readonly upstreams = new Map<string, Record<string, BreakerRecord>>()
 
   async publish(upstream: string, target: string, record: BreakerRecord): Promise<void> {

@@ -16,4 +16,32 @@ export interface BreakerStore {
   publish(upstream: string, target: string, record: BreakerRecord): Promise<void>
   /** Every record of one upstream, by target url. */
   read(upstream: string): Promise<Record<string, BreakerRecord>>
+  /** Idempotency-Key records, when this store can claim a key atomically. */
+  readonly keys?: KeyStore
+}
+
+/** A response kept for an Idempotency-Key, to answer the key's later duplicates with. */
+export interface StoredResponse {
+  status: number
+  headers: [string, string][]
+  /** The body, base64; null when it was over `idempotency.maxResponseBytes` and was not kept. */
+  body: string | null
+}
+
+/** What a key holds: claimed by a request still running, or done with the response it got. */
+export type KeyRecord =
+  | { state: 'in-flight'; fingerprint: string }
+  | { state: 'done'; fingerprint: string; response: StoredResponse }
+
+/**
+ * Idempotency-Key records, per upstream and key. `claim` is atomic: of concurrent claims of one
+ * key, exactly one gets `undefined` (it is the first and runs the request); the others get the
+ * record that was there. Stores that cannot claim atomically (Workers KV) do not offer this.
+ */
+export interface KeyStore {
+  claim(key: string, fingerprint: string, ttlMs: number): Promise<KeyRecord | undefined>
+  /** Replaces the claim with the outcome, kept for `ttlMs`. */
+  complete(key: string, record: KeyRecord & { state: 'done' }, ttlMs: number): Promise<void>
+  /** Frees a claim whose request never reached an upstream: the client's retry may run it. */
+  release(key: string): Promise<void>
 }

@@ -3,7 +3,8 @@ import { BALANCERS, type Balancer } from '../balancers/index.ts'
 import { Breaker } from '../breaker/breaker.ts'
 import { SharedView } from '../breaker/shared-view.ts'
 import { log } from '../log.ts'
-import type { BreakerStore } from '../stores/types.ts'
+import type { BreakerStore, KeyStore } from '../stores/types.ts'
+import { RetryBudget } from '../resilience/retry-budget.ts'
 import { Bulkhead } from './bulkhead.ts'
 import { createTarget, type Target } from './target.ts'
 
@@ -17,6 +18,9 @@ export interface Upstream {
   readonly requestHeaders: readonly (readonly [string, string])[]
   readonly view: SharedView
   readonly bulkhead: Bulkhead
+  readonly retryBudget: RetryBudget
+  /** Where Idempotency-Key records live, when the store can claim keys atomically. */
+  readonly keys: KeyStore | undefined
 }
 
 export interface UpstreamOptions {
@@ -53,5 +57,7 @@ export function createUpstream(name: string, config: UpstreamConfig, options: Up
     requestHeaders: Object.entries(config.requestHeaders),
     view,
     bulkhead: new Bulkhead(),
+    retryBudget: new RetryBudget(config.retry.budgetPercent),
+    keys: options.store.keys,
   }
 }

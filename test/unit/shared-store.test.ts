@@ -5,7 +5,7 @@ import { startOrigin } from '../support/origin.ts'
 const origin = startOrigin(() => new Response('broken', { status: 502 }))
 afterAll(() => origin.stop())
 const config = parseConfig({
-  upstreams: { api: { targets: [{ url: origin.url }], breaker: { failureThreshold: 2, cooldownMs: 60000 } } },
+  upstreams: { api: { targets: [{ url: origin.url }], breaker: { failureThreshold: 2, cooldownMs: 60000 }, retry: { attempts: 0 } } },
   routes: [{ pathPrefix: '/', upstream: 'api' }],
   store: { syncMs: 50 },
 })

@@ -10,7 +10,7 @@ export const sharedState: Scenario[] = [
       ctx.defer(shared.stop)
       // Threshold 3: B's own two failures (warm-up, and the request that starts its sync) can never
       // open it, so an open breaker in B can only have come from A through the store.
-      const config = oneUpstream([origin.url], { breaker: { failureThreshold: 3, cooldownMs: 60000 } }, { store: shared.store })
+      const config = oneUpstream([origin.url], { breaker: { failureThreshold: 3, cooldownMs: 60000 }, retry: { attempts: 0 } }, { store: shared.store })
       const a = await ctx.proxy(config)
       let b = shared.concurrent ? await ctx.proxy(config) : undefined
       if (b) expect((await fetch(`${b.url}/`)).status).toBe(502) // B is up, closed, and has synced once
@@ -38,7 +38,7 @@ export const sharedState: Scenario[] = [
     skip: { workers: "wrangler dev runs Durable Objects and KV inside workerd: there is no way to make them unreachable" },
     async run(ctx) {
       const origin = ctx.origin(() => new Response('broken', { status: 502 }))
-      const proxy = await ctx.proxy(oneUpstream([origin.url], { breaker: { failureThreshold: 2, cooldownMs: 60000 } }, { store: ctx.runtime.unreachableStore }))
+      const proxy = await ctx.proxy(oneUpstream([origin.url], { breaker: { failureThreshold: 2, cooldownMs: 60000 }, retry: { attempts: 0 } }, { store: ctx.runtime.unreachableStore }))
       for (let i = 0; i < 2; i++) expect((await fetch(`${proxy.url}/`)).status).toBe(502)
       expect((await proxyError(await fetch(`${proxy.url}/`))).code).toBe('BREAKER_OPEN')
       expect(await proxy.line('"event":"store_unreachable"')).toContain('using the local view')

@@ -1,0 +1,163 @@
+import { errorResponse, ProxyError } from '../errors/proxy-error.ts'
+import { NULL_BODY_STATUSES } from '../forwarding/response.ts'
+import { log, describeError } from '../log.ts'
+import type { KeyRecord, StoredResponse } from '../stores/types.ts'
+import type { Exchange, Handler } from './types.ts'
+
+/** A key as the IETF draft "The Idempotency-Key HTTP Header Field" uses it: a short visible-ASCII string. */
+const KEY = /^[\x21-\x7e]{1,255}$/
+const NEVER = new AbortController().signal
+/** How long a claim outlives its request's deadline before it is taken to be abandoned (a crashed instance). */
+const CLAIM_GRACE_MS = 30000
+
+/**
+ * Idempotency-Key, per upstream with `idempotency.enabled`. The first request with a key claims it
+ * atomically together with its fingerprint (method, path, body digest) and runs, detached from its
+ * client: a client that leaves does not cancel it, and its response (status, headers, body up to
+ * `maxResponseBytes`) is stored for `ttlMs`. A duplicate while it runs gets 409
+ * IDEMPOTENCY_IN_FLIGHT; a later one gets the stored response marked `idempotent-replayed: true`;
+ * the same key with another fingerprint gets 422 IDEMPOTENCY_KEY_REUSED. An outcome that may have
+ * reached the upstream (a timeout, a reset after sending) is stored like any other; only a request
+ * that never reached one releases the key.
+ */
+export function idempotent(serve: Handler): Handler {
+  return async (exchange) => {
+    const key = exchange.request.headers.get('idempotency-key')
+    const { keys, config } = exchange.upstream
+    if (key === null || keys === undefined || !config.idempotency.enabled) return serve(exchange)
+    if (!KEY.test(key)) throw new ProxyError('BAD_REQUEST', 'Idempotency-Key must be 1 to 255 visible ASCII characters')
+    const storeKey = `${exchange.upstream.name}\n${key}`
+    const fingerprint = await fingerprintOf(exchange)
+    const existing = await storeCall(() => keys.claim(storeKey, fingerprint, config.timeoutMs + CLAIM_GRACE_MS), exchange)
+    if (existing !== undefined) return duplicate(existing, fingerprint, exchange)
+
+    const { ttlMs, maxResponseBytes } = config.idempotency
+    const outcome = serve({ ...exchange, clientGone: NEVER }).then(
+      (response) => keep(response, maxResponseBytes, (stored) => keys.complete(storeKey, { state: 'done', fingerprint, response: stored }, ttlMs), exchange),
+      async (error: unknown) => {
+        if (neverReachedUpstream(error)) await keys.release(storeKey).catch((e: unknown) => storeFailed(e, exchange))
+        else await keys.complete(storeKey, { state: 'done', fingerprint, response: await stored(failure(error, exchange), Infinity) }, ttlMs).catch((e: unknown) => storeFailed(e, exchange))
+        throw error
+      },
+    )
+    exchange.keepAlive(outcome.then((kept) => kept.stored, () => undefined))
+    return (await outcome).response
+  }
+}
+
+/** What a duplicate gets: the replay, or why there is none. */
+function duplicate(existing: KeyRecord, fingerprint: string, exchange: Exchange): Response {
+  if (existing.fingerprint !== fingerprint) {
+    throw new ProxyError('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used for a different request')
+  }
+  if (existing.state === 'in-flight') {
+    throw new ProxyError('IDEMPOTENCY_IN_FLIGHT', 'a request with this Idempotency-Key is still running', undefined, { 'retry-after': '1' })
+  }
+  return replay(existing.response, exchange.client.requestId)
+}
+
+/** The stored response again, marked as a replay and carrying this request's id. */
+function replay(response: StoredResponse, requestId: string): Response {
+  const headers = new Headers(response.headers)
+  headers.set('idempotent-replayed', 'true')
+  headers.set('x-request-id', requestId)
+  if (response.body === null) {
+    headers.delete('content-length')
+    headers.set('idempotent-body-omitted', 'true')
+  }
+  const body = response.body === null || NULL_BODY_STATUSES.has(response.status) ? null : base64Decode(response.body)
+  return new Response(body, { status: response.status, headers })
+}
+
+/**
+ * Passes the response on while keeping a copy of it for the store: the body is teed, so the client
+ * may leave while the copy still reads to the end (a keyed request runs to completion).
+ */
+function keep(response: Response, maxBytes: number, save: (stored: StoredResponse) => Promise<void>, exchange: Exchange) {
+  if (response.body === null) return { response, stored: stored(response, maxBytes).then(save).catch((e: unknown) => storeFailed(e, exchange)) }
+  const [toClient, toStore] = response.body.tee()
+  const copy = new Response(toStore, response)
+  const kept = stored(copy, maxBytes).then(save).catch((e: unknown) => storeFailed(e, exchange))
+  return { response: new Response(toClient, response), stored: kept }
+}
+
+/** The response as the store keeps it; a body over `maxBytes` is left out (and no longer read). */
+async function stored(response: Response, maxBytes: number): Promise<StoredResponse> {
+  const headers: [string, string][] = []
+  response.headers.forEach((value, name) => {
+    if (name !== 'x-request-id') headers.push([name, value])
+  })
+  let body: string | null = null
+  if (response.body !== null) {
+    const chunks: Uint8Array[] = []
+    let size = 0
+    const reader = response.body.getReader()
+    for (;;) {
+      const chunk = await reader.read()
+      if (chunk.done) break
+      size += chunk.value.byteLength
+      if (size > maxBytes) {
+        await reader.cancel()
+        chunks.length = 0
+        break
+      }
+      chunks.push(chunk.value)
+    }
+    if (size <= maxBytes) body = base64Encode(chunks)
+  } else body = ''
+  return { status: response.status, headers, body }
+}
+
+/** A failure's answer as the client saw it. */
+function failure(error: unknown, exchange: Exchange): Response {
+  const proxyError = error instanceof ProxyError ? error : new ProxyError('INTERNAL_ERROR', 'internal proxy error')
+  return errorResponse(proxyError, exchange.client.requestId)
+}
+
+/** Failures that prove no upstream saw the request: a connection never made, or no attempt at all. */
+function neverReachedUpstream(error: unknown): boolean {
+  if (!(error instanceof ProxyError)) return false
+  return error.fault === undefined ? error.code !== 'INTERNAL_ERROR' : !error.fault.requestSent
+}
+
+/** SHA-256 over method, path and body: the same key with a different request is a client bug. */
+async function fingerprintOf(exchange: Exchange): Promise<string> {
+  const { bytes } = exchange.body
+  // A body too long to buffer is known by its declared length only.
+  const tail = bytes ?? new TextEncoder().encode(`stream:${exchange.request.headers.get('content-length') ?? 'unknown'}`)
+  const head = new TextEncoder().encode(`${exchange.request.method}\n${exchange.path}\n`)
+  const data = new Uint8Array(head.byteLength + tail.byteLength)
+  data.set(head)
+  data.set(tail, head.byteLength)
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', data))
+  return Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('')
+}
+
+/** A claim the store cannot answer: the request is not sent (503), so the client's retry is safe. */
+async function storeCall<T>(call: () => Promise<T>, exchange: Exchange): Promise<T> {
+  try {
+    return await call()
+  } catch (error) {
+    storeFailed(error, exchange)
+    throw new ProxyError('IDEMPOTENCY_UNAVAILABLE', 'the Idempotency-Key store did not answer; the request was not sent')
+  }
+}
+
+function storeFailed(error: unknown, exchange: Exchange): void {
+  log('error', 'idempotency_store_failed', { requestId: exchange.client.requestId, upstream: exchange.upstream.name, ...describeError(error) })
+}
+
+function base64Encode(chunks: Uint8Array[]): string {
+  let binary = ''
+  for (const chunk of chunks) {
+    for (let i = 0; i < chunk.length; i += 0x8000) binary += String.fromCharCode(...chunk.subarray(i, i + 0x8000))
+  }
+  return btoa(binary)
+}
+
+function base64Decode(text: string): Uint8Array<ArrayBuffer> {
+  const binary = atob(text)
+  const bytes = new Uint8Array(binary.length)
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i)
+  return bytes
+}

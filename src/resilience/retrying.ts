@@ -1,0 +1,83 @@
+import { ProxyError } from '../errors/proxy-error.ts'
+import { replayable } from '../forwarding/request-body.ts'
+import { log } from '../log.ts'
+import { backoffMs } from './backoff.ts'
+import { nothingSent } from './serve-upstream.ts'
+import type { Exchange, Handler } from './types.ts'
+
+/** Methods whose repeat has the effect of one request (RFC 9110 §9.2.2). */
+const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE'])
+
+/** An attempt would not have a useful chance with less time than this left. */
+const MIN_ATTEMPT_MS = 5
+
+type Outcome = { response: Response; error?: undefined } | { error: unknown; response?: undefined }
+
+/**
+ * Retries what failed in a way another try can fix: a connection failure, an attempt timeout, or a
+ * `retry.on` status. Never re-sends a request that may have reached an upstream unless repeating it
+ * is safe (an idempotent method, or an Idempotency-Key), never re-sends a body it could not buffer,
+ * backs off with full jitter, stays inside the request's deadline and the upstream's retry budget,
+ * and prefers a target this request has not tried (see serveUpstream). Exhausted, it answers with
+ * the last outcome: the upstream's own response, or the proxy's error.
+ */
+export function retrying(serve: Handler, random: () => number): Handler {
+  return async (exchange) => {
+    const { retry } = exchange.upstream.config
+    const budget = exchange.upstream.retryBudget
+    budget.request(Date.now())
+    for (let retries = 0; ; retries++) {
+      const outcome: Outcome = await serve(exchange).then(
+        (response) => ({ response }),
+        (error: unknown) => ({ error }),
+      )
+      const reason = retryReason(outcome, retry.on)
+      const delayMs = backoffMs(retries, retry.backoffMs, retry.maxBackoffMs, random)
+      if (
+        reason === undefined ||
+        retries >= retry.attempts ||
+        !replayable(exchange.body) ||
+        !safeToResend(exchange, outcome) ||
+        exchange.deadline - Date.now() - delayMs < MIN_ATTEMPT_MS ||
+        exchange.clientGone.aborted ||
+        !budget.tryRetry(Date.now())
+      ) {
+        if (outcome.response) return outcome.response
+        throw outcome.error
+      }
+      void outcome.response?.body?.cancel().catch(() => {})
+      log('info', 'retry', { requestId: exchange.client.requestId, upstream: exchange.upstream.name, retry: retries + 1, reason, delayMs })
+      if (!(await pause(delayMs, exchange.clientGone))) {
+        throw new ProxyError('CLIENT_CLOSED_REQUEST', 'client closed the request')
+      }
+    }
+  }
+}
+
+/** Why this outcome deserves another try, or undefined when it does not. */
+function retryReason(outcome: Outcome, on: readonly number[]): string | undefined {
+  if (outcome.response) return on.includes(outcome.response.status) ? `status ${outcome.response.status}` : undefined
+  const { error } = outcome
+  return error instanceof ProxyError && error.fault !== undefined ? error.fault.error : undefined
+}
+
+/** The deploy-twice rule: a request that may have reached an upstream is sent again only when that is safe. */
+function safeToResend(exchange: Exchange, outcome: Outcome): boolean {
+  if (outcome.error instanceof ProxyError && nothingSent(outcome.error)) return true
+  return IDEMPOTENT_METHODS.has(exchange.request.method) || exchange.request.headers.has('idempotency-key')
+}
+
+/** Waits `ms`; false when `signal` aborts first. */
+function pause(ms: number, signal: AbortSignal): Promise<boolean> {
+  if (ms <= 0) return Promise.resolve(!signal.aborted)
+  return new Promise((resolve) => {
+    const done = (ok: boolean) => {
+      clearTimeout(timer)
+      signal.removeEventListener('abort', onAbort)
+      resolve(ok)
+    }
+    const onAbort = () => done(false)
+    const timer = setTimeout(() => done(true), ms)
+    signal.addEventListener('abort', onAbort, { once: true })
+  })
+}
