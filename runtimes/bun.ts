@@ -13,10 +13,14 @@ import { describeError, log } from '../src/log.ts'
 const IDLE_TIMEOUT_S = 255
 
 /** Serves the proxy for `config` on Bun, with the caller's middleware in front of forwarding. */
-export function serveProxy(config: Config, middleware: MiddlewareHandler[] = []): ServedProxy & { server: Server<undefined> } {
+export function serveProxy(
+  config: Config,
+  middleware: MiddlewareHandler[] = [],
+  store: BreakerStore = new MemoryStore(),
+): ServedProxy & { server: Server<undefined> } {
   let server: Server<undefined>
   const app = createProxy(config, {
-    store: storeFor(config),
+    store,
     fetch: keepEncoding,
     clientAddress: (c) => server.requestIP(c.req.raw)?.address,
     middleware,
@@ -43,11 +47,21 @@ export function serveProxy(config: Config, middleware: MiddlewareHandler[] = [])
 }
 
 /** The breaker store the config names: memory, or Redis through Bun's own client. */
-function storeFor(config: Config): BreakerStore {
+async function storeFor(config: Config): Promise<BreakerStore> {
   const { type, url } = config.store
   if (type === 'memory') return new MemoryStore()
-  // No offline queue: while Redis is away commands fail at once, and the instance says so and goes on locally.
-  if (type === 'redis') return new RedisStore(new RedisClient(url ?? 'redis://127.0.0.1:6379', { connectionTimeout: 2000, enableOfflineQueue: false }))
+  if (type === 'redis') {
+    // No offline queue: while Redis is away commands fail at once, and the instance says so and goes on
+    // locally. So connect before serving: a command sent while still connecting would fail too.
+    const redis = new RedisClient(url ?? 'redis://127.0.0.1:6379', { connectionTimeout: 2000, enableOfflineQueue: false })
+    // While Redis is down, connect() retries without end: give it connectionTimeout, then serve anyway.
+    let timer: Timer | undefined
+    const gaveUp = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer from ${url} in 2000 ms`)), 2000)))
+    await Promise.race([redis.connect(), gaveUp])
+      .catch((error: unknown) => log('error', 'store_unreachable', { store: 'redis', note: 'using the local view', ...describeError(error) }))
+      .finally(() => clearTimeout(timer))
+    return new RedisStore(redis)
+  }
   throw new ConfigError([{ path: 'store.type', message: `"${type}" is not available on Bun (memory or redis)` }])
 }
 
@@ -73,7 +87,9 @@ export const bunHost: Host = {
     const file = Bun.file(path)
     return (await file.exists()) ? file.text() : undefined
   },
-  serve: serveProxy,
+  async serve(config, middleware) {
+    return serveProxy(config, middleware, await storeFor(config))
+  },
   serveOrigin(fetch) {
     const server = Bun.serve({ hostname: '127.0.0.1', port: 0, fetch })
     return { url: `http://127.0.0.1:${server.port}`, stop: () => void server.stop(true) }

@@ -7,14 +7,15 @@ import type { Context, Hono, MiddlewareHandler } from 'hono'
 import { ConfigError, createProxy, errorResponse, MemoryStore, parseConfig, ProxyError, type BreakerStore, type Config, type ProxyEnv } from '../src/index.ts'
 import { describeError, log } from '../src/log.ts'
 import bundledConfig from './workers.config.json'
-import { DurableObjectStore, type BreakerObject } from './stores/durable-object.ts'
+import { DurableObjectKeyStore, DurableObjectStore, type BreakerObject, type IdempotencyKeyObject } from './stores/durable-object.ts'
 import { KvStore } from './stores/kv.ts'
 
-export { BreakerObject } from './stores/durable-object.ts'
+export { BreakerObject, IdempotencyKeyObject } from './stores/durable-object.ts'
 
 interface Env {
   PROXY_CONFIG?: string
   BREAKERS?: DurableObjectNamespace<BreakerObject>
+  IDEMPOTENCY_KEYS?: DurableObjectNamespace<IdempotencyKeyObject>
   BREAKER_HINTS?: KVNamespace
   [name: string]: unknown
 }
@@ -66,7 +67,9 @@ function withClientAcceptEncoding(request: Request): Request {
 function storeFor(config: Config, env: Env): BreakerStore {
   const { type } = config.store
   if (type === 'memory') return new MemoryStore()
-  if (type === 'durable-object' && env.BREAKERS) return new DurableObjectStore(env.BREAKERS)
+  if (type === 'durable-object' && env.BREAKERS) {
+    return new DurableObjectStore(env.BREAKERS, env.IDEMPOTENCY_KEYS && new DurableObjectKeyStore(env.IDEMPOTENCY_KEYS))
+  }
   if (type === 'kv' && env.BREAKER_HINTS) return new KvStore(env.BREAKER_HINTS)
   throw new ConfigError([{ path: 'store.type', message: `"${type}" needs its binding (BREAKERS or BREAKER_HINTS) on Workers` }])
 }

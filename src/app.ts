@@ -1,6 +1,7 @@
 import { Hono, type Context, type MiddlewareHandler } from 'hono'
 import type { Config } from './config/schema.ts'
 import { adminApp } from './admin/admin.ts'
+import { ConfigError } from './config/issues.ts'
 import { ProxyError } from './errors/proxy-error.ts'
 import { readRequestBody } from './forwarding/request-body.ts'
 import { forward, type UpstreamFetch } from './forwarding/forward.ts'
@@ -49,6 +50,10 @@ export type ProxyEnv = { Variables: { requestId: string } }
  */
 export function createProxy(config: Config, options: ProxyOptions = {}): Hono<ProxyEnv> {
   const store = options.store ?? new MemoryStore()
+  const keyless = Object.keys(config.upstreams).filter((name) => config.upstreams[name]!.idempotency.enabled && store.keys === undefined)
+  if (keyless.length > 0) {
+    throw new ConfigError(keyless.map((name) => ({ path: `upstreams.${name}.idempotency.enabled`, message: `the "${store.kind}" store cannot claim Idempotency-Keys` })))
+  }
   const upstreams = new Map<string, Upstream>()
   for (const [name, upstream] of Object.entries(config.upstreams)) {
     upstreams.set(name, createUpstream(name, upstream, { store, syncMs: config.store.syncMs, random: options.random ?? Math.random }))

@@ -1,4 +1,4 @@
-import type { BreakerRecord, BreakerStore } from '../../src/index.ts'
+import type { BreakerRecord, BreakerStore, DoneRecord, KeyRecord, KeyStore } from '../../src/index.ts'
 
 /** The one thing the store needs of a Redis client: send a command. Bun's RedisClient has it. */
 export interface RedisCommands {
@@ -12,13 +12,48 @@ if current and cjson.decode(current).changedAt >= tonumber(ARGV[3]) then return 
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
 return 1`
 
+/** Sets the claim only if the key is free (SET NX), else answers what it holds: one round trip, atomic. */
+const CLAIM = `
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return false end
+return redis.call('GET', KEYS[1])`
+
+/** Idempotency-Key records in Redis: a string per key, expiring by itself (PX). */
+class RedisKeyStore implements KeyStore {
+  constructor(
+    private readonly redis: RedisCommands,
+    private readonly prefix: string,
+  ) {}
+
+  async claim(upstream: string, key: string, fingerprint: string, ttlMs: number): Promise<KeyRecord | undefined> {
+    const claim: KeyRecord = { state: 'in-flight', fingerprint }
+    const held = await this.redis.send('EVAL', [CLAIM, '1', this.key(upstream, key), JSON.stringify(claim), String(ttlMs)])
+    return typeof held === 'string' ? (JSON.parse(held) as KeyRecord) : undefined
+  }
+
+  async complete(upstream: string, key: string, record: DoneRecord, ttlMs: number): Promise<void> {
+    await this.redis.send('SET', [this.key(upstream, key), JSON.stringify(record), 'PX', String(ttlMs)])
+  }
+
+  async release(upstream: string, key: string): Promise<void> {
+    await this.redis.send('DEL', [this.key(upstream, key)])
+  }
+
+  private key(upstream: string, key: string): string {
+    return `${this.prefix}${upstream}:${key}`
+  }
+}
+
 /** Breaker state in Redis, for fleets of Bun or Deno instances: one hash per upstream, a field per target. */
 export class RedisStore implements BreakerStore {
   readonly kind = 'redis'
+  readonly keys: KeyStore
   constructor(
     private readonly redis: RedisCommands,
     private readonly prefix = 'edge-proxy:breaker:',
-  ) {}
+    keyPrefix = 'edge-proxy:idempotency:',
+  ) {
+    this.keys = new RedisKeyStore(redis, keyPrefix)
+  }
 
   async publish(upstream: string, target: string, record: BreakerRecord): Promise<void> {
     await this.redis.send('EVAL', [PUBLISH, '1', this.prefix + upstream, target, JSON.stringify(record), String(record.changedAt)])

@@ -30,6 +30,13 @@ export function crossFieldIssues(config: Config): ConfigIssue[] {
           'otherwise the proxy cuts calls that may still complete, and callers that retry run them twice',
       })
     }
+    if (upstream.idempotency.enabled && config.store.type === 'kv') {
+      issues.push({
+        path: `${at}.idempotency.enabled`,
+        message: 'needs a store that claims a key atomically (memory, durable-object, redis, deno-kv): Workers KV is eventually ' +
+          'consistent, so two duplicates could both claim a key and the request would run twice',
+      })
+    }
     const seen = new Set(upstream.targets.map((t) => t.url))
     if (seen.size !== upstream.targets.length) {
       issues.push({ path: `${at}.targets`, message: 'lists the same target url twice' })
@@ -56,4 +63,29 @@ function findFallbackCycle(config: Config): string[] | undefined {
     }
   }
   return undefined
+}
+
+/**
+ * Timeouts that are legal but will not do what they seem to: every attempt at its full
+ * `tryTimeoutMs`, with the longest backoffs between them, does not fit in `timeoutMs`, so a late
+ * retry gets less time than one try, or none. Checked only when tryTimeoutMs is set: left out, it
+ * is timeoutMs, and it is plain that a try that used it all leaves nothing for a retry.
+ */
+export function timeoutWarnings(config: Config): ConfigIssue[] {
+  const warnings: ConfigIssue[] = []
+  for (const [name, upstream] of Object.entries(config.upstreams)) {
+    const { attempts, backoffMs, maxBackoffMs } = upstream.retry
+    if (upstream.tryTimeoutMs === undefined || attempts === 0) continue
+    let backoff = 0
+    for (let n = 0; n < attempts; n++) backoff += Math.min(maxBackoffMs, backoffMs * 2 ** n)
+    const needed = (attempts + 1) * upstream.tryTimeoutMs + backoff
+    if (needed > upstream.timeoutMs) {
+      warnings.push({
+        path: `upstreams.${name}.retry.attempts`,
+        message: `${attempts + 1} tries of tryTimeoutMs ${upstream.tryTimeoutMs} plus up to ${backoff} ms of backoff need ${needed} ms, ` +
+          `more than timeoutMs ${upstream.timeoutMs}: the last tries get less time than one try, or none`,
+      })
+    }
+  }
+  return warnings
 }

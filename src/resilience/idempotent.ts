@@ -26,17 +26,17 @@ export function idempotent(serve: Handler): Handler {
     const { keys, config } = exchange.upstream
     if (key === null || keys === undefined || !config.idempotency.enabled) return serve(exchange)
     if (!KEY.test(key)) throw new ProxyError('BAD_REQUEST', 'Idempotency-Key must be 1 to 255 visible ASCII characters')
-    const storeKey = `${exchange.upstream.name}\n${key}`
+    const upstream = exchange.upstream.name
     const fingerprint = await fingerprintOf(exchange)
-    const existing = await storeCall(() => keys.claim(storeKey, fingerprint, config.timeoutMs + CLAIM_GRACE_MS), exchange)
+    const existing = await storeCall(() => keys.claim(upstream, key, fingerprint, config.timeoutMs + CLAIM_GRACE_MS), exchange)
     if (existing !== undefined) return duplicate(existing, fingerprint, exchange)
 
     const { ttlMs, maxResponseBytes } = config.idempotency
     const outcome = serve({ ...exchange, clientGone: NEVER }).then(
-      (response) => keep(response, maxResponseBytes, (stored) => keys.complete(storeKey, { state: 'done', fingerprint, response: stored }, ttlMs), exchange),
+      (response) => keep(response, maxResponseBytes, (stored) => keys.complete(upstream, key, { state: 'done', fingerprint, response: stored }, ttlMs), exchange),
       async (error: unknown) => {
-        if (neverReachedUpstream(error)) await keys.release(storeKey).catch((e: unknown) => storeFailed(e, exchange))
-        else await keys.complete(storeKey, { state: 'done', fingerprint, response: await stored(failure(error, exchange), Infinity) }, ttlMs).catch((e: unknown) => storeFailed(e, exchange))
+        if (neverReachedUpstream(error)) await keys.release(upstream, key).catch((e: unknown) => storeFailed(e, exchange))
+        else await keys.complete(upstream, key, { state: 'done', fingerprint, response: await stored(failure(error, exchange), Infinity) }, ttlMs).catch((e: unknown) => storeFailed(e, exchange))
         throw error
       },
     )

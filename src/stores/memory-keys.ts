@@ -1,4 +1,4 @@
-import type { KeyRecord, KeyStore } from './types.ts'
+import type { DoneRecord, KeyRecord, KeyStore } from './types.ts'
 
 /** Keys one process holds at most; past it, expired records go first, then the oldest. */
 const MAX_KEYS = 100000
@@ -7,7 +7,8 @@ const MAX_KEYS = 100000
 export class MemoryKeyStore implements KeyStore {
   private readonly records = new Map<string, { record: KeyRecord; expiresAt: number }>()
 
-  async claim(key: string, fingerprint: string, ttlMs: number): Promise<KeyRecord | undefined> {
+  async claim(upstream: string, key: string, fingerprint: string, ttlMs: number): Promise<KeyRecord | undefined> {
+    key = `${upstream}\n${key}`
     const now = Date.now()
     const held = this.records.get(key)
     if (held !== undefined && held.expiresAt > now) return held.record
@@ -15,12 +16,12 @@ export class MemoryKeyStore implements KeyStore {
     return undefined
   }
 
-  async complete(key: string, record: KeyRecord & { state: 'done' }, ttlMs: number): Promise<void> {
-    this.set(key, record, Date.now() + ttlMs)
+  async complete(upstream: string, key: string, record: DoneRecord, ttlMs: number): Promise<void> {
+    this.set(`${upstream}\n${key}`, record, Date.now() + ttlMs)
   }
 
-  async release(key: string): Promise<void> {
-    this.records.delete(key)
+  async release(upstream: string, key: string): Promise<void> {
+    this.records.delete(`${upstream}\n${key}`)
   }
 
   private set(key: string, record: KeyRecord, expiresAt: number): void {

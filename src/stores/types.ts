@@ -29,9 +29,13 @@ export interface StoredResponse {
 }
 
 /** What a key holds: claimed by a request still running, or done with the response it got. */
-export type KeyRecord =
-  | { state: 'in-flight'; fingerprint: string }
-  | { state: 'done'; fingerprint: string; response: StoredResponse }
+export type KeyRecord = { state: 'in-flight'; fingerprint: string } | DoneRecord
+
+export interface DoneRecord {
+  state: 'done'
+  fingerprint: string
+  response: StoredResponse
+}
 
 /**
  * Idempotency-Key records, per upstream and key. `claim` is atomic: of concurrent claims of one
@@ -39,9 +43,10 @@ export type KeyRecord =
  * record that was there. Stores that cannot claim atomically (Workers KV) do not offer this.
  */
 export interface KeyStore {
-  claim(key: string, fingerprint: string, ttlMs: number): Promise<KeyRecord | undefined>
+  /** Claims `key` as in flight for `ttlMs`, or answers what it already holds. */
+  claim(upstream: string, key: string, fingerprint: string, ttlMs: number): Promise<KeyRecord | undefined>
   /** Replaces the claim with the outcome, kept for `ttlMs`. */
-  complete(key: string, record: KeyRecord & { state: 'done' }, ttlMs: number): Promise<void>
+  complete(upstream: string, key: string, record: DoneRecord, ttlMs: number): Promise<void>
   /** Frees a claim whose request never reached an upstream: the client's retry may run it. */
-  release(key: string): Promise<void>
+  release(upstream: string, key: string): Promise<void>
 }

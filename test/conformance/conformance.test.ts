@@ -9,12 +9,13 @@ import { breakers } from './scenarios/breakers.ts'
 import { errors } from './scenarios/errors.ts'
 import { forwarding } from './scenarios/forwarding.ts'
 import { lifecycle } from './scenarios/lifecycle.ts'
+import { retries } from './scenarios/retries.ts'
 import { security } from './scenarios/security.ts'
 import { sharedState } from './scenarios/shared-state.ts'
 import { streaming } from './scenarios/streaming.ts'
 import { timeouts } from './scenarios/timeouts.ts'
 
-export const SCENARIOS: Scenario[] = [...forwarding, ...errors, ...timeouts, ...security, ...streaming, ...lifecycle, ...breakers, ...sharedState]
+export const SCENARIOS: Scenario[] = [...forwarding, ...errors, ...timeouts, ...security, ...streaming, ...lifecycle, ...breakers, ...sharedState, ...retries]
 
 for (const runtime of RUNTIMES) {
   describe(runtime.name, () => {

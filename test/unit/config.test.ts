@@ -125,6 +125,6 @@ describe('settings not acted on yet', () => {
       upstreams: { api: { targets: t, retry: { attempts: 3 }, breaker: { cooldownMs: 5 }, healthCheck: {}, fallback: 'b', idempotency: { enabled: true } }, b: { targets: [{ url: 'http://127.0.0.1:9002' }] } },
       store: { type: 'redis' },
     })
-    expect(notYetEnforced(config)).toEqual(['upstreams.api.retry', 'upstreams.api.healthCheck', 'upstreams.api.idempotency'])
+    expect(notYetEnforced(config)).toEqual(['upstreams.api.healthCheck'])
   })
 })

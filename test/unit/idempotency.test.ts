@@ -1,0 +1,140 @@
+import { describe, expect, test } from 'bun:test'
+import { ConfigError, createProxy, parseConfig, type BreakerStore } from '../../src/index.ts'
+import { MemoryKeyStore } from '../../src/stores/memory-keys.ts'
+import { refused, reset, scripted } from '../support/scripted.ts'
+import { deferred } from '../support/wait.ts'
+
+const keyed = { idempotency: { enabled: true } }
+const deploy = (key: string, body = 'v2', signal?: AbortSignal) =>
+  new Request('http://proxy.test/deploy', { method: 'POST', body, headers: { 'idempotency-key': key }, signal })
+
+
+describe('Idempotency-Key', () => {
+  test('the first request runs; a duplicate gets its stored response, marked as a replay', async () => {
+    let deployments = 0
+    const { app, calls } = scripted(() => new Response(`deployment ${++deployments}`, { status: 201, headers: { 'x-deploy': 'yes' } }), keyed)
+    const first = await app.request(deploy('d-1'))
+    expect(first.status).toBe(201)
+    expect(await first.text()).toBe('deployment 1')
+    expect(first.headers.get('idempotent-replayed')).toBeNull()
+    const again = await app.request(deploy('d-1'))
+    expect(again.status).toBe(201)
+    expect(await again.text()).toBe('deployment 1')
+    expect(again.headers.get('idempotent-replayed')).toBe('true')
+    expect(again.headers.get('x-deploy')).toBe('yes')
+    expect(calls).toHaveLength(1)
+  })
+
+  test('the same key with another body: 422 IDEMPOTENCY_KEY_REUSED, nothing sent', async () => {
+    const { app, calls } = scripted(() => new Response('ok'), keyed)
+    await app.request(deploy('d-2', 'v2'))
+    const reused = await app.request(deploy('d-2', 'v3'))
+    expect(reused.status).toBe(422)
+    expect(reused.headers.get('x-proxy-error')).toBe('IDEMPOTENCY_KEY_REUSED')
+    expect(calls).toHaveLength(1)
+  })
+
+  test('a duplicate while the first still runs: 409 IDEMPOTENCY_IN_FLIGHT with Retry-After', async () => {
+    const release = deferred()
+    const arrived = deferred()
+    const { app, calls } = scripted(async () => {
+      arrived.resolve()
+      await release.promise
+      return new Response('done')
+    }, keyed)
+    const first = app.request(deploy('d-3'))
+    await arrived.promise
+    const duplicate = await app.request(deploy('d-3'))
+    expect(duplicate.status).toBe(409)
+    expect(duplicate.headers.get('x-proxy-error')).toBe('IDEMPOTENCY_IN_FLIGHT')
+    expect(duplicate.headers.get('retry-after')).toBe('1')
+    release.resolve()
+    expect(await (await first).text()).toBe('done')
+    expect(calls).toHaveLength(1)
+  })
+
+  test('a request that never reached an upstream frees its key: the client’s retry runs it', async () => {
+    let up = false
+    const { app, calls } = scripted(() => (up ? new Response('deployed') : refused()), keyed)
+    expect((await app.request(deploy('d-4'))).status).toBe(502)
+    up = true
+    const retry = await app.request(deploy('d-4'))
+    expect(await retry.text()).toBe('deployed')
+    expect(retry.headers.get('idempotent-replayed')).toBeNull()
+    expect(calls.length).toBeGreaterThan(1)
+  })
+
+  test('an outcome that may have reached the upstream is stored and replayed, never re-run', async () => {
+    const { app, calls } = scripted(() => reset(), { ...keyed, retry: { attempts: 0 } })
+    const first = await app.request(deploy('d-5'))
+    expect(first.status).toBe(502)
+    expect(first.headers.get('proxy-status')).toContain('request-sent')
+    const again = await app.request(deploy('d-5'))
+    expect(again.status).toBe(502)
+    expect(again.headers.get('idempotent-replayed')).toBe('true')
+    expect(calls).toHaveLength(1)
+  })
+
+  test('a client that leaves does not cancel a keyed request; its response is kept for the retry', async () => {
+    const release = deferred()
+    const arrived = deferred<AbortSignal>()
+    const kept: Promise<unknown>[] = [] // what the proxy hands to waitUntil: the keyed response being stored
+    const { app, calls } = scripted(
+      async (_, init) => {
+        arrived.resolve(init.signal!)
+        await release.promise
+        return new Response('deployed once')
+      },
+      keyed,
+      { waitUntil: (_, work) => void kept.push(work) },
+    )
+    const client = new AbortController()
+    const first = app.request(deploy('d-6', 'v2', client.signal))
+    const upstreamSignal = await arrived.promise
+    client.abort()
+    release.resolve()
+    expect((await first).status).toBe(200) // the client left; the proxy still finished its side
+    expect(upstreamSignal.aborted).toBe(false)
+    await Promise.all(kept)
+    const replay = await app.request(deploy('d-6'))
+    expect(await replay.text()).toBe('deployed once')
+    expect(replay.headers.get('idempotent-replayed')).toBe('true')
+    expect(calls).toHaveLength(1)
+  })
+
+  test('without idempotency enabled the header changes nothing', async () => {
+    const { app, calls } = scripted(() => new Response('ok'))
+    await app.request(deploy('d-7'))
+    await app.request(deploy('d-7'))
+    expect(calls).toHaveLength(2)
+  })
+
+  test('a key that is not 1 to 255 visible ASCII characters: 400 BAD_REQUEST', async () => {
+    const { app, calls } = scripted(() => new Response('ok'), keyed)
+    expect((await app.request(deploy('x'.repeat(256)))).status).toBe(400)
+    expect(calls).toHaveLength(0)
+  })
+
+  test('Workers KV cannot claim a key atomically: refused at config load, with the reason', () => {
+    const config = { upstreams: { api: { targets: [{ url: 'http://127.0.0.1:9001' }], ...keyed } }, routes: [{ pathPrefix: '/', upstream: 'api' }], store: { type: 'kv' } }
+    expect(() => parseConfig(config)).toThrow(/upstreams\.api\.idempotency\.enabled: needs a store that claims a key atomically/)
+  })
+
+  test('a store without key records is refused when an upstream enables idempotency', () => {
+    const config = parseConfig({ upstreams: { api: { targets: [{ url: 'http://127.0.0.1:9001' }], ...keyed } }, routes: [{ pathPrefix: '/', upstream: 'api' }] })
+    const keyless: BreakerStore = { kind: 'custom', publish: async () => {}, read: async () => ({}) }
+    expect(() => createProxy(config, { store: keyless })).toThrow(ConfigError)
+  })
+})
+
+describe('memory key store', () => {
+  test('of concurrent claims of one key exactly one wins; an expired claim is free again', async () => {
+    const keys = new MemoryKeyStore()
+    const claims = await Promise.all(Array.from({ length: 20 }, () => keys.claim('api', 'k', 'f', 50)))
+    expect(claims.filter((c) => c === undefined)).toHaveLength(1)
+    expect(claims.filter((c) => c?.state === 'in-flight')).toHaveLength(19)
+    expect(await keys.claim('other', 'k', 'f', 50)).toBeUndefined() // keys are per upstream
+    await Bun.sleep(60) // the claim's ttl: expiry is the behaviour under test
+    expect(await keys.claim('api', 'k', 'f', 50)).toBeUndefined()
+  })
+})

@@ -1,0 +1,96 @@
+import { describe, expect, test } from 'bun:test'
+import { backoffMs } from '../../src/resilience/backoff.ts'
+import { MIN_RETRIES, RetryBudget } from '../../src/resilience/retry-budget.ts'
+import { refused, reset, scripted } from '../support/scripted.ts'
+
+describe('retry rules', () => {
+  test('a GET answered 503 is retried once, on the other target', async () => {
+    const { app, calls } = scripted((call) => new Response(call.target.endsWith('9001') ? 'down' : 'up', { status: call.target.endsWith('9001') ? 503 : 200 }))
+    for (let i = 0; i < 3; i++) expect(await (await app.request('/x')).text()).toBe('up')
+    // Each retry takes the next turn, so each request starts on 9001 and its retry lands on 9002.
+    expect(calls.map((c) => c.target.slice(-4))).toEqual(['9001', '9002', '9001', '9002', '9001', '9002'])
+    // Four requests allow max(3, 20% of 4) retries: the fourth request's 503 stands.
+    expect(await (await app.request('/x')).text()).toBe('down')
+    expect(calls).toHaveLength(7)
+  })
+
+  test('a POST that may have reached the upstream is never sent again; with an Idempotency-Key it is', async () => {
+    const { app, calls } = scripted(() => reset())
+    expect((await app.request('/deploy', { method: 'POST', body: 'v2' })).status).toBe(502)
+    expect(calls).toHaveLength(1)
+    expect((await app.request('/deploy', { method: 'POST', body: 'v2', headers: { 'idempotency-key': 'k1' } })).status).toBe(502)
+    expect(calls).toHaveLength(3)
+    expect(calls.map((c) => c.body)).toEqual(['v2', 'v2', 'v2'])
+  })
+
+  test('a POST answered 503 is not retried: the upstream saw it', async () => {
+    const { app, calls } = scripted(() => new Response('busy', { status: 503 }))
+    expect((await app.request('/deploy', { method: 'POST', body: 'v2' })).status).toBe(503)
+    expect(calls).toHaveLength(1)
+  })
+
+  test('any request, POST included, moves on when the connection was refused: nothing was sent', async () => {
+    const { app, calls } = scripted((call) => (call.target.endsWith('9001') ? refused() : new Response('deployed')))
+    expect(await (await app.request('/deploy', { method: 'POST', body: 'v2' })).text()).toBe('deployed')
+    expect(calls.map((c) => [c.target.slice(-4), c.body])).toEqual([['9001', 'v2'], ['9002', 'v2']])
+  })
+
+  test('attempts bounds the retries; retry.on decides which statuses count', async () => {
+    const { app, calls } = scripted(() => new Response('nope', { status: 500 }), { retry: { attempts: 3, backoffMs: 1, on: [500] } })
+    expect((await app.request('/')).status).toBe(500)
+    expect(calls).toHaveLength(4)
+    const plain = scripted(() => new Response('nope', { status: 500 }))
+    expect((await plain.app.request('/')).status).toBe(500)
+    expect(plain.calls).toHaveLength(1) // 500 is not in the default retry.on
+  })
+
+  test('a body too long to buffer streams once and is never retried', async () => {
+    const { app, calls } = scripted(() => new Response('busy', { status: 503 }), { retry: { maxBodyBytes: 10 } })
+    const body = new ReadableStream({ start: (c) => (c.enqueue(new TextEncoder().encode('x'.repeat(11))), c.close()) })
+    expect((await app.request('/upload', { method: 'PUT', body, duplex: 'half' } as RequestInit)).status).toBe(503)
+    expect(calls).toHaveLength(1)
+    expect(calls[0]!.body).toBe('x'.repeat(11))
+    const short = await app.request('/upload', { method: 'PUT', body: 'x'.repeat(10) })
+    expect(short.status).toBe(503)
+    expect(calls).toHaveLength(3) // buffered: retried
+  })
+
+  test('a retry storm stays within the budget: 1,000 failing GETs make at most 1,000 + 20% + the floor attempts', async () => {
+    const { app, calls } = scripted(() => new Response('down', { status: 503 }), { retry: { attempts: 3, backoffMs: 0, budgetPercent: 20 } })
+    for (let i = 0; i < 1000; i++) expect((await app.request('/')).status).toBe(503)
+    expect(calls.length).toBeLessThanOrEqual(1000 + 200 + MIN_RETRIES)
+    expect(calls.length).toBeGreaterThan(1000) // the budget was used, not refused outright
+  })
+
+  test('no retry starts when its backoff would pass the deadline', async () => {
+    const { app, calls } = scripted(() => new Response('down', { status: 503 }), { timeoutMs: 500, retry: { attempts: 5, backoffMs: 100, maxBackoffMs: 1000 } })
+    expect((await app.request('/')).status).toBe(503)
+    // Backoffs of 99, 198 and 396 ms: the third would end past the 500 ms deadline, so three calls.
+    expect(calls).toHaveLength(3)
+  })
+})
+
+describe('retry budget', () => {
+  test('allows percent of the window’s requests, at least the floor, and forgets an old window', () => {
+    const budget = new RetryBudget(20, 10000)
+    for (let i = 0; i < 100; i++) budget.request(1000)
+    let granted = 0
+    while (budget.tryRetry(1000)) granted++
+    expect(granted).toBe(20)
+    const quiet = new RetryBudget(20, 10000)
+    quiet.request(0)
+    let floor = 0
+    while (quiet.tryRetry(0)) floor++
+    expect(floor).toBe(MIN_RETRIES)
+    expect(budget.tryRetry(12000)).toBe(true) // ten seconds on, the old requests and retries are gone
+  })
+})
+
+describe('backoff', () => {
+  test('full jitter: uniform below min(max, base × 2^n)', () => {
+    expect(backoffMs(0, 50, 1000, () => 0)).toBe(0)
+    expect(backoffMs(0, 50, 1000, () => 0.999)).toBe(49)
+    expect(backoffMs(3, 50, 1000, () => 0.999)).toBe(399)
+    expect(backoffMs(10, 50, 1000, () => 0.999)).toBe(999)
+  })
+})
