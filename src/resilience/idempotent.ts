@@ -32,11 +32,14 @@ export function idempotent(serve: Handler): Handler {
     if (existing !== undefined) return duplicate(existing, fingerprint, exchange)
 
     const { ttlMs, maxResponseBytes } = config.idempotency
+    const logged = (error: unknown) => storeFailed(error, exchange)
+    const save = (response: StoredResponse) => keys.complete(upstream, key, { state: 'done', fingerprint, response }, ttlMs).catch(logged)
+    const saveFailure = async (error: unknown) => save(await stored(failure(error, exchange), Infinity))
     const outcome = serve({ ...exchange, clientGone: NEVER }).then(
-      (response) => keep(response, maxResponseBytes, (stored) => keys.complete(upstream, key, { state: 'done', fingerprint, response: stored }, ttlMs), exchange),
+      (response) => keep(response, maxResponseBytes, save, (error) => saveFailure(bodyFailed(error, exchange))),
       async (error: unknown) => {
-        if (neverReachedUpstream(error)) await keys.release(upstream, key).catch((e: unknown) => storeFailed(e, exchange))
-        else await keys.complete(upstream, key, { state: 'done', fingerprint, response: await stored(failure(error, exchange), Infinity) }, ttlMs).catch((e: unknown) => storeFailed(e, exchange))
+        if (neverReachedUpstream(error)) await keys.release(upstream, key).catch(logged)
+        else await saveFailure(error)
         throw error
       },
     )
@@ -73,12 +76,17 @@ function replay(response: StoredResponse, requestId: string): Response {
  * Passes the response on while keeping a copy of it for the store: the body is teed, so the client
  * may leave while the copy still reads to the end (a keyed request runs to completion).
  */
-function keep(response: Response, maxBytes: number, save: (stored: StoredResponse) => Promise<void>, exchange: Exchange) {
-  if (response.body === null) return { response, stored: stored(response, maxBytes).then(save).catch((e: unknown) => storeFailed(e, exchange)) }
+function keep(response: Response, maxBytes: number, save: (stored: StoredResponse) => Promise<void>, failed: (error: unknown) => Promise<void>) {
+  if (response.body === null) return { response, stored: stored(response, maxBytes).then(save, failed) }
   const [toClient, toStore] = response.body.tee()
-  const copy = new Response(toStore, response)
-  const kept = stored(copy, maxBytes).then(save).catch((e: unknown) => storeFailed(e, exchange))
-  return { response: new Response(toClient, response), stored: kept }
+  return { response: new Response(toClient, response), stored: stored(new Response(toStore, response), maxBytes).then(save, failed) }
+}
+
+/** The upstream's body broke off: its answer is lost, but the request reached it, so that is the outcome. */
+function bodyFailed(cause: unknown, exchange: Exchange): ProxyError {
+  const hop = exchange.tried.at(-1)?.hop ?? 'unknown'
+  const fault = { error: 'connection_terminated' as const, nextHop: hop, requestSent: true }
+  return new ProxyError('UPSTREAM_UNREACHABLE', `the response body of upstream ${hop} broke off`, fault, undefined, { cause })
 }
 
 /** The response as the store keeps it; a body over `maxBytes` is left out (and no longer read). */

@@ -102,6 +102,26 @@ describe('Idempotency-Key', () => {
     expect(calls).toHaveLength(1)
   })
 
+  test('a response body that breaks off is stored as the 502 it became, never re-run', async () => {
+    const kept: Promise<unknown>[] = []
+    const broken = () =>
+      new ReadableStream<Uint8Array>({
+        start(c) {
+          c.enqueue(new TextEncoder().encode('half a deploy log'))
+          c.error(new Error('connection reset'))
+        },
+      })
+    const { app, calls } = scripted(() => new Response(broken()), keyed, { waitUntil: (_, work) => void kept.push(work) })
+    const first = await app.request(deploy('d-8'))
+    await first.text().catch(() => {}) // the client sees the body break off
+    await Promise.all(kept)
+    const again = await app.request(deploy('d-8'))
+    expect(again.status).toBe(502)
+    expect(again.headers.get('idempotent-replayed')).toBe('true')
+    expect(again.headers.get('proxy-status')).toContain('request-sent')
+    expect(calls).toHaveLength(1)
+  })
+
   test('without idempotency enabled the header changes nothing', async () => {
     const { app, calls } = scripted(() => new Response('ok'))
     await app.request(deploy('d-7'))
