@@ -3,7 +3,7 @@ import type { Config } from './config/schema.ts'
 import { adminApp } from './admin/admin.ts'
 import { ConfigError } from './config/issues.ts'
 import { ProxyError } from './errors/proxy-error.ts'
-import { readRequestBody } from './forwarding/request-body.ts'
+import { readRequestBody, type RequestBody } from './forwarding/request-body.ts'
 import { forward, type UpstreamFetch } from './forwarding/forward.ts'
 import { requestIdOf } from './forwarding/request-id.ts'
 import { attempt } from './resilience/attempt.ts'
@@ -76,7 +76,7 @@ export function createProxy(config: Config, options: ProxyOptions = {}): Hono<Pr
   app.onError(panicBoundary)
   app.route(config.admin.pathPrefix, adminApp(config, upstreams))
   for (const middleware of options.middleware ?? []) app.use('*', middleware)
-  app.all('*', async (c) => {
+  app.all('*', (c) => {
     const request = c.req.raw
     const requestId = requestIdOf(request.headers)
     c.set('requestId', requestId)
@@ -85,21 +85,26 @@ export function createProxy(config: Config, options: ProxyOptions = {}): Hono<Pr
     const match = route(request.method, host, target)
     if (match === undefined) throw new ProxyError('NO_ROUTE', `no route for ${request.method} ${target.pathname}`)
     const upstream = upstreams.get(match.upstream)!
+    const deadline = Date.now() + upstream.config.timeoutMs
     const keyed = upstream.config.idempotency.enabled && request.headers.has('idempotency-key')
     // A body that may be sent again (a retry, a failover, a keyed request's fingerprint) is read ahead.
     const replays = keyed || upstream.config.retry.attempts > 0 || upstream.targets.length > 1
-    const exchange: Exchange = {
-      request,
-      client: { address: clientAddress(c) ?? 'unknown', requestId, proto: target.proto, host },
-      upstream,
-      path: match.path,
-      deadline: Date.now() + upstream.config.timeoutMs,
-      body: await readRequestBody(request, config.limits.maxBodyBytes, replays ? upstream.config.retry.maxBodyBytes : 0),
-      clientGone: request.signal,
-      tried: [],
-      keepAlive: waitUntil === undefined ? () => {} : (work) => waitUntil(c, work),
+    const body = readRequestBody(request, config.limits.maxBodyBytes, replays ? upstream.config.retry.maxBodyBytes : 0)
+    const serve = (body: RequestBody) => {
+      const exchange: Exchange = {
+        request,
+        client: { address: clientAddress(c) ?? 'unknown', requestId, proto: target.proto, host },
+        upstream,
+        path: match.path,
+        deadline,
+        body,
+        clientGone: request.signal,
+        tried: [],
+        keepAlive: waitUntil === undefined ? () => {} : (work) => waitUntil(c, work),
+      }
+      return waitUntil === undefined ? handle(exchange) : handle(exchange).finally(() => keepStoreWork(c, waitUntil))
     }
-    return waitUntil === undefined ? handle(exchange) : handle(exchange).finally(() => keepStoreWork(c, waitUntil))
+    return body instanceof Promise ? body.then(serve) : serve(body)
   })
   return app
 }

@@ -33,19 +33,24 @@ export const replayable = (body: RequestBody): boolean => body.stream === null
  * The request body to forward, within `maxBytes`. A declared Content-Length over the limit is
  * refused before anything is sent. A body up to `bufferBytes` is read ahead so that a retry or a
  * failover can send it again; a larger one streams through once, counted as it flows when its
- * length was not declared, and fails mid-stream past the limit.
+ * length was not declared, and fails mid-stream past the limit. No body (most requests) and a body
+ * that streams as it is answer at once, without a promise.
  */
-export async function readRequestBody(request: Request, maxBytes: number, bufferBytes: number): Promise<RequestBody> {
+export function readRequestBody(request: Request, maxBytes: number, bufferBytes: number): RequestBody | Promise<RequestBody> {
   const body = request.body
   if (body === null) return NO_BODY
   const declared = request.headers.get('content-length')
   if (declared !== null) {
     if (!/^\d+$/.test(declared)) throw new ProxyError('BAD_REQUEST', 'invalid Content-Length')
     if (Number(declared) > maxBytes) throw new ProxyError('PAYLOAD_TOO_LARGE', `request body exceeds ${maxBytes} bytes`)
-    if (Number(declared) <= bufferBytes) return { bytes: new Uint8Array(await request.arrayBuffer()), stream: null, overflow: NEVER }
+    if (Number(declared) <= bufferBytes) return request.arrayBuffer().then((bytes) => ({ bytes: new Uint8Array(bytes), stream: null, overflow: NEVER }))
     return { bytes: null, stream: body, overflow: NEVER }
   }
-  if (bufferBytes === 0) return counted(body, maxBytes)
+  return bufferBytes === 0 ? counted(body, maxBytes) : readAhead(body, maxBytes, bufferBytes)
+}
+
+/** Reads a body of unknown length into memory while it fits `bufferBytes`; past that, streams the rest after what was read. */
+async function readAhead(body: ReadableStream<Uint8Array>, maxBytes: number, bufferBytes: number): Promise<RequestBody> {
   const reader = body.getReader()
   const head: Uint8Array[] = []
   let seen = 0

@@ -1,7 +1,7 @@
 import { errorResponse, ProxyError } from '../errors/proxy-error.ts'
 import { NULL_BODY_STATUSES } from '../forwarding/response.ts'
 import { log, describeError } from '../log.ts'
-import type { KeyRecord, StoredResponse } from '../stores/types.ts'
+import type { KeyRecord, KeyStore, StoredResponse } from '../stores/types.ts'
 import type { Exchange, Handler } from './types.ts'
 
 /** A key as the IETF draft "The Idempotency-Key HTTP Header Field" uses it: a short visible-ASCII string. */
@@ -21,31 +21,37 @@ const CLAIM_GRACE_MS = 30000
  * that never reached one releases the key.
  */
 export function idempotent(serve: Handler): Handler {
-  return async (exchange) => {
+  return (exchange) => {
     const key = exchange.request.headers.get('idempotency-key')
     const { keys, config } = exchange.upstream
     if (key === null || keys === undefined || !config.idempotency.enabled) return serve(exchange)
-    if (!KEY.test(key)) throw new ProxyError('BAD_REQUEST', 'Idempotency-Key must be 1 to 255 visible ASCII characters')
-    const upstream = exchange.upstream.name
-    const fingerprint = await fingerprintOf(exchange)
-    const existing = await storeCall(() => keys.claim(upstream, key, fingerprint, config.timeoutMs + CLAIM_GRACE_MS), exchange)
-    if (existing !== undefined) return duplicate(existing, fingerprint, exchange)
-
-    const { ttlMs, maxResponseBytes } = config.idempotency
-    const logged = (error: unknown) => storeFailed(error, exchange)
-    const save = (response: StoredResponse) => keys.complete(upstream, key, { state: 'done', fingerprint, response }, ttlMs).catch(logged)
-    const saveFailure = async (error: unknown) => save(await stored(failure(error, exchange), Infinity))
-    const outcome = serve({ ...exchange, clientGone: NEVER }).then(
-      (response) => keep(response, maxResponseBytes, save, (error) => saveFailure(bodyFailed(error, exchange))),
-      async (error: unknown) => {
-        if (neverReachedUpstream(error)) await keys.release(upstream, key).catch(logged)
-        else await saveFailure(error)
-        throw error
-      },
-    )
-    exchange.keepAlive(outcome.then((kept) => kept.stored, () => undefined))
-    return (await outcome).response
+    return serveKeyed(serve, exchange, keys, key)
   }
+}
+
+/** Serves a keyed request: claim, then run and keep its outcome, or answer as a duplicate. */
+async function serveKeyed(serve: Handler, exchange: Exchange, keys: KeyStore, key: string): Promise<Response> {
+  const { config } = exchange.upstream
+  if (!KEY.test(key)) throw new ProxyError('BAD_REQUEST', 'Idempotency-Key must be 1 to 255 visible ASCII characters')
+  const upstream = exchange.upstream.name
+  const fingerprint = await fingerprintOf(exchange)
+  const existing = await storeCall(() => keys.claim(upstream, key, fingerprint, config.timeoutMs + CLAIM_GRACE_MS), exchange)
+  if (existing !== undefined) return duplicate(existing, fingerprint, exchange)
+
+  const { ttlMs, maxResponseBytes } = config.idempotency
+  const logged = (error: unknown) => storeFailed(error, exchange)
+  const save = (response: StoredResponse) => keys.complete(upstream, key, { state: 'done', fingerprint, response }, ttlMs).catch(logged)
+  const saveFailure = async (error: unknown) => save(await stored(failure(error, exchange), Infinity))
+  const outcome = serve({ ...exchange, clientGone: NEVER }).then(
+    (response) => keep(response, maxResponseBytes, save, (error) => saveFailure(bodyFailed(error, exchange))),
+    async (error: unknown) => {
+      if (neverReachedUpstream(error)) await keys.release(upstream, key).catch(logged)
+      else await saveFailure(error)
+      throw error
+    },
+  )
+  exchange.keepAlive(outcome.then((kept) => kept.stored, () => undefined))
+  return (await outcome).response
 }
 
 /** What a duplicate gets: the replay, or why there is none. */

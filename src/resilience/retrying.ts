@@ -22,35 +22,39 @@ type Outcome = { response: Response; error?: undefined } | { error: unknown; res
  * the last outcome: the upstream's own response, or the proxy's error.
  */
 export function retrying(serve: Handler, random: () => number): Handler {
-  return async (exchange) => {
+  /** Tries once; a response outside `retry.on` (most of them) goes back at once, the rest are judged. */
+  const tryOnce = (exchange: Exchange, retries: number): Promise<Response> =>
+    serve(exchange).then(
+      (response) => (exchange.upstream.config.retry.on.includes(response.status) ? again(exchange, retries, { response }) : response),
+      (error: unknown) => again(exchange, retries, { error }),
+    )
+
+  /** The last outcome, or another try once the backoff has passed. */
+  const again = async (exchange: Exchange, retries: number, outcome: Outcome): Promise<Response> => {
     const { retry } = exchange.upstream.config
-    const budget = exchange.upstream.retryBudget
-    budget.request(Date.now())
-    for (let retries = 0; ; retries++) {
-      const outcome: Outcome = await serve(exchange).then(
-        (response) => ({ response }),
-        (error: unknown) => ({ error }),
-      )
-      const reason = retryReason(outcome, retry.on)
-      const delayMs = backoffMs(retries, retry.backoffMs, retry.maxBackoffMs, random)
-      if (
-        reason === undefined ||
-        retries >= retry.attempts ||
-        !replayable(exchange.body) ||
-        !safeToResend(exchange, outcome) ||
-        exchange.deadline - Date.now() - delayMs < MIN_ATTEMPT_MS ||
-        exchange.clientGone.aborted ||
-        !budget.tryRetry(Date.now())
-      ) {
-        if (outcome.response) return outcome.response
-        throw outcome.error
-      }
-      void outcome.response?.body?.cancel().catch(() => {})
-      log('info', 'retry', { requestId: exchange.client.requestId, upstream: exchange.upstream.name, retry: retries + 1, reason, delayMs })
-      if (!(await pause(delayMs, exchange.clientGone))) {
-        throw new ProxyError('CLIENT_CLOSED_REQUEST', 'client closed the request')
-      }
+    const reason = retryReason(outcome, retry.on)
+    const delayMs = reason === undefined ? 0 : backoffMs(retries, retry.backoffMs, retry.maxBackoffMs, random)
+    if (
+      reason === undefined ||
+      retries >= retry.attempts ||
+      !replayable(exchange.body) ||
+      !safeToResend(exchange, outcome) ||
+      exchange.deadline - Date.now() - delayMs < MIN_ATTEMPT_MS ||
+      exchange.clientGone.aborted ||
+      !exchange.upstream.retryBudget.tryRetry(Date.now())
+    ) {
+      if (outcome.response) return outcome.response
+      throw outcome.error
     }
+    void outcome.response?.body?.cancel().catch(() => {})
+    log('info', 'retry', { requestId: exchange.client.requestId, upstream: exchange.upstream.name, retry: retries + 1, reason, delayMs })
+    if (!(await pause(delayMs, exchange.clientGone))) throw new ProxyError('CLIENT_CLOSED_REQUEST', 'client closed the request')
+    return tryOnce(exchange, retries + 1)
+  }
+
+  return (exchange) => {
+    exchange.upstream.retryBudget.request(Date.now())
+    return tryOnce(exchange, 0)
   }
 }
 
