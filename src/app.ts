@@ -90,10 +90,13 @@ export function createProxy(config: Config, options: ProxyOptions = {}): Hono<Pr
     // A body that may be sent again (a retry, a failover, a keyed request's fingerprint) is read ahead.
     const replays = keyed || upstream.config.retry.attempts > 0 || upstream.targets.length > 1
     const body = readRequestBody(request, config.limits.maxBodyBytes, replays ? upstream.config.retry.maxBodyBytes : 0)
+    const address = clientAddress(c) ?? 'unknown'
+    const priorHops = request.headers.get('x-forwarded-for')
+    const client = { address, forwardedFor: priorHops ? `${priorHops}, ${address}` : address, requestId, proto: target.proto, host }
     const serve = (body: RequestBody) => {
       const exchange: Exchange = {
         request,
-        client: { address: clientAddress(c) ?? 'unknown', requestId, proto: target.proto, host },
+        client,
         upstream,
         path: match.path,
         deadline,

@@ -1,5 +1,5 @@
 /** Headers that describe one connection, never the message: removed in both directions (RFC 9110 §7.6.1). */
-const HOP_BY_HOP = [
+const HOP_BY_HOP: ReadonlySet<string> = new Set([
   'connection',
   'keep-alive',
   'proxy-authorization',
@@ -9,39 +9,45 @@ const HOP_BY_HOP = [
   'trailer',
   'transfer-encoding',
   'upgrade',
-]
+])
 
 /**
- * The headers less the hop-by-hop ones and every header the Connection header names. Edits the
- * headers themselves when the runtime allows it (Bun does, for requests it received and responses
- * it fetched): a copy per request and per response is measurable. An immutable Headers throws on
- * the first delete, and then a copy is edited instead.
+ * Applies `edit` to the headers themselves when the runtime allows it (Bun and Deno do, for
+ * requests they received and responses they fetched): a copy per request and per response is
+ * measurable. Immutable Headers (Workers) throw on the first change, before any took effect, and
+ * then a copy is edited instead. `edit` must give the same result when applied twice.
  */
-export function withoutHopByHop(headers: Headers): Headers {
-  const connection = headers.get('connection')
+function edited(headers: Headers, edit: (headers: Headers) => void): Headers {
   try {
-    deleteHopByHop(headers, connection)
+    edit(headers)
     return headers
   } catch {
     const copy = new Headers(headers)
-    deleteHopByHop(copy, connection)
+    edit(copy)
     return copy
   }
 }
 
-function deleteHopByHop(headers: Headers, connection: string | null): void {
-  for (const name of HOP_BY_HOP) headers.delete(name)
-  if (connection) {
-    for (const name of connection.split(',')) {
-      const trimmed = name.trim()
-      if (trimmed) headers.delete(trimmed)
-    }
-  }
+/**
+ * Removes the hop-by-hop headers and every header the Connection header names. One pass finds
+ * them, and only those present are deleted: most messages have none, and on Deno each delete of
+ * an absent name costs a scan of the list.
+ */
+function deleteHopByHop(headers: Headers): void {
+  const connection = headers.get('connection')
+  const named = connection === null ? [] : connection.toLowerCase().split(',').map((name) => name.trim())
+  const doomed: string[] = []
+  headers.forEach((_, name) => {
+    if (HOP_BY_HOP.has(name) || named.includes(name)) doomed.push(name)
+  })
+  for (const name of doomed) headers.delete(name)
 }
 
 /** What the proxy knows about the client, for X-Forwarded-* and `requestHeaders` variables. */
 export interface ClientInfo {
   address: string
+  /** X-Forwarded-For as every attempt sends it: the client's own value, if any, then its address. */
+  forwardedFor: string
   requestId: string
   proto: string
   host: string | null
@@ -50,29 +56,31 @@ export interface ClientInfo {
 /**
  * The headers an upstream sees: the client's, less hop-by-hop and Host (the fetch sets the
  * target's), plus X-Forwarded-*, x-request-id and the upstream's configured `requestHeaders`.
- * Every attempt of a request gets the same values, so editing the request's own headers is safe.
+ * Every attempt of a request sets the same values (X-Forwarded-For is computed once), so editing the
+ * request's own headers is safe however many attempts a request makes.
  */
 export function upstreamRequestHeaders(
   incoming: Headers,
   client: ClientInfo,
   extra: readonly (readonly [string, string])[],
 ): Headers {
-  const headers = withoutHopByHop(incoming)
-  headers.delete('host')
-  const forwardedFor = headers.get('x-forwarded-for')
-  headers.set('x-forwarded-for', forwardedFor ? `${forwardedFor}, ${client.address}` : client.address)
-  headers.set('x-forwarded-proto', client.proto)
-  if (client.host !== null) headers.set('x-forwarded-host', client.host)
-  headers.set('x-request-id', client.requestId)
-  for (const [name, template] of extra) headers.set(name, expandVariables(template, client))
-  return headers
+  return edited(incoming, (headers) => {
+    deleteHopByHop(headers)
+    headers.delete('host')
+    headers.set('x-forwarded-for', client.forwardedFor)
+    headers.set('x-forwarded-proto', client.proto)
+    if (client.host !== null) headers.set('x-forwarded-host', client.host)
+    headers.set('x-request-id', client.requestId)
+    for (const [name, template] of extra) headers.set(name, expandVariables(template, client))
+  })
 }
 
 /** The client's response headers: the upstream's less hop-by-hop, plus x-request-id. */
 export function clientResponseHeaders(upstream: Headers, requestId: string): Headers {
-  const headers = withoutHopByHop(upstream)
-  headers.set('x-request-id', requestId)
-  return headers
+  return edited(upstream, (headers) => {
+    deleteHopByHop(headers)
+    headers.set('x-request-id', requestId)
+  })
 }
 
 const VARIABLE = /\$(remote_addr|request_id|time)\b/g

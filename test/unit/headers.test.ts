@@ -2,7 +2,7 @@ import { describe, expect, test } from 'bun:test'
 import { clientResponseHeaders, upstreamRequestHeaders } from '../../src/forwarding/headers.ts'
 import { requestIdOf } from '../../src/forwarding/request-id.ts'
 
-const client = { address: '10.0.0.9', requestId: 'req-1', proto: 'https', host: 'shop.example.com' }
+const client = { address: '10.0.0.9', forwardedFor: '203.0.113.7, 10.0.0.9', requestId: 'req-1', proto: 'https', host: 'shop.example.com' }
 
 describe('upstream request headers', () => {
   const incoming = new Headers({
@@ -30,6 +30,10 @@ describe('upstream request headers', () => {
     expect(out.get('x-forwarded-host')).toBe('shop.example.com')
     expect(out.get('x-request-id')).toBe('req-1')
     expect(out.get('accept')).toBe('text/html')
+  })
+  test('a second attempt on the same headers sends the same values (X-Forwarded-For not appended twice)', () => {
+    const again = upstreamRequestHeaders(out, client, [['x-client', '$remote_addr/$request_id']])
+    expect(again.get('x-forwarded-for')).toBe('203.0.113.7, 10.0.0.9')
   })
   test('requestHeaders variables are expanded', () => {
     expect(out.get('x-client')).toBe('10.0.0.9/req-1')

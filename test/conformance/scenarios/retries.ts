@@ -86,6 +86,9 @@ export const retries: Scenario[] = [
       // Round-robin starts each request on the failing target; its retry always went to the other one.
       expect(failing.seen).toHaveLength(MIN_RETRIES)
       expect(healthy.seen).toHaveLength(MIN_RETRIES)
+      // A retry sends the same headers: the client's address is in X-Forwarded-For once.
+      expect(healthy.seen.map((s) => s.headers.get('x-forwarded-for'))).toEqual(failing.seen.map((s) => s.headers.get('x-forwarded-for')))
+      expect(healthy.seen[0]!.headers.get('x-forwarded-for')!.split(',')).toHaveLength(1)
     },
   },
   {
