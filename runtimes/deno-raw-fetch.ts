@@ -16,7 +16,8 @@ export const rawFetch: UpstreamFetch = (input, init) =>
     const signal = init.signal ?? undefined
     if (signal?.aborted) return reject(signal.reason)
     const headers: Record<string, string> = {}
-    new Headers(init.headers).forEach((value, name) => (headers[name] = value))
+    const given = init.headers instanceof Headers ? init.headers : new Headers(init.headers) // the core passes Headers: no copy
+    given.forEach((value, name) => (headers[name] = value))
     const protocol = url.protocol as 'http:' | 'https:'
     const request = (protocol === 'https:' ? https : http).request(
       url,
