@@ -4,7 +4,7 @@
  * The app is built once per isolate and config; store writes outlive the response via waitUntil.
  */
 import type { Context, Hono, MiddlewareHandler } from 'hono'
-import { ConfigError, createProxy, errorResponse, MemoryStore, parseConfig, ProxyError, type BreakerStore, type Config, type ProxyEnv } from '../src/index.ts'
+import { ConfigError, createProxy, errorResponse, logConfigWarnings, MemoryStore, parseConfig, ProxyError, type BreakerStore, type Config, type ProxyEnv } from '../src/index.ts'
 import { describeError, log } from '../src/log.ts'
 import bundledConfig from './workers.config.json'
 import { DurableObjectKeyStore, DurableObjectStore, type BreakerObject, type IdempotencyKeyObject } from './stores/durable-object.ts'
@@ -28,6 +28,7 @@ function appFor(env: Env, middleware: MiddlewareHandler[]): Hono<ProxyEnv> {
   if (cached?.source === source) return cached.app
   const vars = Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => typeof e[1] === 'string'))
   const config = parseConfig(source, vars)
+  logConfigWarnings(config)
   const app = createProxy(config, {
     store: storeFor(config, env),
     fetch: keepEncodedFetch,

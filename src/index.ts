@@ -1,6 +1,7 @@
 /** The package: the proxy as a Hono app, its config, and the pieces a runtime wires together. */
 export { createProxy, type ProxyEnv, type ProxyOptions } from './app.ts'
 export { parseConfig } from './config/parse.ts'
+export { logConfigWarnings } from './config/warnings.ts'
 export { ConfigError, type ConfigIssue, formatIssues } from './config/issues.ts'
 export type { Config, ConfigInput, RouteConfig, TargetConfig, UpstreamConfig } from './config/schema.ts'
 export { configJsonSchema } from './config/json-schema.ts'

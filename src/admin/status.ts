@@ -8,6 +8,7 @@ export function statusOf(upstreams: Iterable<Upstream>, now = Date.now()) {
       balancer: upstream.config.balancer,
       fallback: upstream.config.fallback ?? null,
       waiting: upstream.bulkhead.waiting,
+      retryBudget: { percent: upstream.config.retry.budgetPercent, ...upstream.retryBudget.window(now) },
       store: { lastSyncAt: iso(upstream.view.lastSyncAt), lastPublishAt: iso(upstream.view.lastPublishAt), error: upstream.view.storeError ?? null },
       targets: upstream.targets.map((t) => ({
         url: t.url,

@@ -1,8 +1,7 @@
 import type { MiddlewareHandler } from 'hono'
 import { parseArgs } from '../config/args.ts'
 import { ConfigError } from '../config/issues.ts'
-import { notYetEnforced } from '../config/not-enforced.ts'
-import { timeoutWarnings } from '../config/validate.ts'
+import { logConfigWarnings } from '../config/warnings.ts'
 import { parseConfig } from '../config/parse.ts'
 import type { Config } from '../config/schema.ts'
 import { demoBanner, demoConfig, demoOrigin } from '../demo/origins.ts'
@@ -50,9 +49,7 @@ export async function runCommand(host: Host, middleware: MiddlewareHandler[] = [
     }
     config = parseConfig(text, host.env)
     if (options.port !== undefined) config.listen.port = options.port
-    const pending = notYetEnforced(config)
-    if (pending.length > 0) log('warn', 'config_not_enforced', { paths: pending, note: 'accepted, not acted on in this version' })
-    for (const warning of timeoutWarnings(config)) log('warn', 'config_warning', { ...warning })
+    logConfigWarnings(config)
     proxy = await host.serve(config, middleware)
   } catch (error) {
     console.error(error instanceof Error ? error.message : String(error))

@@ -25,12 +25,16 @@ export class RetryBudget {
 
   /** Takes one retry if the budget has room; false when it has none. */
   tryRetry(now: number): boolean {
-    this.bucket(now)
-    const requests = sum(this.requests)
-    const retries = sum(this.retries)
+    const { requests, retries } = this.window(now)
     if (retries + 1 > Math.max(this.floor, (requests * this.percent) / 100)) return false
     this.retries[this.bucket(now)]!++
     return true
+  }
+
+  /** Requests and retries counted over the last window. */
+  window(now: number): { requests: number; retries: number } {
+    this.bucket(now)
+    return { requests: sum(this.requests), retries: sum(this.retries) }
   }
 
   /** The bucket for `now`, emptied first when it last held an older epoch. */

@@ -3,6 +3,7 @@ import { parseConfig } from '../../src/config/parse.ts'
 import { ConfigError } from '../../src/config/issues.ts'
 import { parseArgs } from '../../src/config/args.ts'
 import { notYetEnforced } from '../../src/config/not-enforced.ts'
+import { timeoutWarnings } from '../../src/config/validate.ts'
 
 const minimal = { upstreams: { api: { targets: [{ url: 'http://127.0.0.1:9001' }] } }, routes: [{ pathPrefix: '/', upstream: 'api' }] }
 
@@ -78,6 +79,18 @@ describe('config errors name every bad field by path', () => {
   test('tryTimeoutMs may not exceed timeoutMs', () => {
     const bad = { ...minimal, upstreams: { api: { targets: [{ url: 'http://127.0.0.1:9001' }], timeoutMs: 1000, tryTimeoutMs: 2000 } } }
     expect(issuesOf(bad)[0]).toStartWith('upstreams.api.tryTimeoutMs: 2000 exceeds timeoutMs 1000')
+  })
+  test('attempts that cannot all fit in timeoutMs are warned about, not refused', () => {
+    const t = [{ url: 'http://127.0.0.1:9001' }]
+    const tight = parseConfig({ ...minimal, upstreams: { api: { targets: t, timeoutMs: 10000, tryTimeoutMs: 6000, retry: { attempts: 1 } } } })
+    expect(timeoutWarnings(tight)).toEqual([
+      {
+        path: 'upstreams.api.retry.attempts',
+        message: '2 tries of tryTimeoutMs 6000 plus up to 50 ms of backoff need 12050 ms, more than timeoutMs 10000: the last tries get less time than one try, or none',
+      },
+    ])
+    const roomy = parseConfig({ ...minimal, upstreams: { api: { targets: t, timeoutMs: 13000, tryTimeoutMs: 6000, retry: { attempts: 1 } } } })
+    expect(timeoutWarnings(roomy)).toEqual([])
   })
   test('fallback cycles and unknown fallbacks are refused', () => {
     const t = [{ url: 'http://127.0.0.1:9001' }]

@@ -60,6 +60,8 @@ describe('retry rules', () => {
     for (let i = 0; i < 1000; i++) expect((await app.request('/')).status).toBe(503)
     expect(calls.length).toBeLessThanOrEqual(1000 + 200 + MIN_RETRIES)
     expect(calls.length).toBeGreaterThan(1000) // the budget was used, not refused outright
+    const status = (await (await app.request('/_proxy/status')).json()) as { upstreams: { api: { retryBudget: unknown } } }
+    expect(status.upstreams.api.retryBudget).toEqual({ percent: 20, requests: 1000, retries: calls.length - 1000 })
   })
 
   test('no retry starts when its backoff would pass the deadline', async () => {
