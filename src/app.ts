@@ -42,6 +42,8 @@ export interface ProxyOptions {
 
 export type ProxyEnv = { Variables: { requestId: string } }
 
+const ignore = () => {}
+
 /**
  * The proxy as a Hono app. Put your own middleware in front of forwarding with the `middleware`
  * option, or mount the app in yours (`app.route('/', proxy)`, with `app.onError(panicBoundary)`).
@@ -103,7 +105,7 @@ export function createProxy(config: Config, options: ProxyOptions = {}): Hono<Pr
         body,
         clientGone: request.signal,
         tried: [],
-        keepAlive: waitUntil === undefined ? () => {} : (work) => waitUntil(c, work),
+        keepAlive: waitUntil === undefined ? ignore : (work) => waitUntil(c, work),
       }
       return waitUntil === undefined ? handle(exchange) : handle(exchange).finally(() => keepStoreWork(c, waitUntil))
     }

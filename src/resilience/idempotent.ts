@@ -22,10 +22,10 @@ const CLAIM_GRACE_MS = 30000
  */
 export function idempotent(serve: Handler): Handler {
   return (exchange) => {
-    const key = exchange.request.headers.get('idempotency-key')
     const { keys, config } = exchange.upstream
-    if (key === null || keys === undefined || !config.idempotency.enabled) return serve(exchange)
-    return serveKeyed(serve, exchange, keys, key)
+    if (!config.idempotency.enabled || keys === undefined) return serve(exchange)
+    const key = exchange.request.headers.get('idempotency-key')
+    return key === null ? serve(exchange) : serveKeyed(serve, exchange, keys, key)
   }
 }
 

@@ -102,6 +102,21 @@ describe('Idempotency-Key', () => {
     expect(calls).toHaveLength(1)
   })
 
+  test('the control: without a key, a client that leaves cancels the upstream call', async () => {
+    const arrived = deferred<AbortSignal>()
+    const { app } = scripted((_, init) => {
+      const signal = init.signal!
+      arrived.resolve(signal)
+      return new Promise<Response>((_, reject) => signal.addEventListener('abort', () => reject(signal.reason))) // ends only when cancelled
+    }, keyed)
+    const client = new AbortController()
+    const request = app.request(new Request('http://proxy.test/deploy', { method: 'POST', body: 'v2', signal: client.signal }))
+    const upstreamSignal = await arrived.promise
+    client.abort()
+    expect(upstreamSignal.aborted).toBe(true)
+    expect((await request).headers.get('x-proxy-error')).toBe('CLIENT_CLOSED_REQUEST')
+  })
+
   test('a response body that breaks off is stored as the 502 it became, never re-run', async () => {
     const kept: Promise<unknown>[] = []
     const broken = () =>
