@@ -91,7 +91,7 @@ export function createProxy(config: Config, options: ProxyOptions = {}): Hono<Pr
     const keyed = upstream.config.idempotency.enabled && request.headers.has('idempotency-key')
     // A body that may be sent again (a retry, a failover, a keyed request's fingerprint) is read ahead.
     const replays = keyed || upstream.config.retry.attempts > 0 || upstream.targets.length > 1
-    const body = readRequestBody(request, config.limits.maxBodyBytes, replays ? upstream.config.retry.maxBodyBytes : 0)
+    const body = readRequestBody(request, config.limits.maxBodyBytes, replays ? upstream.config.retry.maxBodyBytes : 0, deadline)
     const address = clientAddress(c) ?? 'unknown'
     const priorHops = request.headers.get('x-forwarded-for')
     const client = { address, forwardedFor: priorHops ? `${priorHops}, ${address}` : address, requestId, proto: target.proto, host }

@@ -3,6 +3,8 @@ export const ERROR_STATUS = {
   NO_ROUTE: 404,
   BAD_REQUEST: 400,
   PAYLOAD_TOO_LARGE: 413,
+  /** The request body being read ahead (for a retry) did not arrive within timeoutMs (nginx: client_body_timeout). */
+  REQUEST_TIMEOUT: 408,
   BREAKER_OPEN: 503,
   NO_HEALTHY_TARGET: 503,
   TARGET_SATURATED: 503,

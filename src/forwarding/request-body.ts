@@ -36,17 +36,31 @@ export const replayable = (body: RequestBody): boolean => body.stream === null
  * length was not declared, and fails mid-stream past the limit. No body (most requests) and a body
  * that streams as it is answer at once, without a promise.
  */
-export function readRequestBody(request: Request, maxBytes: number, bufferBytes: number): RequestBody | Promise<RequestBody> {
+export function readRequestBody(request: Request, maxBytes: number, bufferBytes: number, deadline: number): RequestBody | Promise<RequestBody> {
   const body = request.body
   if (body === null) return NO_BODY
   const declared = request.headers.get('content-length')
   if (declared !== null) {
     if (!/^\d+$/.test(declared)) throw new ProxyError('BAD_REQUEST', 'invalid Content-Length')
     if (Number(declared) > maxBytes) throw new ProxyError('PAYLOAD_TOO_LARGE', `request body exceeds ${maxBytes} bytes`)
-    if (Number(declared) <= bufferBytes) return request.arrayBuffer().then((bytes) => ({ bytes: new Uint8Array(bytes), stream: null, overflow: NEVER }))
+    if (Number(declared) <= bufferBytes) {
+      return byDeadline(request.arrayBuffer(), deadline).then((bytes) => ({ bytes: new Uint8Array(bytes), stream: null, overflow: NEVER }))
+    }
     return { bytes: null, stream: body, overflow: NEVER }
   }
-  return bufferBytes === 0 ? counted(body, maxBytes) : readAhead(body, maxBytes, bufferBytes)
+  return bufferBytes === 0 ? counted(body, maxBytes) : byDeadline(readAhead(body, maxBytes, bufferBytes), deadline)
+}
+
+/**
+ * `read` unless the request's deadline passes first: a client that trickles the body the proxy
+ * reads ahead cannot hold the request past `timeoutMs` (a streamed body is bounded by the attempt).
+ */
+function byDeadline<T>(read: Promise<T>, deadline: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new ProxyError('REQUEST_TIMEOUT', 'the request body did not arrive within the request timeout')), deadline - Date.now())
+  })
+  return Promise.race([read, late]).finally(() => clearTimeout(timer))
 }
 
 /** Reads a body of unknown length into memory while it fits `bufferBytes`; past that, streams the rest after what was read. */

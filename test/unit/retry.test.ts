@@ -55,6 +55,15 @@ describe('retry rules', () => {
     expect(calls).toHaveLength(3) // buffered: retried
   })
 
+  test('a body read ahead that does not arrive within timeoutMs: 408 REQUEST_TIMEOUT, nothing sent', async () => {
+    const { app, calls } = scripted(() => new Response('ok'), { timeoutMs: 100 })
+    const trickle = new ReadableStream({ start: (c) => c.enqueue(new TextEncoder().encode('part of it')) }) // and then nothing
+    const res = await app.request('/upload', { method: 'PUT', body: trickle, duplex: 'half' } as RequestInit)
+    expect(res.status).toBe(408)
+    expect(res.headers.get('x-proxy-error')).toBe('REQUEST_TIMEOUT')
+    expect(calls).toHaveLength(0)
+  })
+
   test('a retry storm stays within the budget: 1,000 failing GETs make at most 1,000 + 20% + the floor attempts', async () => {
     const { app, calls } = scripted(() => new Response('down', { status: 503 }), { retry: { attempts: 3, backoffMs: 0, budgetPercent: 20 } })
     for (let i = 0; i < 1000; i++) expect((await app.request('/')).status).toBe(503)
