@@ -60,7 +60,7 @@ function byDeadline<T>(read: Promise<T>, deadline: number): Promise<T> {
   const late = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new ProxyError('REQUEST_TIMEOUT', 'the request body did not arrive within the request timeout')), deadline - Date.now())
   })
-  return Promise.race([read, late]).finally(() => clearTimeout(timer))
+  return Promise.race([read, late]).finally(() => timer !== undefined && clearTimeout(timer))
 }
 
 /** Reads a body of unknown length into memory while it fits `bufferBytes`; past that, streams the rest after what was read. */
