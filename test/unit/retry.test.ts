@@ -73,6 +73,24 @@ describe('retry rules', () => {
     expect(status.upstreams.api.retryBudget).toEqual({ percent: 20, requests: 1000, retries: calls.length - 1000 })
   })
 
+  test('every try carries x-request-timeout-ms with the time really left', async () => {
+    const budgets: number[] = []
+    const { app } = scripted(
+      (_, init) => {
+        budgets.push(Number(new Headers(init.headers).get('x-request-timeout-ms')))
+        const signal = init.signal!
+        return new Promise<Response>((_, reject) => signal.addEventListener('abort', () => reject(signal.reason))) // answers only by timing out
+      },
+      { timeoutMs: 1000, tryTimeoutMs: 400, retry: { attempts: 3, backoffMs: 1, maxBackoffMs: 1 } },
+    )
+    expect((await app.request('/slow')).status).toBe(504)
+    // Two full tries of 400 ms, then what is left of the 1000 ms deadline (about 200 ms), then no more.
+    expect(budgets.slice(0, 2)).toEqual([400, 400])
+    expect(budgets).toHaveLength(3)
+    expect(budgets[2]!).toBeLessThan(400)
+    expect(budgets[2]!).toBeGreaterThan(100)
+  })
+
   test('no retry starts when its backoff would pass the deadline', async () => {
     const { app, calls } = scripted(() => new Response('down', { status: 503 }), { timeoutMs: 500, retry: { attempts: 5, backoffMs: 100, maxBackoffMs: 1000 } })
     expect((await app.request('/')).status).toBe(503)
