@@ -56,13 +56,13 @@ export function createProxy(config: Config, options: ProxyOptions = {}): Hono<Pr
   if (keyless.length > 0) {
     throw new ConfigError(keyless.map((name) => ({ path: `upstreams.${name}.idempotency.enabled`, message: `the "${store.kind}" store cannot claim Idempotency-Keys` })))
   }
+  const random = options.random ?? Math.random
   const upstreams = new Map<string, Upstream>()
   for (const [name, upstream] of Object.entries(config.upstreams)) {
-    upstreams.set(name, createUpstream(name, upstream, { store, syncMs: config.store.syncMs, random: options.random ?? Math.random }))
+    upstreams.set(name, createUpstream(name, upstream, { store, syncMs: config.store.syncMs, random }))
   }
   const route = createRouter(config.routes)
   const upstreamFetch: UpstreamFetch = options.fetch ?? ((input, init) => fetch(input, init))
-  const random = options.random ?? Math.random
   const handle = idempotent(retrying(serveUpstream(attempt(forward(upstreamFetch)), upstreams), random))
   const clientAddress = options.clientAddress ?? (() => undefined)
 

@@ -16,15 +16,17 @@ export interface RequestBody {
   /** Otherwise the client's stream, size-limited, which can be sent once; null when there is no body. */
   readonly stream: ReadableStream<Uint8Array> | null
   /**
-   * Aborted with BodyTooLarge when a streamed body passes the limit. An attempt cancels its upstream
+   * Aborted with BodyTooLarge when a streamed body of unknown length passes the limit (null for any
+   * other body: nothing to follow). An attempt cancels its upstream
    * call on it: workerd ends an upload cleanly when its body stream fails, so the stream's error
    * alone would hand the upstream a truncated body as if it were whole.
    */
-  readonly overflow: AbortSignal
+  readonly overflow: AbortSignal | null
 }
 
-const NEVER = new AbortController().signal
-const NO_BODY: RequestBody = { bytes: null, stream: null, overflow: NEVER }
+const NO_BODY: RequestBody = { bytes: null, stream: null, overflow: null }
+
+const tooLarge = (maxBytes: number) => new ProxyError('PAYLOAD_TOO_LARGE', `request body exceeds ${maxBytes} bytes`)
 
 /** Whether another attempt can send this body again: it was buffered, or there is none. */
 export const replayable = (body: RequestBody): boolean => body.stream === null
@@ -42,11 +44,11 @@ export function readRequestBody(request: Request, maxBytes: number, bufferBytes:
   const declared = request.headers.get('content-length')
   if (declared !== null) {
     if (!/^\d+$/.test(declared)) throw new ProxyError('BAD_REQUEST', 'invalid Content-Length')
-    if (Number(declared) > maxBytes) throw new ProxyError('PAYLOAD_TOO_LARGE', `request body exceeds ${maxBytes} bytes`)
+    if (Number(declared) > maxBytes) throw tooLarge(maxBytes)
     if (Number(declared) <= bufferBytes) {
-      return byDeadline(request.arrayBuffer(), deadline).then((bytes) => ({ bytes: new Uint8Array(bytes), stream: null, overflow: NEVER }))
+      return byDeadline(request.arrayBuffer(), deadline).then((bytes) => ({ bytes: new Uint8Array(bytes), stream: null, overflow: null }))
     }
-    return { bytes: null, stream: body, overflow: NEVER }
+    return { bytes: null, stream: body, overflow: null }
   }
   return bufferBytes === 0 ? counted(body, maxBytes) : byDeadline(readAhead(body, maxBytes, bufferBytes), deadline)
 }
@@ -70,11 +72,11 @@ async function readAhead(body: ReadableStream<Uint8Array>, maxBytes: number, buf
   let seen = 0
   for (;;) {
     const chunk = await reader.read()
-    if (chunk.done) return { bytes: concat(head, seen), stream: null, overflow: NEVER }
+    if (chunk.done) return { bytes: concat(head, seen), stream: null, overflow: null }
     seen += chunk.value.byteLength
     if (seen > maxBytes) {
       void reader.cancel().catch(() => {})
-      throw new ProxyError('PAYLOAD_TOO_LARGE', `request body exceeds ${maxBytes} bytes`)
+      throw tooLarge(maxBytes)
     }
     head.push(chunk.value)
     if (seen > bufferBytes) break

@@ -73,11 +73,14 @@ export function attempt(send: Send): TargetHandler {
   }
 }
 
+const unfollowed = () => {}
+
 /** Calls `onAbort` when `signal` aborts (at once if it has); returns the function that stops following. */
-function follow(signal: AbortSignal, onAbort: (reason: unknown) => void): () => void {
+function follow(signal: AbortSignal | null, onAbort: (reason: unknown) => void): () => void {
+  if (signal === null) return unfollowed
   if (signal.aborted) {
     onAbort(signal.reason)
-    return () => {}
+    return unfollowed
   }
   const listener = () => onAbort(signal.reason)
   signal.addEventListener('abort', listener, { once: true })
