@@ -1,6 +1,6 @@
 /**
- * The proxy on Deno: `deno task start [--config FILE] [--port N]`. Wires the core to Deno.serve and a
- * byte-preserving upstream fetch; everything else lives in src/.
+ * The proxy on Deno: `deno task start [--config FILE] [--port N]`. Wires the core to Deno.serve and an
+ * upstream client that keeps compressed bytes and never re-sends on its own (undici); everything else lives in src/.
  */
 import type { MiddlewareHandler } from 'hono'
 import { ConfigError, createProxy, MemoryStore, type BreakerStore, type Config } from '../src/index.ts'
@@ -8,13 +8,13 @@ import { DenoKvStore } from './stores/deno-kv.ts'
 import { UnreachableStore } from './stores/unreachable.ts'
 import { describeError, log } from '../src/log.ts'
 import { runCommand, type Host, type ServedProxy } from '../src/cli/command.ts'
-import { rawFetch } from './deno-raw-fetch.ts'
+import { upstreamFetch } from './deno-upstream-fetch.ts'
 
 /** Serves the proxy for `config` on Deno, with the caller's middleware in front of forwarding. */
 export function serveProxy(config: Config, middleware: MiddlewareHandler[] = [], store: BreakerStore = new MemoryStore()): ServedProxy {
   const app = createProxy(config, {
     store,
-    fetch: rawFetch,
+    fetch: upstreamFetch,
     clientAddress: (c) => (c.env as Deno.ServeHandlerInfo<Deno.NetAddr>).remoteAddr.hostname,
     middleware,
   })

@@ -105,6 +105,7 @@ export function createProxy(config: Config, options: ProxyOptions = {}): Hono<Pr
         body,
         clientGone: request.signal,
         tried: [],
+        reached: [],
         keepAlive: waitUntil === undefined ? ignore : (work) => waitUntil(c, work),
       }
       return waitUntil === undefined ? handle(exchange) : handle(exchange).finally(() => keepStoreWork(c, waitUntil))

@@ -74,6 +74,12 @@ export const IdempotencySchema = v.strictObject({
   ttlMs: v.optional(ms(), 86400000),
   /** A stored response body larger than this is left out: its replay carries status and headers only. */
   maxResponseBytes: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0)), 1048576),
+  /**
+   * The upstream itself honours Idempotency-Key (runs a key once): only then may the proxy re-send a keyed
+   * POST or PATCH that may have reached it. A timed-out try can still run later (a frozen host works
+   * through its queue), so without this the proxy keeps the outcome instead (CONTRACT §5).
+   */
+  upstreamDeduplicates: v.optional(v.boolean(), false),
 })
 
 export const UpstreamSchema = v.strictObject({

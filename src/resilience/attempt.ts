@@ -6,6 +6,7 @@ import { recordLatency, type Target } from '../upstream/target.ts'
 import { responseFailure } from './verdict.ts'
 import { CLIENT_GONE, DEADLINE, TRY_TIMEOUT } from './abort-reasons.ts'
 import { attemptError } from './fetch-errors.ts'
+import { nothingSent } from './reach.ts'
 import type { Send, TargetHandler } from './types.ts'
 
 /**
@@ -55,10 +56,12 @@ export function attempt(send: Send): TargetHandler {
     } catch (thrown) {
       end()
       const error = attemptError(thrown, controller.signal, target)
+      if (!nothingSent(error)) exchange.reached.push(target)
       if (error.fault) judge(target, permit, error.fault.error)
       else target.breaker.release(permit) // the client left, or sent too much: not the target's fault
       throw error
     }
+    exchange.reached.push(target)
     const latencyMs = Date.now() - started
     recordLatency(target, latencyMs)
     judge(target, permit, responseFailure(upstream, latencyMs, exchange.upstream.config.breaker))

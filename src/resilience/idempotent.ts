@@ -2,6 +2,7 @@ import { errorResponse, ProxyError } from '../errors/proxy-error.ts'
 import { NULL_BODY_STATUSES } from '../forwarding/response.ts'
 import { log, describeError } from '../log.ts'
 import type { KeyRecord, KeyStore, StoredResponse } from '../stores/types.ts'
+import { mayHaveReachedUpstream } from './reach.ts'
 import type { Exchange, Handler } from './types.ts'
 
 /** A key as the IETF draft "The Idempotency-Key HTTP Header Field" uses it: a short visible-ASCII string. */
@@ -17,8 +18,9 @@ const CLAIM_GRACE_MS = 30000
  * `maxResponseBytes`) is stored for `ttlMs`. A duplicate while it runs gets 409
  * IDEMPOTENCY_IN_FLIGHT; a later one gets the stored response marked `idempotent-replayed: true`;
  * the same key with another fingerprint gets 422 IDEMPOTENCY_KEY_REUSED. An outcome that may have
- * reached the upstream (a timeout, a reset after sending) is stored like any other; only a request
- * that never reached one releases the key.
+ * reached an upstream on any of its tries (a timeout, a reset after sending, then a refused retry or
+ * an open breaker) is stored like any other; only a request none of whose tries reached one
+ * releases the key.
  */
 export function idempotent(serve: Handler): Handler {
   return (exchange) => {
@@ -45,8 +47,8 @@ async function serveKeyed(serve: Handler, exchange: Exchange, keys: KeyStore, ke
   const outcome = serve({ ...exchange, clientGone: NEVER }).then(
     (response) => keep(response, maxResponseBytes, save, (error) => saveFailure(bodyFailed(error, exchange))),
     async (error: unknown) => {
-      if (neverReachedUpstream(error)) await keys.release(upstream, key).catch(logged)
-      else await saveFailure(error)
+      if (mayHaveReachedUpstream(exchange)) await saveFailure(error)
+      else await keys.release(upstream, key).catch(logged)
       throw error
     },
   )
@@ -90,7 +92,7 @@ function keep(response: Response, maxBytes: number, save: (stored: StoredRespons
 
 /** The upstream's body broke off: its answer is lost, but the request reached it, so that is the outcome. */
 function bodyFailed(cause: unknown, exchange: Exchange): ProxyError {
-  const hop = exchange.tried.at(-1)?.hop ?? 'unknown'
+  const hop = exchange.reached.at(-1)?.hop ?? 'unknown'
   const fault = { error: 'connection_terminated' as const, nextHop: hop, requestSent: true }
   return new ProxyError('UPSTREAM_UNREACHABLE', `the response body of upstream ${hop} broke off`, fault, undefined, { cause })
 }
@@ -126,12 +128,6 @@ async function stored(response: Response, maxBytes: number): Promise<StoredRespo
 function failure(error: unknown, exchange: Exchange): Response {
   const proxyError = error instanceof ProxyError ? error : new ProxyError('INTERNAL_ERROR', 'internal proxy error')
   return errorResponse(proxyError, exchange.client.requestId)
-}
-
-/** Failures that prove no upstream saw the request: a connection never made, or no attempt at all. */
-function neverReachedUpstream(error: unknown): boolean {
-  if (!(error instanceof ProxyError)) return false
-  return error.fault === undefined ? error.code !== 'INTERNAL_ERROR' : !error.fault.requestSent
 }
 
 /** SHA-256 over method, path and body: the same key with a different request is a client bug. */

@@ -2,7 +2,7 @@ import { ProxyError } from '../errors/proxy-error.ts'
 import { replayable } from '../forwarding/request-body.ts'
 import { log } from '../log.ts'
 import { backoffMs } from './backoff.ts'
-import { nothingSent } from './serve-upstream.ts'
+import { coverEveryTry, mayHaveReachedUpstream } from './reach.ts'
 import type { Exchange, Handler } from './types.ts'
 
 /** Methods whose repeat has the effect of one request (RFC 9110 §9.2.2). */
@@ -16,10 +16,11 @@ type Outcome = { response: Response; error?: undefined } | { error: unknown; res
 /**
  * Retries what failed in a way another try can fix: a connection failure, an attempt timeout, or a
  * `retry.on` status. Never re-sends a request that may have reached an upstream unless repeating it
- * is safe (an idempotent method, or an Idempotency-Key), never re-sends a body it could not buffer,
+ * is safe (see safeToResend), never re-sends a body it could not buffer,
  * backs off with full jitter, stays inside the request's deadline and the upstream's retry budget,
  * and prefers a target this request has not tried (see serveUpstream). Exhausted, it answers with
- * the last outcome: the upstream's own response, or the proxy's error.
+ * the last outcome: the upstream's own response, or the proxy's error, whose Proxy-Status covers
+ * every try (an earlier try that may have reached an upstream makes it say `request-sent`).
  */
 export function retrying(serve: Handler, random: () => number): Handler {
   /** Tries once; a response outside `retry.on` (most of them) goes back at once, the rest are judged. */
@@ -38,13 +39,13 @@ export function retrying(serve: Handler, random: () => number): Handler {
       reason === undefined ||
       retries >= retry.attempts ||
       !replayable(exchange.body) ||
-      !safeToResend(exchange, outcome) ||
+      !safeToResend(exchange) ||
       exchange.deadline - Date.now() - delayMs < MIN_ATTEMPT_MS ||
       exchange.clientGone.aborted ||
       !exchange.upstream.retryBudget.tryRetry(Date.now())
     ) {
       if (outcome.response) return outcome.response
-      throw outcome.error
+      throw coverEveryTry(outcome.error, exchange)
     }
     void outcome.response?.body?.cancel().catch(() => {})
     log('info', 'retry', { requestId: exchange.client.requestId, upstream: exchange.upstream.name, retry: retries + 1, reason, delayMs })
@@ -65,10 +66,16 @@ function retryReason(outcome: Outcome, on: readonly number[]): string | undefine
   return error instanceof ProxyError && error.fault !== undefined ? error.fault.error : undefined
 }
 
-/** The deploy-twice rule: a request that may have reached an upstream is sent again only when that is safe. */
-function safeToResend(exchange: Exchange, outcome: Outcome): boolean {
-  if (outcome.error instanceof ProxyError && nothingSent(outcome.error)) return true
-  return IDEMPOTENT_METHODS.has(exchange.request.method) || exchange.request.headers.has('idempotency-key')
+/**
+ * The deploy-twice rule: a request that may have reached an upstream (on any try so far) is sent
+ * again only when repeating it is safe: an idempotent method, or an Idempotency-Key that the
+ * upstream itself honours (`idempotency.upstreamDeduplicates`). A key alone is not enough: a try
+ * the proxy gave up on may still run (a frozen host works through its queue later).
+ */
+function safeToResend(exchange: Exchange): boolean {
+  if (!mayHaveReachedUpstream(exchange)) return true
+  if (IDEMPOTENT_METHODS.has(exchange.request.method)) return true
+  return exchange.upstream.config.idempotency.upstreamDeduplicates && exchange.request.headers.has('idempotency-key')
 }
 
 /** Waits `ms`; false when `signal` aborts first. */

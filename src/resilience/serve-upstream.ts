@@ -2,6 +2,7 @@ import { ProxyError } from '../errors/proxy-error.ts'
 import { replayable } from '../forwarding/request-body.ts'
 import type { Target } from '../upstream/target.ts'
 import type { Upstream } from '../upstream/upstream.ts'
+import { nothingSent } from './reach.ts'
 import type { Handler, TargetHandler } from './types.ts'
 
 /**
@@ -48,11 +49,6 @@ export function serveUpstream(attempt: TargetHandler, upstreams: ReadonlyMap<str
     }
   }
   return serve
-}
-
-/** A connection that was never made: no byte of the request reached the upstream. */
-export function nothingSent(error: ProxyError): boolean {
-  return error.fault !== undefined && !error.fault.requestSent
 }
 
 /** Marks a response the fallback served; a fallback's own fallback keeps the innermost name. */

@@ -22,6 +22,11 @@ export interface Exchange {
   /** Every target an attempt was made on so far, in order: a retry prefers another one. */
   readonly tried: Target[]
   /**
+   * Every target a try may have reached (it answered, or failed after connecting), in order: what
+   * the deploy-twice rule asks about (see reach.ts). A refused connection is tried, not reached.
+   */
+  readonly reached: Target[]
+  /**
    * Keeps work the response does not wait for (storing a keyed response) alive on runtimes that
    * cancel a request's unfinished work when it ends (Workers' waitUntil).
    */

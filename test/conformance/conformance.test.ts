@@ -7,6 +7,7 @@ import { ScenarioContext, type Scenario } from './context.ts'
 import { RUNTIMES } from './harness.ts'
 import { breakers } from './scenarios/breakers.ts'
 import { errors } from './scenarios/errors.ts'
+import { faults } from './scenarios/faults.ts'
 import { forwarding } from './scenarios/forwarding.ts'
 import { lifecycle } from './scenarios/lifecycle.ts'
 import { retries } from './scenarios/retries.ts'
@@ -15,7 +16,7 @@ import { sharedState } from './scenarios/shared-state.ts'
 import { streaming } from './scenarios/streaming.ts'
 import { timeouts } from './scenarios/timeouts.ts'
 
-export const SCENARIOS: Scenario[] = [...forwarding, ...errors, ...timeouts, ...security, ...streaming, ...lifecycle, ...breakers, ...sharedState, ...retries]
+export const SCENARIOS: Scenario[] = [...forwarding, ...errors, ...timeouts, ...security, ...streaming, ...lifecycle, ...breakers, ...sharedState, ...retries, ...faults]
 
 for (const runtime of RUNTIMES) {
   describe(runtime.name, () => {

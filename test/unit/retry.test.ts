@@ -14,13 +14,44 @@ describe('retry rules', () => {
     expect(calls).toHaveLength(7)
   })
 
-  test('a POST that may have reached the upstream is never sent again; with an Idempotency-Key it is', async () => {
+  test('a POST that may have reached the upstream is never sent again, keyed or not; with upstreamDeduplicates a keyed one is', async () => {
     const { app, calls } = scripted(() => reset())
     expect((await app.request('/deploy', { method: 'POST', body: 'v2' })).status).toBe(502)
     expect(calls).toHaveLength(1)
     expect((await app.request('/deploy', { method: 'POST', body: 'v2', headers: { 'idempotency-key': 'k1' } })).status).toBe(502)
-    expect(calls).toHaveLength(3)
-    expect(calls.map((c) => c.body)).toEqual(['v2', 'v2', 'v2'])
+    expect(calls).toHaveLength(2) // the key alone: a try the proxy gave up on may still run
+    const deduplicating = scripted(() => reset(), { idempotency: { upstreamDeduplicates: true } })
+    expect((await deduplicating.app.request('/deploy', { method: 'POST', body: 'v2' })).status).toBe(502)
+    expect(deduplicating.calls).toHaveLength(1) // no key: nothing for the upstream to deduplicate on
+    expect((await deduplicating.app.request('/deploy', { method: 'POST', body: 'v2', headers: { 'idempotency-key': 'k1' } })).status).toBe(502)
+    expect(deduplicating.calls.map((c) => c.body)).toEqual(['v2', 'v2', 'v2'])
+  })
+
+  test('once any try may have reached an upstream, a POST is not sent again, even after a later try was refused', async () => {
+    // 9001 resets after the request went out; 9002 refuses. Three targets so a retry has somewhere new to go.
+    const { app, calls } = scripted((call) => (call.target.endsWith('9001') ? reset() : refused()), {
+      targets: [{ url: 'http://127.0.0.1:9001' }, { url: 'http://127.0.0.1:9002' }, { url: 'http://127.0.0.1:9003' }],
+      retry: { attempts: 3, backoffMs: 1 },
+    })
+    const res = await app.request('/deploy', { method: 'POST', body: 'v2' })
+    expect(res.status).toBe(502)
+    expect(res.headers.get('proxy-status')).toContain('details="request-sent"')
+    expect(res.headers.get('proxy-status')).toContain('next-hop="127.0.0.1:9001"')
+    expect(calls.map((c) => c.target.slice(-4))).toEqual(['9001'])
+  })
+
+  test("the answer's Proxy-Status says request-sent when an earlier try may have reached an upstream, whatever the last try met", async () => {
+    // 9001 resets a GET (sent) and its breaker opens; the retry is refused by 9002 (nothing sent), whose breaker
+    // opens too: the last error is a refusal, and the answer still says the request was sent.
+    const { app } = scripted((call) => (call.target.endsWith('9001') ? reset() : refused()), {
+      retry: { attempts: 1, backoffMs: 1 },
+      breaker: { failureThreshold: 1 },
+    })
+    const res = await app.request('/items')
+    expect(res.status).toBe(502)
+    const status = res.headers.get('proxy-status')!
+    expect(status).toContain('error=connection_refused')
+    expect(status).toContain('details="request-sent"')
   })
 
   test('a POST answered 503 is not retried: the upstream saw it', async () => {

@@ -1,0 +1,138 @@
+import { expect } from 'bun:test'
+import { freePort } from '../../support/origin.ts'
+import { startFaultOrigin, type Fault } from '../../support/fault-origin.ts'
+import { within } from '../../support/wait.ts'
+import { adminStatus, oneUpstream, proxyError, type Scenario, type ScenarioContext } from '../context.ts'
+
+/** A fault origin that serves `GET /warm` (to put a connection in the proxy's pool) and `fault` for the rest. */
+async function faultOrigin(ctx: ScenarioContext, fault: (method: string, path: string) => Fault) {
+  const origin = await startFaultOrigin((req) => (req.url === '/warm' ? 'ok' : fault(req.method ?? '', req.url ?? '')))
+  ctx.defer(origin.stop)
+  return origin
+}
+
+const posts = (seen: { method: string }[]) => seen.filter((s) => s.method === 'POST').length
+
+export const faults: Scenario[] = [
+  {
+    name: 'a try timeout on a reused upstream connection ends at tryTimeoutMs; the hanging POST reached the origin once and left no call or slot open',
+    async run(ctx) {
+      const origin = await faultOrigin(ctx, (_, path) => (path === '/hang' ? 'hang' : 'ok'))
+      const proxy = await ctx.proxy(oneUpstream([origin.url], { timeoutMs: 1500, tryTimeoutMs: 600, retry: { attempts: 0 } }))
+      expect((await fetch(`${proxy.url}/warm`)).status).toBe(200) // the pool now holds a connection
+      const started = Date.now()
+      const res = await within(fetch(`${proxy.url}/hang`, { method: 'POST', body: 'deploy' }), 4000, 'the proxy to answer the hanging POST')
+      const tookMs = Date.now() - started
+      expect(res.status).toBe(504)
+      expect((await proxyError(res)).code).toBe('UPSTREAM_TIMEOUT')
+      expect(res.headers.get('proxy-status')).toContain('details="request-sent"')
+      expect(tookMs).toBeLessThan(1500) // bounded by the try, well inside timeoutMs
+      // One more request through the same pool: a silent re-send of the POST would have arrived by now.
+      expect((await fetch(`${proxy.url}/warm`)).status).toBe(200)
+      expect(posts(origin.seen)).toBe(1)
+      const [target] = (await adminStatus(proxy.url)).api!.targets
+      expect(target!.inFlight).toBe(0)
+      expect(origin.open()).toBe(0) // the proxy closed its side of the hung call
+    },
+  },
+  {
+    name: 'a keyless POST meeting a reset on a reused upstream connection reaches the origin once: 502 with request-sent',
+    async run(ctx) {
+      const origin = await faultOrigin(ctx, (method) => (method === 'POST' ? 'reset' : 'ok'))
+      const proxy = await ctx.proxy(oneUpstream([origin.url], { timeoutMs: 3000 }))
+      expect((await fetch(`${proxy.url}/warm`)).status).toBe(200)
+      const res = await within(fetch(`${proxy.url}/pay`, { method: 'POST', body: '10 EUR' }), 4000, 'the proxy to answer')
+      expect(res.status).toBe(502)
+      expect((await proxyError(res)).code).toBe('UPSTREAM_UNREACHABLE')
+      expect(res.headers.get('proxy-status')).toContain('details="request-sent"')
+      expect((await fetch(`${proxy.url}/warm`)).status).toBe(200)
+      expect(posts(origin.seen)).toBe(1)
+    },
+  },
+  {
+    name: 'an Idempotency-Key whose try reached the origin is kept although the last try was turned away (breaker open): the retry is a replay',
+    async run(ctx) {
+      let down = true
+      const origin = await faultOrigin(ctx, () => (down ? 'reset' : 'ok'))
+      const proxy = await ctx.proxy(
+        oneUpstream([origin.url], {
+          retry: { attempts: 1, backoffMs: 1 },
+          breaker: { failureThreshold: 1, cooldownMs: 300 },
+          // The upstream is declared to deduplicate keys, so the proxy may re-send: the retry meets the open breaker.
+          idempotency: { enabled: true, upstreamDeduplicates: true },
+        }),
+      )
+      const post = () => fetch(`${proxy.url}/deploy`, { method: 'POST', body: 'release 7', headers: { 'idempotency-key': 'K' } })
+      const first = await post()
+      expect(first.status).toBe(503)
+      expect((await proxyError(first)).code).toBe('BREAKER_OPEN')
+      expect(first.headers.get('proxy-status')).toContain('details="request-sent"')
+      down = false
+      const [target] = (await adminStatus(proxy.url)).api!.targets
+      await Bun.sleep(target!.retryAfterMs + 50) // the cooldown is the behaviour under test: the breaker would admit now
+      const again = await post()
+      expect(again.status).toBe(503)
+      expect(again.headers.get('idempotent-replayed')).toBe('true')
+      expect(posts(origin.seen)).toBe(1)
+    },
+  },
+  {
+    name: 'an Idempotency-Key is kept when any try may have reached an upstream, even if the last was refused: Proxy-Status says request-sent',
+    async run(ctx) {
+      let down = true
+      const origin = await faultOrigin(ctx, () => (down ? 'reset' : 'ok'))
+      const closed = `http://127.0.0.1:${freePort()}`
+      const proxy = await ctx.proxy(
+        oneUpstream([origin.url, closed], {
+          retry: { attempts: 1, backoffMs: 1 },
+          breaker: { failureThreshold: 1, cooldownMs: 300 },
+          idempotency: { enabled: true, upstreamDeduplicates: true },
+        }),
+      )
+      const post = () => fetch(`${proxy.url}/deploy`, { method: 'POST', body: 'release 8', headers: { 'idempotency-key': 'K2' } })
+      // The origin resets the first try (its breaker opens); the retry goes to the closed port and is refused.
+      const first = await post()
+      expect(first.status).toBe(502)
+      expect(first.headers.get('proxy-status')).toContain('details="request-sent"')
+      const reached = posts(origin.seen)
+      expect(reached).toBe(1)
+      down = false
+      const [target] = (await adminStatus(proxy.url)).api!.targets
+      await Bun.sleep(target!.retryAfterMs + 50) // past the cooldown: a released key would run again now
+      const again = await post()
+      expect(again.headers.get('idempotent-replayed')).toBe('true')
+      expect(again.status).toBe(502)
+      expect(posts(origin.seen)).toBe(reached)
+    },
+  },
+  {
+    name: 'a keyed POST that may have reached an upstream is not re-sent elsewhere unless upstreamDeduplicates says the upstream honours the key',
+    async run(ctx) {
+      const hanging = await faultOrigin(ctx, () => 'hang')
+      const healthy = await faultOrigin(ctx, () => 'ok')
+      for (const upstreamDeduplicates of [false, true]) {
+        const proxy = await ctx.proxy(
+          oneUpstream([hanging.url, healthy.url], {
+            timeoutMs: 3000,
+            tryTimeoutMs: 400,
+            retry: { attempts: 1, backoffMs: 1 },
+            breaker: { failureThreshold: 100 },
+            idempotency: { enabled: true, upstreamDeduplicates },
+          }),
+        )
+        const key = `deploy-${upstreamDeduplicates}`
+        const res = await fetch(`${proxy.url}/deploy`, { method: 'POST', body: 'release 9', headers: { 'idempotency-key': key } })
+        const byKey = (seen: { key?: string }[]) => seen.filter((s) => s.key === key).length
+        if (upstreamDeduplicates) {
+          expect(res.status).toBe(200) // re-sent to the healthy target, which the config says deduplicates
+          expect(byKey(healthy.seen)).toBe(1)
+        } else {
+          expect(res.status).toBe(504)
+          expect(res.headers.get('proxy-status')).toContain('details="request-sent"')
+          expect(byKey(healthy.seen)).toBe(0)
+        }
+        await proxy.stop('SIGKILL')
+      }
+    },
+  },
+]
