@@ -5,22 +5,13 @@ import * as v from 'valibot'
 import { Breaker } from '../../src/breaker/breaker.ts'
 import { BreakerSchema } from '../../src/config/schema.ts'
 import { createTarget, type Target } from '../../src/upstream/target.ts'
+import { seeded } from '../support/random.ts'
 
 const targets = (...weights: number[]): Target[] =>
   weights.map((weight, i) => createTarget({ url: `http://127.0.0.1:${9001 + i}`, weight }, new Breaker(v.parse(BreakerSchema, {}))))
 const all: Available = () => true
 const ctx = { clientAddress: '127.0.0.1' }
 const names = (ts: Target[], picks: (Target | undefined)[]) => picks.map((p) => 'abcdefgh'[ts.indexOf(p!)]).join('')
-
-/** A seeded PRNG (mulberry32), so random balancers give the same sequence every run. */
-function seeded(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 const pickN = (balancer: { pick: (a: Available, c: typeof ctx) => Target | undefined }, n: number, available = all) =>
   Array.from({ length: n }, () => balancer.pick(available, ctx))

@@ -2,6 +2,7 @@ import { expect } from 'bun:test'
 import { freePort } from '../../support/origin.ts'
 import { startFaultOrigin, type Fault } from '../../support/fault-origin.ts'
 import { within } from '../../support/wait.ts'
+import { ChaosOrigin } from '../../chaos/origins.ts'
 import { adminStatus, oneUpstream, proxyError, type Scenario, type ScenarioContext } from '../context.ts'
 
 /** A fault origin that serves `GET /warm` (to put a connection in the proxy's pool) and `fault` for the rest. */
@@ -133,6 +134,35 @@ export const faults: Scenario[] = [
         }
         await proxy.stop('SIGKILL')
       }
+    },
+  },
+  {
+    name: 'a frozen host (SIGSTOP) works through its queue after SIGCONT: the keyed POST it held was not re-sent elsewhere, so it runs once in all',
+    async run(ctx) {
+      const [frozen, healthy] = [new ChaosOrigin(1), new ChaosOrigin(2)]
+      for (const origin of [frozen, healthy]) {
+        await origin.start()
+        ctx.defer(() => (origin.thaw(), origin.kill()))
+      }
+      const proxy = await ctx.proxy(
+        oneUpstream([frozen.url, healthy.url], {
+          timeoutMs: 3000,
+          tryTimeoutMs: 500,
+          retry: { attempts: 2, backoffMs: 1 },
+          breaker: { failureThreshold: 100 },
+          idempotency: { enabled: true },
+        }),
+      )
+      frozen.freeze()
+      // Round-robin starts on the frozen host: the try reaches its socket and times out.
+      const res = await fetch(`${proxy.url}/deploy`, { method: 'POST', body: 'release 10', headers: { 'idempotency-key': 'frozen-1' } })
+      expect(res.status).toBe(504)
+      expect(res.headers.get('proxy-status')).toContain('details="request-sent"')
+      frozen.thaw()
+      await within(frozen.sees((s) => s.key === 'frozen-1'), 5000, 'the thawed host to run its queued POST')
+      const replay = await fetch(`${proxy.url}/deploy`, { method: 'POST', body: 'release 10', headers: { 'idempotency-key': 'frozen-1' } })
+      expect(replay.headers.get('idempotent-replayed')).toBe('true')
+      expect([...frozen.seen, ...healthy.seen].filter((s) => s.key === 'frozen-1')).toHaveLength(1)
     },
   },
 ]
