@@ -94,8 +94,9 @@ export class ChaosOrigin {
   private async read(proc: Subprocess<'pipe', 'pipe', 'inherit'>, listening: (port: number) => void): Promise<void> {
     const decoder = new TextDecoder()
     let pending = ''
-    for await (const chunk of proc.stdout) {
-      pending += decoder.decode(chunk, { stream: true })
+    const reader = proc.stdout.getReader()
+    for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
+      pending += decoder.decode(chunk.value, { stream: true })
       let nl: number
       while ((nl = pending.indexOf('\n')) >= 0) {
         const line = JSON.parse(pending.slice(0, nl)) as { seen?: FaultSeen; listening?: number; open?: number }
