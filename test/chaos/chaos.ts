@@ -16,8 +16,11 @@ export interface ChaosOptions {
   requests: number
   ratePerSec: number
   seed?: number
-  /** Called every `sampleEveryMs` while traffic flows, and once at the end, with the proxy process. */
-  sample?: (proxy: RunningProxy, elapsedMs: number, sent: number) => void
+  /**
+   * Called with the proxy process before traffic starts, every `sampleEveryMs` while it flows, and
+   * once after the run settled (`settled`: the run waits for what that call returns).
+   */
+  sample?: (proxy: RunningProxy, elapsedMs: number, sent: number, settled?: boolean) => void | Promise<void>
   sampleEveryMs?: number
 }
 
@@ -82,9 +85,10 @@ export async function runChaos(runtime: Runtime, options: ChaosOptions): Promise
   const faults: Record<string, number> = {}
   try {
     const started = Date.now()
+    options.sample?.(proxy, 0, 0)
     const conductor = conduct(origins, random, faults)
     const answers: Promise<Answer[]>[] = []
-    const sampler = options.sample === undefined ? undefined : setInterval(() => options.sample!(proxy, Date.now() - started, answers.length), options.sampleEveryMs ?? 10000)
+    const sampler = options.sample === undefined ? undefined : setInterval(() => void options.sample!(proxy, Date.now() - started, answers.length), options.sampleEveryMs ?? 10000)
     for (let i = 0; i < options.requests; i++) {
       const due = started + (i * 1000) / options.ratePerSec
       if (due > Date.now()) await Bun.sleep(due - Date.now()) // pacing: the schedule is the load
@@ -97,7 +101,7 @@ export async function runChaos(runtime: Runtime, options: ChaosOptions): Promise
     clearInterval(sampler)
     const seconds = (Date.now() - started) / 1000
     const settled = await settle(proxy, origins)
-    options.sample?.(proxy, Date.now() - started, answers.length)
+    await options.sample?.(proxy, Date.now() - started, answers.length, true)
     const after = await fetch(`${proxy.url}/after`, { headers: { 'x-chaos-id': 'after' }, signal: AbortSignal.timeout(TIMEOUT_MS + SLACK_MS) }).catch(() => undefined)
     const servingAfter = after?.status === 200 && (await after.text()) === 'ok after'
     const seen = origins.flatMap((o) => o.seen)
@@ -220,15 +224,18 @@ function conduct(origins: ChaosOrigin[], random: () => number, faults: Record<st
 }
 
 /**
- * Waits until the proxy holds no in-flight slot and no origin owes an answer (a thawed origin
- * works through its queue first): polled, as these states have no event; bounded at 10 s.
+ * Waits until the proxy holds no in-flight slot, no origin owes an answer (a thawed origin works
+ * through its queue first) and no breaker is still cooling down from the last faults: polled, as
+ * these states have no event; bounded at 10 s.
  */
 async function settle(proxy: RunningProxy, origins: ChaosOrigin[]): Promise<{ inFlight: number; open: number }> {
   const end = Date.now() + 10000
   for (;;) {
-    const inFlight = (await adminStatus(proxy.url)).api!.targets.reduce((n, t) => n + t.inFlight, 0)
+    const { targets } = (await adminStatus(proxy.url)).api!
+    const inFlight = targets.reduce((n, t) => n + t.inFlight, 0)
     const open = (await Promise.all(origins.map((o) => o.open()))).reduce((n, o) => n + o, 0)
-    if ((inFlight === 0 && open === 0) || Date.now() > end) return { inFlight, open }
+    const cooling = targets.some((t) => t.retryAfterMs > 0)
+    if ((inFlight === 0 && open === 0 && !cooling) || Date.now() > end) return { inFlight, open }
     await Bun.sleep(100)
   }
 }
