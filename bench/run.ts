@@ -7,7 +7,9 @@
  * loopback. Run it with `npm run bench` (bench/run.sh installs the tools).
  *
  * Environment: ROUNDS (3), DURATION (10s), CONNECTIONS (50), THREADS (1); ONLY, a comma-separated
- * list of words, runs just the systems whose names contain one (e.g. ONLY=Deno,workerd).
+ * list of words, runs just the systems whose names contain one (e.g. ONLY=Deno,workerd). BASELINE, the
+ * path of another checkout (`git worktree add /tmp/base <commit>`, with this node_modules linked into
+ * it), adds that checkout's proxy on Bun and on Deno to the same rounds: an A/B within one run.
  */
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
@@ -19,6 +21,7 @@ const DURATION = process.env.DURATION ?? '10s'
 const CONNECTIONS = Number(process.env.CONNECTIONS ?? 50)
 const THREADS = Number(process.env.THREADS ?? 1)
 const ONLY = process.env.ONLY?.split(',').filter(Boolean)
+const BASELINE = process.env.BASELINE
 const root = join(import.meta.dir, '..')
 const dir = mkdtempSync(join(tmpdir(), 'edge-proxy-bench-'))
 
@@ -93,7 +96,11 @@ const denoProxy: RunningProxy = await startProcess([denoBinary(), 'run', '-A', '
 const bareWorkerd = await wranglerDev(['--config', 'bench/bare-workers.toml', '--var', `TARGET:http://127.0.0.1:${originA}`], freePort())
 const workerdMemory = await workers.start({ ...proxyConfig, store: { type: 'memory' } })
 const workerdDurable = await workers.start({ ...proxyConfig, store: { type: 'durable-object' } })
-for (const running of [proxy, denoProxy, bareWorkerd, workerdMemory, workerdDurable]) children.push({ kill: () => running.stop('SIGKILL') })
+const baseline = BASELINE === undefined ? [] : [
+  await startProcess([process.execPath, join(BASELINE, 'runtimes/bun.ts'), '--config', config, '--port', '0']),
+  await startProcess([denoBinary(), 'run', '-A', join(BASELINE, 'runtimes/deno.ts'), '--config', config, '--port', '0']),
+]
+for (const running of [proxy, denoProxy, bareWorkerd, workerdMemory, workerdDurable, ...baseline]) children.push({ kill: () => running.stop('SIGKILL') })
 for (const port of [originA, originB, nginxProxy, haproxyPort, bare, bareDeno]) await waitForPort(port)
 
 const systems: [string, string][] = (
@@ -108,6 +115,7 @@ const systems: [string, string][] = (
     ['bare workerd pass-through', `${bareWorkerd.url}/`],
     ['edge-proxy (workerd, memory store)', `${workerdMemory.url}/`],
     ['edge-proxy (workerd, Durable Object store)', `${workerdDurable.url}/`],
+    ...baseline.map((running, i): [string, string] => [`baseline edge-proxy (${i === 0 ? 'Bun' : 'Deno'})`, `${running.url}/`]),
   ] as [string, string][]
 ).filter(([name]) => ONLY === undefined || ONLY.some((word) => name.includes(word)))
 
@@ -171,6 +179,10 @@ try {
     ['edge-proxy (Deno)', 'bare Deno pass-through', 'target: >= 0.9'],
     ['edge-proxy (workerd, memory store)', 'bare workerd pass-through', ''],
     ['edge-proxy (workerd, Durable Object store)', 'edge-proxy (workerd, memory store)', 'target: >= 0.9'],
+    ['baseline edge-proxy (Bun)', 'bare Bun pass-through', 'the baseline checkout'],
+    ['baseline edge-proxy (Deno)', 'bare Deno pass-through', 'the baseline checkout'],
+    ['edge-proxy (Bun)', 'baseline edge-proxy (Bun)', 'A/B: this checkout / the baseline'],
+    ['edge-proxy (Deno)', 'baseline edge-proxy (Deno)', 'A/B: this checkout / the baseline'],
   ]
   for (const [a, b, target] of comparisons) {
     if (!ran(a) || !ran(b)) continue

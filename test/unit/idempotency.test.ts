@@ -75,6 +75,24 @@ describe('Idempotency-Key', () => {
     expect(calls).toHaveLength(1)
   })
 
+  test('a key is kept when an earlier try may have reached an upstream, though the last was refused', async () => {
+    // 9001 resets after the request went out and its breaker opens; the retry (allowed: the upstream
+    // deduplicates keys) is refused by 9002. Every try counts, not the last.
+    let up = false
+    const { app, calls } = scripted((call) => (up ? new Response('deployed') : call.target.endsWith('9001') ? reset() : refused()), {
+      idempotency: { enabled: true, upstreamDeduplicates: true },
+      breaker: { failureThreshold: 1 },
+    })
+    const first = await app.request(deploy('d-7'))
+    expect(first.status).toBe(502)
+    expect(first.headers.get('proxy-status')).toContain('details="request-sent"')
+    expect(calls.map((c) => c.target.slice(-4))).toEqual(['9001', '9002'])
+    up = true
+    const again = await app.request(deploy('d-7'))
+    expect(again.headers.get('idempotent-replayed')).toBe('true')
+    expect(calls).toHaveLength(2)
+  })
+
   test('a client that leaves does not cancel a keyed request; its response is kept for the retry', async () => {
     const release = deferred()
     const arrived = deferred<AbortSignal>()
