@@ -14,6 +14,47 @@ async function faultOrigin(ctx: ScenarioContext, fault: (method: string, path: s
 
 const posts = (seen: { method: string }[]) => seen.filter((s) => s.method === 'POST').length
 
+/**
+ * A keyed POST whose first try the origin resets (sent; the origin's breaker opens at once), and whose
+ * retry (allowed: the upstream is declared to deduplicate keys) meets the open breaker (503) or, with
+ * `closedTarget`, is refused by a second target (502). The answer must say request-sent, and after the
+ * cooldown, with the origin healthy again, the same key must be a replay, never a second run.
+ */
+async function keyKeptAfter(ctx: ScenarioContext, closedTarget: boolean, status: number): Promise<void> {
+  let down = true
+  const origin = await faultOrigin(ctx, () => (down ? 'reset' : 'ok'))
+  const targets = closedTarget ? [origin.url, `http://127.0.0.1:${freePort()}`] : [origin.url]
+  const proxy = await ctx.proxy(
+    oneUpstream(targets, {
+      retry: { attempts: 1, backoffMs: 1 },
+      breaker: { failureThreshold: 1, cooldownMs: 300 },
+      idempotency: { enabled: true, upstreamDeduplicates: true },
+    }),
+  )
+  const post = () => fetch(`${proxy.url}/deploy`, { method: 'POST', body: 'release 7', headers: { 'idempotency-key': 'K' } })
+  const first = await post()
+  expect(first.status).toBe(status)
+  expect(first.headers.get('proxy-status')).toContain('details="request-sent"')
+  expect(posts(origin.seen)).toBe(1)
+  down = false
+  const [target] = (await adminStatus(proxy.url)).api!.targets
+  await Bun.sleep(target!.retryAfterMs + 50) // past the cooldown (the behaviour under test): a released key would run again now
+  const again = await post()
+  expect(again.status).toBe(status)
+  expect(again.headers.get('idempotent-replayed')).toBe('true')
+  expect(posts(origin.seen)).toBe(1)
+}
+
+/** Two targets, the first of which will not answer (round-robin starts there): a try gives up at 500 ms, retries may follow. */
+const stallingFirst = (urls: string[], upstreamDeduplicates: boolean) =>
+  oneUpstream(urls, {
+    timeoutMs: 3000,
+    tryTimeoutMs: 500,
+    retry: { attempts: 2, backoffMs: 1 },
+    breaker: { failureThreshold: 100 },
+    idempotency: { enabled: true, upstreamDeduplicates },
+  })
+
 export const faults: Scenario[] = [
   {
     name: 'a try timeout on a reused upstream connection ends at tryTimeoutMs; the hanging POST reached the origin once and left no call or slot open',
@@ -52,59 +93,11 @@ export const faults: Scenario[] = [
   },
   {
     name: 'an Idempotency-Key whose try reached the origin is kept although the last try was turned away (breaker open): the retry is a replay',
-    async run(ctx) {
-      let down = true
-      const origin = await faultOrigin(ctx, () => (down ? 'reset' : 'ok'))
-      const proxy = await ctx.proxy(
-        oneUpstream([origin.url], {
-          retry: { attempts: 1, backoffMs: 1 },
-          breaker: { failureThreshold: 1, cooldownMs: 300 },
-          // The upstream is declared to deduplicate keys, so the proxy may re-send: the retry meets the open breaker.
-          idempotency: { enabled: true, upstreamDeduplicates: true },
-        }),
-      )
-      const post = () => fetch(`${proxy.url}/deploy`, { method: 'POST', body: 'release 7', headers: { 'idempotency-key': 'K' } })
-      const first = await post()
-      expect(first.status).toBe(503)
-      expect((await proxyError(first)).code).toBe('BREAKER_OPEN')
-      expect(first.headers.get('proxy-status')).toContain('details="request-sent"')
-      down = false
-      const [target] = (await adminStatus(proxy.url)).api!.targets
-      await Bun.sleep(target!.retryAfterMs + 50) // the cooldown is the behaviour under test: the breaker would admit now
-      const again = await post()
-      expect(again.status).toBe(503)
-      expect(again.headers.get('idempotent-replayed')).toBe('true')
-      expect(posts(origin.seen)).toBe(1)
-    },
+    run: (ctx) => keyKeptAfter(ctx, false, 503),
   },
   {
     name: 'an Idempotency-Key is kept when any try may have reached an upstream, even if the last was refused: Proxy-Status says request-sent',
-    async run(ctx) {
-      let down = true
-      const origin = await faultOrigin(ctx, () => (down ? 'reset' : 'ok'))
-      const closed = `http://127.0.0.1:${freePort()}`
-      const proxy = await ctx.proxy(
-        oneUpstream([origin.url, closed], {
-          retry: { attempts: 1, backoffMs: 1 },
-          breaker: { failureThreshold: 1, cooldownMs: 300 },
-          idempotency: { enabled: true, upstreamDeduplicates: true },
-        }),
-      )
-      const post = () => fetch(`${proxy.url}/deploy`, { method: 'POST', body: 'release 8', headers: { 'idempotency-key': 'K2' } })
-      // The origin resets the first try (its breaker opens); the retry goes to the closed port and is refused.
-      const first = await post()
-      expect(first.status).toBe(502)
-      expect(first.headers.get('proxy-status')).toContain('details="request-sent"')
-      const reached = posts(origin.seen)
-      expect(reached).toBe(1)
-      down = false
-      const [target] = (await adminStatus(proxy.url)).api!.targets
-      await Bun.sleep(target!.retryAfterMs + 50) // past the cooldown: a released key would run again now
-      const again = await post()
-      expect(again.headers.get('idempotent-replayed')).toBe('true')
-      expect(again.status).toBe(502)
-      expect(posts(origin.seen)).toBe(reached)
-    },
+    run: (ctx) => keyKeptAfter(ctx, true, 502),
   },
   {
     name: 'a keyed POST that may have reached an upstream is not re-sent elsewhere unless upstreamDeduplicates says the upstream honours the key',
@@ -112,15 +105,7 @@ export const faults: Scenario[] = [
       const hanging = await faultOrigin(ctx, () => 'hang')
       const healthy = await faultOrigin(ctx, () => 'ok')
       for (const upstreamDeduplicates of [false, true]) {
-        const proxy = await ctx.proxy(
-          oneUpstream([hanging.url, healthy.url], {
-            timeoutMs: 3000,
-            tryTimeoutMs: 400,
-            retry: { attempts: 1, backoffMs: 1 },
-            breaker: { failureThreshold: 100 },
-            idempotency: { enabled: true, upstreamDeduplicates },
-          }),
-        )
+        const proxy = await ctx.proxy(stallingFirst([hanging.url, healthy.url], upstreamDeduplicates))
         const key = `deploy-${upstreamDeduplicates}`
         const res = await fetch(`${proxy.url}/deploy`, { method: 'POST', body: 'release 9', headers: { 'idempotency-key': key } })
         const byKey = (seen: { key?: string }[]) => seen.filter((s) => s.key === key).length
@@ -144,15 +129,7 @@ export const faults: Scenario[] = [
         await origin.start()
         ctx.defer(() => (origin.thaw(), origin.kill()))
       }
-      const proxy = await ctx.proxy(
-        oneUpstream([frozen.url, healthy.url], {
-          timeoutMs: 3000,
-          tryTimeoutMs: 500,
-          retry: { attempts: 2, backoffMs: 1 },
-          breaker: { failureThreshold: 100 },
-          idempotency: { enabled: true },
-        }),
-      )
+      const proxy = await ctx.proxy(stallingFirst([frozen.url, healthy.url], false))
       frozen.freeze()
       // Round-robin starts on the frozen host: the try reaches its socket and times out.
       const res = await fetch(`${proxy.url}/deploy`, { method: 'POST', body: 'release 10', headers: { 'idempotency-key': 'frozen-1' } })
