@@ -1,6 +1,6 @@
 /**
  * The upstream client on Deno: undici over Deno's node:net. Deno's own clients each break a promise
- * the proxy makes (docs/adr/0010-deno-upstream-client.md): its fetch always decodes compressed
+ * the proxy makes (docs/adr/0010-deno-upstream-client-undici.md): its fetch always decodes compressed
  * bodies (denoland/deno#12291), and its node:http re-sends a request on its own when a pooled
  * socket fails, POSTs included, and never ends a try destroyed on a reused socket
  * (denoland/deno#36786). undici never re-sends a request it has begun to write, hands over the raw
@@ -16,8 +16,9 @@ import { NULL_BODY_STATUSES, type UpstreamFetch } from '../src/index.ts'
  * One pool for every target. An idle connection is closed after 4 s, or sooner when the upstream's
  * `Keep-Alive: timeout` says so (less a margin): a request rarely meets a socket the upstream has
  * just closed, and one that does fails (the retry policy decides what happens next), never re-sent.
+ * undici's own header and body timeouts are off: the proxy's timeouts rule (a try is aborted).
  */
-const agent = new Agent({ keepAliveTimeout: 4000, keepAliveTimeoutThreshold: 1000, connections: 256 })
+const agent = new Agent({ keepAliveTimeout: 4000, keepAliveTimeoutThreshold: 1000, connections: 256, headersTimeout: 0, bodyTimeout: 0 })
 
 export const upstreamFetch: UpstreamFetch = (input, init) =>
   new Promise((resolve, reject) => {

@@ -4,8 +4,8 @@ import { AbortCause } from './abort-reasons.ts'
 import { BodyTooLarge } from '../forwarding/request-body.ts'
 
 /**
- * Turns what a failed attempt threw into the proxy's error. Connection refused and DNS failures
- * happened before anything was sent; a reset or timeout may have reached the upstream, and says
+ * Turns what a failed attempt threw into the proxy's error. Connection refused, a connect that timed
+ * out (undici, on Deno) and DNS failures happened before anything was sent; a reset or timeout may have reached the upstream, and says
  * so (`requestSent`), because re-sending could run the request twice.
  */
 export function attemptError(error: unknown, signal: AbortSignal, target: Target): ProxyError {
@@ -25,6 +25,9 @@ export function attemptError(error: unknown, signal: AbortSignal, target: Target
     new ProxyError('UPSTREAM_UNREACHABLE', message, { error: kind, nextHop: target.hop, requestSent }, undefined, { cause: error })
   if (code === 'ECONNREFUSED' || code === 'ConnectionRefused') {
     return unreachable(`upstream ${target.hop} refused the connection`, 'connection_refused', false)
+  }
+  if (code === 'UND_ERR_CONNECT_TIMEOUT') {
+    return unreachable(`connecting to upstream ${target.hop} timed out`, 'connection_timeout', false)
   }
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
     return unreachable(`upstream ${target.hop} could not be resolved`, 'destination_unavailable', false)
