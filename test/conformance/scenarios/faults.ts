@@ -142,4 +142,27 @@ export const faults: Scenario[] = [
       expect([...frozen.seen, ...healthy.seen].filter((s) => s.key === 'frozen-1')).toHaveLength(1)
     },
   },
+  {
+    name: '1,000 concurrent requests to a hanging upstream all get their 504 (none left hanging), and every upstream call is closed',
+    timeoutMs: 30000,
+    async run(ctx) {
+      const origin = await faultOrigin(ctx, () => 'hang')
+      const proxy = await ctx.proxy(oneUpstream([origin.url], { timeoutMs: 1500, retry: { attempts: 0 }, breaker: { failureThreshold: 1000000 } }))
+      const started = Date.now()
+      const statuses = await Promise.all(
+        Array.from({ length: 1000 }, (_, i) =>
+          fetch(`${proxy.url}/hang/${i}`, { signal: AbortSignal.timeout(10000) }).then((r) => r.arrayBuffer().then(() => r.status), () => 0),
+        ),
+      )
+      const tookMs = Date.now() - started
+      console.log(`1,000 concurrent hanging requests: ${statuses.filter((s) => s === 504).length} answered 504 in ${tookMs} ms (the client sends them a few hundred at a time)`)
+      expect(statuses.filter((s) => s !== 504)).toEqual([])
+      const [target] = (await adminStatus(proxy.url)).api!.targets
+      expect(target!.inFlight).toBe(0)
+      expect(origin.seen).toHaveLength(1000)
+      // The proxy closed every call it gave up on; the origin sees each close (no event to await: polled, bounded).
+      for (let i = 0; i < 50 && origin.open() > 0; i++) await Bun.sleep(100)
+      expect(origin.open()).toBe(0)
+    },
+  },
 ]
