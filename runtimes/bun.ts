@@ -23,6 +23,7 @@ export function serveProxy(
     store,
     fetch: keepEncoding,
     clientAddress: (c) => server.requestIP(c.req.raw)?.address,
+    scheme: 'http',
     middleware,
   })
   server = Bun.serve({

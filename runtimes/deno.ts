@@ -16,6 +16,7 @@ export function serveProxy(config: Config, middleware: MiddlewareHandler[] = [],
     store,
     fetch: upstreamFetch,
     clientAddress: (c) => (c.env as Deno.ServeHandlerInfo<Deno.NetAddr>).remoteAddr.hostname,
+    scheme: 'http',
     middleware,
   })
   const server = Deno.serve(

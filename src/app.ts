@@ -15,7 +15,8 @@ import { MemoryStore } from './stores/memory.ts'
 import type { BreakerStore } from './stores/types.ts'
 import type { Exchange } from './resilience/types.ts'
 import { createRouter } from './routing/router.ts'
-import { requestTarget } from './routing/request-target.ts'
+import { requestTargetOf } from './routing/request-target.ts'
+import { trustedBy } from './forwarding/trust.ts'
 import { createUpstream, type Upstream } from './upstream/upstream.ts'
 
 /** What a runtime tells the core: how to call upstreams and who the client is. */
@@ -24,6 +25,12 @@ export interface ProxyOptions {
   fetch?: UpstreamFetch
   /** The client's address, from the runtime's connection info. */
   clientAddress?: (c: Context) => string | undefined
+  /**
+   * The scheme clients reach this proxy by (its listener's): what X-Forwarded-Proto says. Default:
+   * the scheme of `request.url`, right on Workers; Bun and Deno pass their listener's, because Deno
+   * keeps whatever scheme an absolute-form request target named.
+   */
+  scheme?: 'http' | 'https'
   /** Random source for the balancers; tests pass a seeded one. */
   random?: () => number
   /** Where breaker state is shared (default: a store of this app alone). */
@@ -43,6 +50,10 @@ export interface ProxyOptions {
 export type ProxyEnv = { Variables: { requestId: string } }
 
 const ignore = () => {}
+
+/** CONNECT asks for a tunnel, never forwarded; TRACE echoes the request's headers back (NGINX refuses it too). */
+const REFUSED_METHODS: ReadonlySet<string> = new Set(['CONNECT', 'TRACE'])
+const ALLOWED_METHODS = 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS'
 
 /**
  * The proxy as a Hono app. Put your own middleware in front of forwarding with the `middleware`
@@ -74,7 +85,11 @@ export function createProxy(config: Config, options: ProxyOptions = {}): Hono<Pr
   }
   const waitUntil = options.waitUntil
 
-  const app = new Hono<ProxyEnv>()
+  const trusted = trustedBy(config.trustedProxies)
+  const targetOf = (request: Request) => requestTargetOf(request, config.encodedSlashes)
+  // Hono routes, and middleware reads c.req.path, by the same canonical path the proxy forwards
+  // (an unparseable target routes as `/`, where forwarding answers 400).
+  const app = new Hono<ProxyEnv>({ getPath: (request) => targetOf(request)?.pathname ?? '/' })
   app.onError(panicBoundary)
   app.route(config.admin.pathPrefix, adminApp(config, upstreams))
   for (const middleware of options.middleware ?? []) app.use('*', middleware)
@@ -82,7 +97,11 @@ export function createProxy(config: Config, options: ProxyOptions = {}): Hono<Pr
     const request = c.req.raw
     const requestId = requestIdOf(request.headers)
     c.set('requestId', requestId)
-    const target = requestTarget(request.url)
+    if (REFUSED_METHODS.has(request.method)) {
+      throw new ProxyError('METHOD_NOT_ALLOWED', `${request.method} is not forwarded`, undefined, { allow: ALLOWED_METHODS })
+    }
+    const target = targetOf(request)
+    if (target === undefined) throw new ProxyError('BAD_REQUEST', 'the request target or Host cannot be parsed safely')
     const host = request.headers.get('host')
     const match = route(request.method, host, target)
     if (match === undefined) throw new ProxyError('NO_ROUTE', `no route for ${request.method} ${target.pathname}`)
@@ -93,8 +112,11 @@ export function createProxy(config: Config, options: ProxyOptions = {}): Hono<Pr
     const replays = keyed || upstream.config.retry.attempts > 0 || upstream.targets.length > 1
     const body = readRequestBody(request, config.limits.maxBodyBytes, replays ? upstream.config.retry.maxBodyBytes : 0, deadline)
     const address = clientAddress(c) ?? 'unknown'
-    const priorHops = request.headers.get('x-forwarded-for')
-    const client = { address, forwardedFor: priorHops ? `${priorHops}, ${address}` : address, requestId, proto: target.proto, host }
+    const isTrusted = trusted(address)
+    const priorHops = isTrusted ? request.headers.get('x-forwarded-for') : null
+    const forwardedFor = priorHops ? `${priorHops}, ${address}` : address
+    const proto = options.scheme ?? (request.url.startsWith('https:') ? 'https' : 'http')
+    const client = { address, forwardedFor, requestId, proto, host, trusted: isTrusted }
     const serve = (body: RequestBody) => {
       const exchange: Exchange = {
         request,

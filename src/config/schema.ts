@@ -1,4 +1,5 @@
 import * as v from 'valibot'
+import { isAddressOrCidr } from '../forwarding/trust.ts'
 
 /**
  * The one schema of the proxy's JSON config (CONTRACT §2). Defaults live here, so the JSON Schema
@@ -151,6 +152,13 @@ export const ConfigSchema = v.strictObject({
     {},
   ),
   drainTimeoutMs: v.optional(ms(0), 30000),
+  /**
+   * Clients whose X-Forwarded-For, X-Forwarded-Proto/Host, Forwarded, X-Real-IP and True-Client-IP are
+   * believed (addresses or CIDRs, e.g. a load balancer in front); from anyone else they are replaced.
+   */
+  trustedProxies: v.optional(v.array(v.pipe(v.string(), v.check(isAddressOrCidr, 'must be an IP address or a CIDR (10.0.0.0/8, fd00::/8)'))), []),
+  /** A path with an encoded slash or backslash (`%2F`, `%5C`): 400 (`reject`), or passed on as data (`keep`). */
+  encodedSlashes: v.optional(v.picklist(['reject', 'keep']), 'reject'),
 })
 
 /** The config as written in JSON, before defaults. */

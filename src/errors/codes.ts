@@ -2,6 +2,8 @@
 export const ERROR_STATUS = {
   NO_ROUTE: 404,
   BAD_REQUEST: 400,
+  /** CONNECT (a tunnel, never forwarded) and TRACE (reflects headers, refused as NGINX does). */
+  METHOD_NOT_ALLOWED: 405,
   PAYLOAD_TOO_LARGE: 413,
   /** The request body being read ahead (for a retry) did not arrive within timeoutMs (nginx: client_body_timeout). */
   REQUEST_TIMEOUT: 408,

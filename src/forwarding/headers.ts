@@ -29,16 +29,24 @@ function edited(headers: Headers, edit: (headers: Headers) => void): Headers {
 }
 
 /**
- * Removes the hop-by-hop headers and every header the Connection header names. One pass finds
- * them, and only those present are deleted: most messages have none, and on Deno each delete of
- * an absent name costs a scan of the list.
+ * Headers in which a client says who it is or how it came: believed only from `trustedProxies`,
+ * otherwise removed (X-Forwarded-For, -Proto and -Host are then set from what the proxy knows).
  */
-function deleteHopByHop(headers: Headers): void {
+const CLIENT_CLAIMS: ReadonlySet<string> = new Set(['forwarded', 'x-real-ip', 'true-client-ip', 'x-forwarded-host'])
+
+const NONE: ReadonlySet<string> = new Set()
+
+/**
+ * Removes the hop-by-hop headers, every header the Connection header names, and those in `also`.
+ * One pass finds them, and only those present are deleted: most messages have none, and on Deno
+ * each delete of an absent name costs a scan of the list.
+ */
+function deleteHopByHop(headers: Headers, also: ReadonlySet<string> = NONE): void {
   const connection = headers.get('connection')
   const named = connection === null ? [] : connection.toLowerCase().split(',').map((name) => name.trim())
   const doomed: string[] = []
   headers.forEach((_, name) => {
-    if (HOP_BY_HOP.has(name) || named.includes(name)) doomed.push(name)
+    if (HOP_BY_HOP.has(name) || also.has(name) || named.includes(name)) doomed.push(name)
   })
   for (const name of doomed) headers.delete(name)
 }
@@ -46,18 +54,26 @@ function deleteHopByHop(headers: Headers): void {
 /** What the proxy knows about the client, for X-Forwarded-* and `requestHeaders` variables. */
 export interface ClientInfo {
   address: string
-  /** X-Forwarded-For as every attempt sends it: the client's own value, if any, then its address. */
+  /**
+   * X-Forwarded-For as every attempt sends it: the client's address, after the chain it sent when
+   * it is a trusted proxy.
+   */
   forwardedFor: string
   requestId: string
+  /** The scheme the client used to reach this proxy (its listener's, never the request's say-so). */
   proto: string
+  /** The request's Host, already checked to be a valid one. */
   host: string | null
+  /** The client is in `trustedProxies`: its forwarding headers describe the original request. */
+  trusted: boolean
 }
 
 /**
  * The headers an upstream sees: the client's, less hop-by-hop and Host (the fetch sets the
  * target's), plus X-Forwarded-*, x-request-id and the upstream's configured `requestHeaders`.
- * Every attempt of a request sets the same values (X-Forwarded-For is computed once), so editing the
- * request's own headers is safe however many attempts a request makes.
+ * A trusted proxy's X-Forwarded-Proto/Host, Forwarded, X-Real-IP and True-Client-IP pass on; anyone
+ * else's are replaced or removed. Every attempt of a request sets the same values (X-Forwarded-For
+ * is computed once), so editing the request's own headers is safe however many attempts it makes.
  */
 export function upstreamRequestHeaders(
   incoming: Headers,
@@ -65,11 +81,11 @@ export function upstreamRequestHeaders(
   extra: readonly (readonly [string, string])[],
 ): Headers {
   return edited(incoming, (headers) => {
-    deleteHopByHop(headers)
+    deleteHopByHop(headers, client.trusted ? NONE : CLIENT_CLAIMS)
     headers.delete('host')
     headers.set('x-forwarded-for', client.forwardedFor)
-    headers.set('x-forwarded-proto', client.proto)
-    if (client.host !== null) headers.set('x-forwarded-host', client.host)
+    if (!client.trusted || !headers.has('x-forwarded-proto')) headers.set('x-forwarded-proto', client.proto)
+    if (client.host !== null && !(client.trusted && headers.has('x-forwarded-host'))) headers.set('x-forwarded-host', client.host)
     headers.set('x-request-id', client.requestId)
     for (const [name, template] of extra) headers.set(name, expandVariables(template, client))
   })

@@ -9,6 +9,7 @@ import { breakers } from './scenarios/breakers.ts'
 import { errors } from './scenarios/errors.ts'
 import { faults } from './scenarios/faults.ts'
 import { forwarding } from './scenarios/forwarding.ts'
+import { hostileInput } from './scenarios/hostile-input.ts'
 import { lifecycle } from './scenarios/lifecycle.ts'
 import { retries } from './scenarios/retries.ts'
 import { security } from './scenarios/security.ts'
@@ -16,7 +17,7 @@ import { sharedState } from './scenarios/shared-state.ts'
 import { streaming } from './scenarios/streaming.ts'
 import { timeouts } from './scenarios/timeouts.ts'
 
-export const SCENARIOS: Scenario[] = [...forwarding, ...errors, ...timeouts, ...security, ...streaming, ...lifecycle, ...breakers, ...sharedState, ...retries, ...faults]
+export const SCENARIOS: Scenario[] = [...forwarding, ...errors, ...timeouts, ...security, ...streaming, ...lifecycle, ...breakers, ...sharedState, ...retries, ...faults, ...hostileInput]
 
 for (const runtime of RUNTIMES) {
   describe(runtime.name, () => {

@@ -22,9 +22,9 @@ export interface RunningProxy {
   stop(signal?: NodeJS.Signals): Promise<number>
 }
 
-/** `fixture: 'panicking'` starts the runtime's entrypoint with middleware that throws on /boom and /boom-async. */
+/** `fixture: 'middleware'` starts the runtime's entrypoint with test/fixtures/user-middleware.ts (a /private guard, throws on /boom). */
 export interface StartOptions {
-  fixture?: 'panicking'
+  fixture?: 'middleware'
   /** The port to listen on (default: a free one). */
   port?: number
 }
@@ -145,7 +145,7 @@ export async function startProcess(
 export const bun: Runtime = {
   name: 'bun',
   start(config, options = {}) {
-    const entry = options.fixture === 'panicking' ? 'test/fixtures/bun-panicking-proxy.ts' : 'runtimes/bun.ts'
+    const entry = options.fixture === 'middleware' ? 'test/fixtures/bun-middleware-proxy.ts' : 'runtimes/bun.ts'
     return startProcess([process.execPath, entry, '--config', writeConfig(config), '--port', String(options.port ?? 0)])
   },
   unreachableStore: { type: 'redis', url: `redis://127.0.0.1:${freePort()}`, syncMs: 100 },
@@ -170,7 +170,7 @@ export function denoBinary(): string {
 export const deno: Runtime = {
   name: 'deno',
   start(config, options = {}) {
-    const entry = options.fixture === 'panicking' ? 'test/fixtures/deno-panicking-proxy.ts' : 'runtimes/deno.ts'
+    const entry = options.fixture === 'middleware' ? 'test/fixtures/deno-middleware-proxy.ts' : 'runtimes/deno.ts'
     const permissions = ['--allow-net', '--allow-read', '--allow-env', '--allow-sys', '--allow-write']
     return startProcess([denoBinary(), 'run', ...permissions, entry, '--config', writeConfig(config), '--port', String(options.port ?? 0)])
   },
@@ -192,7 +192,7 @@ export function wranglerDev(args: string[], port: number): Promise<RunningProxy>
 }
 
 function startWrangler(config: ConfigInput, port: number, fixture: StartOptions['fixture']): Promise<RunningProxy> {
-  const script = fixture === 'panicking' ? 'test/fixtures/workers-panicking-proxy.ts' : 'runtimes/workers.ts'
+  const script = fixture === 'middleware' ? 'test/fixtures/workers-middleware-proxy.ts' : 'runtimes/workers.ts'
   const persist = config.store?.path ?? mkdtempSync(join(tmpdir(), 'edge-proxy-wrangler-'))
   return wranglerDev([script, '--persist-to', persist, '--var', `PROXY_CONFIG:${JSON.stringify(config)}`], port)
 }

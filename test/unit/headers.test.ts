@@ -2,7 +2,8 @@ import { describe, expect, test } from 'bun:test'
 import { clientResponseHeaders, upstreamRequestHeaders } from '../../src/forwarding/headers.ts'
 import { requestIdOf } from '../../src/forwarding/request-id.ts'
 
-const client = { address: '10.0.0.9', forwardedFor: '203.0.113.7, 10.0.0.9', requestId: 'req-1', proto: 'https', host: 'shop.example.com' }
+/** A client in trustedProxies (a load balancer): its chain is kept and its address appended. */
+const client = { address: '10.0.0.9', forwardedFor: '203.0.113.7, 10.0.0.9', requestId: 'req-1', proto: 'https', host: 'shop.example.com', trusted: true }
 
 describe('upstream request headers', () => {
   const incoming = new Headers({
@@ -15,7 +16,6 @@ describe('upstream request headers', () => {
     trailer: 'x-t',
     upgrade: 'h2c',
     'x-forwarded-for': '203.0.113.7',
-    'x-forwarded-proto': 'http',
     accept: 'text/html',
   })
   const out = upstreamRequestHeaders(incoming, client, [['x-client', '$remote_addr/$request_id'], ['x-at', '$time']])
@@ -34,6 +34,28 @@ describe('upstream request headers', () => {
   test('a second attempt on the same headers sends the same values (X-Forwarded-For not appended twice)', () => {
     const again = upstreamRequestHeaders(out, client, [['x-client', '$remote_addr/$request_id']])
     expect(again.get('x-forwarded-for')).toBe('203.0.113.7, 10.0.0.9')
+  })
+  test("an untrusted client's forwarding headers are replaced or removed", () => {
+    const forged = new Headers({
+      'x-forwarded-for': '1.2.3.4',
+      'x-forwarded-proto': 'https',
+      'x-forwarded-host': 'evil.example',
+      forwarded: 'for=1.2.3.4;host=evil.example',
+      'x-real-ip': '1.2.3.4',
+      'true-client-ip': '1.2.3.4',
+    })
+    const stranger = { ...client, forwardedFor: '10.0.0.9', proto: 'http', host: null, trusted: false }
+    const sent = upstreamRequestHeaders(forged, stranger, [])
+    expect(sent.get('x-forwarded-for')).toBe('10.0.0.9')
+    expect(sent.get('x-forwarded-proto')).toBe('http')
+    for (const name of ['x-forwarded-host', 'forwarded', 'x-real-ip', 'true-client-ip']) expect(sent.has(name)).toBe(false)
+  })
+  test("a trusted proxy's X-Forwarded-Proto, -Host and Forwarded pass on", () => {
+    const fromBalancer = new Headers({ 'x-forwarded-proto': 'https', 'x-forwarded-host': 'shop.example.com', forwarded: 'for=203.0.113.7' })
+    const sent = upstreamRequestHeaders(fromBalancer, { ...client, proto: 'http', host: 'internal:8080' }, [])
+    expect(sent.get('x-forwarded-proto')).toBe('https')
+    expect(sent.get('x-forwarded-host')).toBe('shop.example.com')
+    expect(sent.get('forwarded')).toBe('for=203.0.113.7')
   })
   test('requestHeaders variables are expanded', () => {
     expect(out.get('x-client')).toBe('10.0.0.9/req-1')
@@ -65,10 +87,11 @@ describe('client response headers', () => {
 describe('x-request-id', () => {
   test('a sane id is kept', () => {
     expect(requestIdOf(new Headers({ 'x-request-id': 'abc-123_XYZ' }))).toBe('abc-123_XYZ')
+    expect(requestIdOf(new Headers({ 'x-request-id': 'Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8' }))).toContain('Root=1-')
     expect(requestIdOf(new Headers({ 'x-request-id': 'x'.repeat(128) }))).toBe('x'.repeat(128))
   })
   test('an insane or missing one is replaced by a fresh UUID', () => {
-    for (const bad of ['x'.repeat(129), 'has space', 'tab\there', '']) {
+    for (const bad of ['x'.repeat(129), 'has space', 'tab\there', '', '<script>alert(1)</script>', 'a"b', "a'b", 'a\\b']) {
       expect(requestIdOf(new Headers({ 'x-request-id': bad }))).toMatch(/^[0-9a-f-]{36}$/)
     }
     expect(requestIdOf(new Headers())).toMatch(/^[0-9a-f-]{36}$/)

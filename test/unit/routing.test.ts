@@ -1,11 +1,11 @@
 import { describe, expect, test } from 'bun:test'
 import { createRouter } from '../../src/routing/router.ts'
 import { targetUrl } from '../../src/routing/target-url.ts'
-import { requestTarget } from '../../src/routing/request-target.ts'
+import { canonicalPath, requestTargetOf } from '../../src/routing/request-target.ts'
 import type { RouteConfig } from '../../src/config/schema.ts'
 
 const route = (r: Partial<RouteConfig> & { pathPrefix: string; upstream: string }): RouteConfig => ({ stripPrefix: false, ...r })
-const at = (path: string) => requestTarget(new URL(`http://proxy.test${path}`).href)
+const at = (path: string) => requestTargetOf(new Request(`http://proxy.test${path}`), 'reject')!
 
 describe('router', () => {
   const router = createRouter([
@@ -39,11 +39,38 @@ describe('router', () => {
 })
 
 describe('request target', () => {
-  test('splits a serialized URL into path, query and scheme', () => {
-    expect(requestTarget('http://h:1/a/b?x=1&y')).toEqual({ pathname: '/a/b', search: '?x=1&y', proto: 'http' })
-    expect(requestTarget('https://h/')).toEqual({ pathname: '/', search: '', proto: 'https' })
-    expect(requestTarget('http://h')).toEqual({ pathname: '/', search: '', proto: 'http' })
-    expect(requestTarget('http://evil:1//127.0.0.1:2/x')).toEqual({ pathname: '//127.0.0.1:2/x', search: '', proto: 'http' })
+  /** A request whose url is exactly `url` (as Deno passes it: not normalised) and whose Host is `host`. */
+  const raw = (url: string, host: string | null = 'h') => {
+    const headers = new Headers(host === null ? {} : { host })
+    return requestTargetOf({ url, headers } as Request, 'reject')
+  }
+  test('splits the url into the canonical path and the query', () => {
+    expect(raw('http://h:1/a/b?x=1&y')).toEqual({ pathname: '/a/b', search: '?x=1&y' })
+    expect(raw('https://h/')).toEqual({ pathname: '/', search: '' })
+    expect(raw('http://h')).toEqual({ pathname: '/', search: '' })
+    expect(raw('http://h?q')).toEqual({ pathname: '/', search: '?q' })
+  })
+  test("Bun's bare path (a request without a usable Host) is the path, whole", () => {
+    expect(raw('/x/private/data', null)).toEqual({ pathname: '/x/private/data', search: '' })
+    expect(raw('/echo?q=1', null)).toEqual({ pathname: '/echo', search: '?q=1' })
+  })
+  test('dot segments, encoded dots and doubled slashes resolve before anyone sees the path', () => {
+    expect(raw('http://h/hang/../echo')!.pathname).toBe('/echo')
+    expect(raw('http://h/x/%2e%2e/private/data')!.pathname).toBe('/private/data')
+    expect(raw('http://h/x/%2E./private/./data')!.pathname).toBe('/private/data')
+    expect(raw('http://h//private//data')!.pathname).toBe('/private/data')
+    expect(raw('http://h/a/b/..')!.pathname).toBe('/a/')
+    expect(raw('http://h/../../etc')!.pathname).toBe('/etc') // never above the root
+  })
+  test('unreserved escapes are decoded, others kept (upper-cased)', () => {
+    expect(canonicalPath('/%70rivate/%7euser/a%20b/%c3%a9', 'reject')).toBe('/private/~user/a%20b/%C3%A9')
+  })
+  test('an invalid Host, a bad escape, a backslash or an encoded slash is refused', () => {
+    for (const host of ['a b', 'a/b', '<x>', 'a, b', 'h/admin?x=', '']) expect(raw(`http://${host}/echo`, host)).toBeUndefined()
+    expect(raw('http://[::1]:8080/x', '[::1]:8080')).toEqual({ pathname: '/x', search: '' })
+    for (const path of ['/a%zz', '/a%', '/a\\b', '/x%2fy', '/x%5Cy', '/a b', '/caf\u00e9']) expect(raw(`http://h${path}`)).toBeUndefined()
+    expect(canonicalPath('/x%2fy', 'keep')).toBe('/x%2Fy')
+    expect(raw('127.0.0.1:1')).toBeUndefined() // CONNECT's authority-form
   })
 })
 

@@ -46,7 +46,7 @@ export const errors: Scenario[] = [
     name: 'panic boundary: a throwing handler gives 500 INTERNAL_ERROR, logged once, and the next request is fine',
     async run(ctx) {
       const origin = ctx.origin(() => new Response('fine'))
-      const proxy = await ctx.proxy(oneUpstream([origin.url]), { fixture: 'panicking' })
+      const proxy = await ctx.proxy(oneUpstream([origin.url]), { fixture: 'middleware' })
       for (const path of ['/boom', '/boom-async']) {
         const res = await fetch(`${proxy.url}${path}`, { headers: { 'x-request-id': `panic${path.replace('/', '-')}` } })
         expect(res.status).toBe(500)
@@ -71,7 +71,7 @@ export const errors: Scenario[] = [
     skip: { workers: "no process-level handlers in workerd; the runtime logs uncaught errors itself" },
     async run(ctx) {
       const origin = ctx.origin(() => new Response('fine'))
-      const proxy = await ctx.proxy(oneUpstream([origin.url]), { fixture: 'panicking' })
+      const proxy = await ctx.proxy(oneUpstream([origin.url]), { fixture: 'middleware' })
       expect((await fetch(`${proxy.url}/stray`)).status).toBe(200)
       expect(await proxy.line('stray rejection nobody awaited')).toContain('"event":"unhandled_rejection"')
       expect(await proxy.line('stray throw from a timer')).toContain('"event":"uncaught_exception"')

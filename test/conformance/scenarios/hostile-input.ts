@@ -1,0 +1,147 @@
+import { expect } from 'bun:test'
+import { FIXTURE_TOKEN } from '../../fixtures/user-middleware.ts'
+import { rawRequest, statusOf } from '../../support/raw-http.ts'
+import { adminStatus, oneUpstream, type Scenario } from '../context.ts'
+
+/** A raw HTTP/1.1 request line and headers, closed after the answer. */
+const get = (target: string, headers = 'Host: 127.0.0.1') => `GET ${target} HTTP/1.1\r\n${headers}\r\nConnection: close\r\n\r\n`
+
+/** The JSON body of a raw response (what the echoing origin returned). */
+const bodyOf = (raw: string) => raw.slice(raw.indexOf('\r\n\r\n') + 4)
+
+/** wrangler dev's own proxy stands in front of the Worker and answers these requests itself. */
+const NO_HOST_ON_WRANGLER = 'wrangler dev answers a request without Host with its own 400 before the Worker sees it (checked); on Cloudflare every request has a Host'
+const BAD_HEAD_ON_WRANGLER = "wrangler dev's proxy answers an invalid Host or a CONNECT with its own 500 before the Worker sees it (checked: the origin sees nothing); on Cloudflare the edge refuses them"
+
+export const hostileInput: Scenario[] = [
+  {
+    name: 'one path: `..`, `%2e%2e` and `//` resolve before routing, so a route prefix confines requests to its subtree',
+    async run(ctx) {
+      const hang = ctx.origin(() => new Response('hang upstream'))
+      const rest = ctx.origin(() => new Response('other upstream'))
+      const proxy = await ctx.proxy({
+        upstreams: { hang: { targets: [{ url: hang.url }] }, rest: { targets: [{ url: rest.url }] } },
+        routes: [
+          { pathPrefix: '/hang', upstream: 'hang' },
+          { pathPrefix: '/', upstream: 'rest' },
+        ],
+      })
+      for (const target of ['/hang/../echo', '/hang/%2e%2e/echo', '/hang/%2E%2e//echo', '/hang/./../echo']) {
+        expect(statusOf(await rawRequest(proxy.port, get(target)))).toBe(200)
+      }
+      expect(hang.seen).toHaveLength(0)
+      expect(rest.seen.map((s) => s.path)).toEqual(['/echo', '/echo', '/echo', '/echo'])
+    },
+  },
+  {
+    name: "one path: user middleware sees the path the upstream gets, so the README's /private guard cannot be walked around",
+    async run(ctx) {
+      const origin = ctx.origin()
+      const proxy = await ctx.proxy(oneUpstream([origin.url]), { fixture: 'middleware' })
+      const around = [
+        get('//private/data'),
+        get('/x/../private/data'),
+        get('/x/%2e%2e/private/data'),
+        get('/%70rivate/data'),
+        get('/private%2fdata'),
+      ]
+      const statuses = []
+      for (const request of around) statuses.push(statusOf(await rawRequest(proxy.port, request)))
+      expect(origin.seen).toEqual([])
+      expect(statuses).toEqual([401, 401, 401, 401, 400]) // an encoded slash: 400 (encodedSlashes: reject)
+      const allowed = await rawRequest(proxy.port, get('//private/data', `Host: 127.0.0.1\r\nAuthorization: Bearer ${FIXTURE_TOKEN}`))
+      expect(statusOf(allowed)).toBe(200)
+      expect(origin.seen.map((s) => s.path)).toEqual(['/private/data'])
+    },
+  },
+  {
+    name: 'admin requests are recognised by the same path: //_proxy/status and /_proxy/./status are admin requests, never forwarded',
+    async run(ctx) {
+      const origin = ctx.origin()
+      const proxy = await ctx.proxy(oneUpstream([origin.url], {}, { admin: { token: 'let-me-in' } }))
+      expect(statusOf(await rawRequest(proxy.port, get('//_proxy/status')))).toBe(401)
+      expect(statusOf(await rawRequest(proxy.port, get('/_proxy/./status')))).toBe(401)
+      const allowed = await rawRequest(proxy.port, get('//_proxy/status', 'Host: 127.0.0.1\r\nAuthorization: Bearer let-me-in'))
+      expect(JSON.parse(bodyOf(allowed)).upstreams.api).toBeDefined()
+      expect(origin.seen).toHaveLength(0)
+    },
+  },
+  {
+    name: 'a request without Host (HTTP/1.0) keeps its path and query, meets the same guard, and reaches admin as admin',
+    skip: { workers: NO_HOST_ON_WRANGLER },
+    async run(ctx) {
+      const origin = ctx.origin()
+      const proxy = await ctx.proxy(oneUpstream([origin.url], {}, { admin: { token: 'let-me-in' } }), { fixture: 'middleware' })
+      expect(statusOf(await rawRequest(proxy.port, 'GET /echo?q=1 HTTP/1.0\r\n\r\n'))).toBe(200)
+      expect(statusOf(await rawRequest(proxy.port, 'GET /private/data HTTP/1.0\r\n\r\n'))).toBe(401)
+      // Bun hands such a request over with a bare path: /x/private/data is that path, whole.
+      expect(statusOf(await rawRequest(proxy.port, 'GET /x/private/data HTTP/1.0\r\n\r\n'))).toBe(200)
+      const status = await rawRequest(proxy.port, 'GET /_proxy/status HTTP/1.0\r\nAuthorization: Bearer let-me-in\r\n\r\n')
+      expect(JSON.parse(bodyOf(status)).upstreams.api).toBeDefined()
+      expect(origin.seen.map((s) => s.path)).toEqual(['/echo?q=1', '/x/private/data'])
+      expect(origin.seen.every((s) => !s.headers.has('authorization'))).toBe(true)
+    },
+  },
+  {
+    name: 'an invalid or duplicate Host is a 400 and reaches no upstream',
+    skip: { workers: BAD_HEAD_ON_WRANGLER },
+    async run(ctx) {
+      const origin = ctx.origin()
+      const proxy = await ctx.proxy(oneUpstream([origin.url]))
+      for (const host of ['Host: a b', 'Host: a/b', 'Host: <x>', 'Host: h/admin?x=', 'Host: a\r\nHost: b']) {
+        expect(statusOf(await rawRequest(proxy.port, get('/echo', host)))).toBe(400)
+      }
+      expect(origin.seen).toHaveLength(0)
+    },
+  },
+  {
+    name: "an untrusted client's forwarding headers are replaced; a trusted proxy's chain is kept",
+    async run(ctx) {
+      const origin = ctx.origin()
+      const forged = 'X-Forwarded-For: 1.2.3.4\r\nX-Forwarded-Host: evil.example\r\nX-Forwarded-Proto: https\r\nForwarded: for=1.2.3.4\r\nX-Real-IP: 1.2.3.4\r\nTrue-Client-IP: 1.2.3.4'
+      const proxy = await ctx.proxy(oneUpstream([origin.url]))
+      await rawRequest(proxy.port, get('https://127.0.0.1/absolute', `Host: 127.0.0.1\r\n${forged}`))
+      if (ctx.runtime.name !== 'workers') await rawRequest(proxy.port, `GET /no-host HTTP/1.0\r\n${forged}\r\n\r\n`) // wrangler dev: 400 before the Worker
+      for (const seen of origin.seen) {
+        expect(seen.headers.get('x-forwarded-for')).not.toContain('1.2.3.4')
+        expect(seen.headers.get('x-forwarded-proto')).toBe('http')
+        expect(seen.headers.get('x-forwarded-host')).not.toBe('evil.example')
+        for (const name of ['forwarded', 'x-real-ip', 'true-client-ip']) expect(seen.headers.has(name)).toBe(false)
+      }
+      expect(origin.seen.map((s) => s.headers.get('x-forwarded-host'))).toEqual(ctx.runtime.name === 'workers' ? ['127.0.0.1'] : ['127.0.0.1', null])
+      const trusting = await ctx.proxy(oneUpstream([origin.url], {}, { trustedProxies: ['127.0.0.0/8', '::1'] }))
+      await rawRequest(trusting.port, get('/trusted', `Host: 127.0.0.1\r\n${forged}`))
+      const behindBalancer = origin.seen.at(-1)!.headers
+      expect(behindBalancer.get('x-forwarded-for')).toMatch(/^1\.2\.3\.4, /)
+      expect(behindBalancer.get('x-forwarded-proto')).toBe('https')
+      expect(behindBalancer.get('x-forwarded-host')).toBe('evil.example')
+    },
+  },
+  {
+    name: 'CONNECT gets 405 and reaches no upstream: a burst of CONNECTs leaves the breaker closed',
+    skip: { workers: BAD_HEAD_ON_WRANGLER },
+    async run(ctx) {
+      const origin = ctx.origin()
+      const proxy = await ctx.proxy(oneUpstream([origin.url], { breaker: { failureThreshold: 2 } }))
+      for (let i = 0; i < 6; i++) {
+        const res = await rawRequest(proxy.port, 'CONNECT 127.0.0.1:1 HTTP/1.1\r\nHost: 127.0.0.1:1\r\nConnection: close\r\n\r\n')
+        expect(statusOf(res)).toBe(405)
+      }
+      expect(origin.seen).toHaveLength(0)
+      expect((await adminStatus(proxy.url)).api!.targets[0]!.breaker).toBe('closed')
+    },
+  },
+  {
+    name: 'TRACE gets 405 METHOD_NOT_ALLOWED and reaches no upstream (it would echo credentials back)',
+    async run(ctx) {
+      const origin = ctx.origin()
+      const proxy = await ctx.proxy(oneUpstream([origin.url]))
+      // fetch refuses to send TRACE (a forbidden method), so it goes raw.
+      const res = await rawRequest(proxy.port, 'TRACE /t HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer secret\r\nConnection: close\r\n\r\n')
+      expect(statusOf(res)).toBe(405)
+      expect(JSON.parse(bodyOf(res)).code).toBe('METHOD_NOT_ALLOWED')
+      expect(res).not.toContain('Bearer secret')
+      expect(origin.seen).toHaveLength(0)
+    },
+  },
+]
