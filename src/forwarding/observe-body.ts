@@ -4,6 +4,8 @@ export interface BodyObserver {
   chunk?(bytes: Uint8Array): void
   /** Called exactly once when the body ends: read to the end (no argument), failed, or cancelled. */
   end?(error?: unknown): void
+  /** Called with true when the reader waits on the source for the next chunk, with false when it came. */
+  waiting?(waiting: boolean): void
 }
 
 /**
@@ -24,7 +26,9 @@ export function observeBody(body: ReadableStream<Uint8Array>, observer: BodyObse
     {
       async pull(controller) {
         try {
+          observer.waiting?.(true)
           const chunk = await reader.read()
+          observer.waiting?.(false)
           if (chunk.done) {
             controller.close()
             return end()
@@ -32,6 +36,7 @@ export function observeBody(body: ReadableStream<Uint8Array>, observer: BodyObse
           observer.chunk?.(chunk.value)
           controller.enqueue(chunk.value)
         } catch (error) {
+          observer.waiting?.(false)
           controller.error(error)
           end(error)
           void reader.cancel(error).catch(() => {})

@@ -22,9 +22,25 @@ export interface RequestBody {
    * alone would hand the upstream a truncated body as if it were whole.
    */
   readonly overflow: AbortSignal | null
+  /** How a streamed body is getting on (null when nothing streams): a try's timer waits for it. */
+  readonly upload: Upload | null
 }
 
-const NO_BODY: RequestBody = { bytes: null, stream: null, overflow: null }
+/**
+ * A body streaming to the upstream during a try. NGINX and Envoy start the upstream's timeout once
+ * the request body is in, so a client that trickles its body is not taken for a slow target.
+ */
+export interface Upload {
+  /** Resolves once the upstream has read the whole body (never, if it fails or is cancelled). */
+  readonly sent: Promise<void>
+  /** Whether the upstream is waiting for the client's next chunk right now: the client is the slow side. */
+  waitingForClient(): boolean
+}
+
+/** How long after a client's chunk arrived the upstream counts as still taking it (see waitingForClient). */
+const PASSING_ON_MS = 100
+
+const NO_BODY: RequestBody = { bytes: null, stream: null, overflow: null, upload: null }
 
 const tooLarge = (maxBytes: number) => new ProxyError('PAYLOAD_TOO_LARGE', `request body exceeds ${maxBytes} bytes`)
 
@@ -46,12 +62,14 @@ export function readRequestBody(request: Request, maxBytes: number, bufferBytes:
     if (!/^\d+$/.test(declared)) throw new ProxyError('BAD_REQUEST', 'invalid Content-Length')
     if (Number(declared) > maxBytes) throw tooLarge(maxBytes)
     if (Number(declared) <= bufferBytes) {
-      return byDeadline(request.arrayBuffer(), deadline).then((bytes) => ({ bytes: new Uint8Array(bytes), stream: null, overflow: null }))
+      return byDeadline(request.arrayBuffer(), deadline).then((bytes) => buffered(new Uint8Array(bytes)))
     }
-    return { bytes: null, stream: body, overflow: null }
+    return streamed(body, Infinity) // the runtime holds a declared length to its word
   }
-  return bufferBytes === 0 ? counted(body, maxBytes) : byDeadline(readAhead(body, maxBytes, bufferBytes), deadline)
+  return bufferBytes === 0 ? streamed(body, maxBytes) : byDeadline(readAhead(body, maxBytes, bufferBytes), deadline)
 }
+
+const buffered = (bytes: Uint8Array<ArrayBuffer>): RequestBody => ({ bytes, stream: null, overflow: null, upload: null })
 
 /**
  * `read` unless the request's deadline passes first: a client that trickles the body the proxy
@@ -72,7 +90,7 @@ async function readAhead(body: ReadableStream<Uint8Array>, maxBytes: number, buf
   let seen = 0
   for (;;) {
     const chunk = await reader.read()
-    if (chunk.done) return { bytes: concat(head, seen), stream: null, overflow: null }
+    if (chunk.done) return buffered(concat(head, seen))
     seen += chunk.value.byteLength
     if (seen > maxBytes) {
       void reader.cancel().catch(() => {})
@@ -95,23 +113,37 @@ async function readAhead(body: ReadableStream<Uint8Array>, maxBytes: number, buf
     },
     { highWaterMark: 0 },
   )
-  return counted(rest, maxBytes)
+  return streamed(rest, maxBytes)
 }
 
-/** A body of unknown length, counted as it streams: past `maxBytes` it fails and aborts `overflow`. */
-function counted(body: ReadableStream<Uint8Array>, maxBytes: number): RequestBody {
-  const overflow = new AbortController()
+/**
+ * A body that streams through once, followed as it goes (see Upload). One of unknown length is
+ * counted too: past `maxBytes` it fails and aborts `overflow` (Infinity: the length was declared).
+ */
+function streamed(body: ReadableStream<Uint8Array>, maxBytes: number): RequestBody {
+  const overflow = maxBytes === Infinity ? null : new AbortController()
   let seen = 0
+  let waiting = false
+  let chunkAt = 0
+  let sent!: () => void
+  // A chunk that came moments ago is still being passed on: the upstream is not the one holding things up.
+  const waitingForClient = () => waiting || Date.now() - chunkAt < PASSING_ON_MS
+  const upload: Upload = { sent: new Promise<void>((resolve) => (sent = resolve)), waitingForClient }
   const stream = observeBody(body, {
     chunk(bytes) {
       seen += bytes.byteLength
       if (seen <= maxBytes) return
       const error = new BodyTooLarge(maxBytes)
-      overflow.abort(error)
+      overflow!.abort(error)
       throw error
     },
+    waiting(now) {
+      waiting = now
+      if (!now) chunkAt = Date.now()
+    },
+    end: (error) => error === undefined && sent(),
   })
-  return { bytes: null, stream, overflow: overflow.signal }
+  return { bytes: null, stream, overflow: overflow?.signal ?? null, upload }
 }
 
 function concat(chunks: Uint8Array[], length: number): Uint8Array<ArrayBuffer> {

@@ -3,12 +3,14 @@
  * reason itself, or a generic AbortError), so the cause is always read back from `signal.reason`.
  */
 export class AbortCause extends Error {
-  constructor(readonly kind: 'timeout' | 'client-gone', message: string) {
+  constructor(readonly kind: 'timeout' | 'client-gone' | 'client-slow', message: string) {
     super(message)
-    this.name = kind === 'timeout' ? 'TimeoutError' : 'AbortError'
+    this.name = kind === 'client-gone' ? 'AbortError' : 'TimeoutError'
   }
 }
 
 export const TRY_TIMEOUT = new AbortCause('timeout', 'attempt timed out')
 export const DEADLINE = new AbortCause('timeout', 'request deadline passed')
 export const CLIENT_GONE = new AbortCause('client-gone', 'client disconnected')
+/** The deadline passed while the upstream waited for the client's body: the client's fault (408). */
+export const CLIENT_SLOW = new AbortCause('client-slow', 'the request body did not arrive in time')

@@ -4,7 +4,7 @@ import { ProxyError } from '../errors/proxy-error.ts'
 import type { Permit } from '../breaker/breaker.ts'
 import { recordLatency, type Target } from '../upstream/target.ts'
 import { responseFailure } from './verdict.ts'
-import { CLIENT_GONE, DEADLINE, TRY_TIMEOUT } from './abort-reasons.ts'
+import { CLIENT_GONE, CLIENT_SLOW, DEADLINE, TRY_TIMEOUT } from './abort-reasons.ts'
 import { attemptError } from './fetch-errors.ts'
 import { nothingSent } from './reach.ts'
 import type { Send, TargetHandler } from './types.ts'
@@ -16,8 +16,10 @@ import type { Send, TargetHandler } from './types.ts'
  * one timer is armed at a time and every timer is cleared when the attempt ends, so finished
  * requests hold no memory. For a streamed body the target's in-flight count lasts until the body
  * ends (a long download is load); a short body of declared length ends the attempt at its headers.
- * A streamed request body that passes the size limit cancels the call too.
- * The target's breaker gets its verdict at the headers: what the upstream answered, and how fast.
+ * A streamed request body that passes the size limit cancels the call too. While a streamed request
+ * body flows only the request deadline runs (the try's time starts once it is sent); a deadline that
+ * passes while the upstream waits for the client's next chunk is the client's 408, not a failure of
+ * the target. The target's breaker gets its verdict at the headers: what the upstream answered, and how fast.
  */
 export function attempt(send: Send): TargetHandler {
   return async (exchange, target) => {
@@ -34,7 +36,17 @@ export function attempt(send: Send): TargetHandler {
     const controller = new AbortController()
     const unfollowClient = follow(exchange.clientGone, () => controller.abort(CLIENT_GONE))
     const unfollowBody = follow(exchange.body.overflow, (reason) => controller.abort(reason))
-    let timer = setTimeout(() => controller.abort(budgetMs === remaining ? DEADLINE : TRY_TIMEOUT), budgetMs)
+    /** The try's own time: tryTimeoutMs from now, never past the request deadline. */
+    const armTry = () => {
+      const left = exchange.deadline - Date.now()
+      const ms = Math.min(exchange.upstream.tryTimeoutMs, left)
+      return setTimeout(() => controller.abort(ms === left ? DEADLINE : TRY_TIMEOUT), ms)
+    }
+    // While a streamed body flows, only the request deadline runs: a client that trickles its body
+    // is answered 408 and is not the target's failure; the try's time starts once the body is sent.
+    const { upload } = exchange.body
+    let timer = upload === null ? armTry() : setTimeout(() => controller.abort(upload.waitingForClient() ? CLIENT_SLOW : DEADLINE), remaining)
+    let answered = false
     let ended = false
     const end = () => {
       if (ended) return
@@ -46,6 +58,11 @@ export function attempt(send: Send): TargetHandler {
       exchange.upstream.bulkhead.released()
     }
 
+    void upload?.sent.then(() => {
+      if (ended || answered) return
+      clearTimeout(timer)
+      timer = armTry()
+    })
     const permit = target.breaker.acquire(started)
     exchange.tried.push(target)
     target.inFlight++
@@ -58,9 +75,10 @@ export function attempt(send: Send): TargetHandler {
       const error = attemptError(thrown, controller.signal, target)
       if (!nothingSent(error)) exchange.reached.push(target)
       if (error.fault) judge(target, permit, error.fault.error)
-      else target.breaker.release(permit) // the client left, or sent too much: not the target's fault
+      else target.breaker.release(permit) // the client left, or sent too much or too slowly: not the target's fault
       throw error
     }
+    answered = true
     exchange.reached.push(target)
     const latencyMs = Date.now() - started
     recordLatency(target, latencyMs)

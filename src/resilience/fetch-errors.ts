@@ -12,6 +12,7 @@ export function attemptError(error: unknown, signal: AbortSignal, target: Target
   const reason: unknown = signal.aborted ? signal.reason : error
   if (reason instanceof AbortCause) {
     if (reason.kind === 'client-gone') return new ProxyError('CLIENT_CLOSED_REQUEST', 'client closed the request')
+    if (reason.kind === 'client-slow') return new ProxyError('REQUEST_TIMEOUT', 'the request body did not arrive within the request timeout')
     return new ProxyError('UPSTREAM_TIMEOUT', `upstream ${target.hop} did not answer in time`, {
       error: 'http_response_timeout',
       nextHop: target.hop,

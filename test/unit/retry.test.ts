@@ -86,6 +86,21 @@ describe('retry rules', () => {
     expect(calls).toHaveLength(3) // buffered: retried
   })
 
+  test("a streamed body's upload time is not the try's: tryTimeoutMs starts once the body is sent", async () => {
+    const { app, calls } = scripted(() => new Response('stored'), { timeoutMs: 3000, tryTimeoutMs: 300, retry: { attempts: 0 } })
+    let sent = 0
+    const slow = new ReadableStream<Uint8Array>({
+      async pull(c) {
+        await Bun.sleep(100) // the client's own pace: ten chunks over a second, three try timeouts' worth
+        if (sent++ < 10) c.enqueue(new TextEncoder().encode('x'))
+        else c.close()
+      },
+    })
+    const res = await app.request('/upload', { method: 'PUT', body: slow, duplex: 'half' } as RequestInit)
+    expect(res.status).toBe(200)
+    expect(calls[0]!.body).toBe('x'.repeat(10))
+  })
+
   test('a body read ahead that does not arrive within timeoutMs: 408 REQUEST_TIMEOUT, nothing sent', async () => {
     const { app, calls } = scripted(() => new Response('ok'), { timeoutMs: 100 })
     const trickle = new ReadableStream({ start: (c) => c.enqueue(new TextEncoder().encode('part of it')) }) // and then nothing

@@ -1,4 +1,6 @@
 import { expect } from 'bun:test'
+import { connect } from 'node:net'
+import { within } from '../../support/wait.ts'
 import { FIXTURE_TOKEN } from '../../fixtures/user-middleware.ts'
 import { rawRequest, statusOf } from '../../support/raw-http.ts'
 import { adminStatus, oneUpstream, type Scenario } from '../context.ts'
@@ -13,7 +15,46 @@ const bodyOf = (raw: string) => raw.slice(raw.indexOf('\r\n\r\n') + 4)
 const NO_HOST_ON_WRANGLER = 'wrangler dev answers a request without Host with its own 400 before the Worker sees it (checked); on Cloudflare every request has a Host'
 const BAD_HEAD_ON_WRANGLER = "wrangler dev's proxy answers an invalid Host or a CONNECT with its own 500 before the Worker sees it (checked: the origin sees nothing); on Cloudflare the edge refuses them"
 
+/**
+ * A client that declares a 2 MB upload and sends one byte every 300 ms: resolves with the head of the
+ * answer it gets (then hangs up), as the slow-upload attack of issue #10 did.
+ */
+function trickle(port: number, path: string): Promise<string> {
+  const answered = new Promise<string>((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => socket.write(`POST ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 2000000\r\n\r\n`))
+    const drip = setInterval(() => socket.write('x'), 300)
+    let data = ''
+    socket.setEncoding('latin1')
+    socket.on('data', (chunk: string) => {
+      data += chunk
+      if (!data.includes('\r\n\r\n')) return
+      clearInterval(drip)
+      socket.destroy()
+      resolve(data)
+    })
+    socket.on('close', () => (clearInterval(drip), resolve(data)))
+    socket.on('error', (error) => (clearInterval(drip), reject(error)))
+  })
+  return within(answered, 15000, 'the proxy to answer a trickled upload')
+}
+
 export const hostileInput: Scenario[] = [
+  {
+    name: "slow uploads are the client's 408, not the target's failure: five trickling 2 MB bodies leave the breaker closed",
+    async run(ctx) {
+      const origin = ctx.origin(async (req) => new Response(`got ${(await req.arrayBuffer()).byteLength}`))
+      const proxy = await ctx.proxy(oneUpstream([origin.url], { timeoutMs: 1500, breaker: { failureThreshold: 2 } }))
+      const answers = await Promise.all(Array.from({ length: 5 }, (_, i) => trickle(proxy.port, `/upload/${i}`)))
+      for (const answer of answers) {
+        expect(statusOf(answer)).toBe(408)
+        expect(answer.toLowerCase()).toContain('x-proxy-error: request_timeout')
+      }
+      const [target] = (await adminStatus(proxy.url)).api!.targets
+      expect(target!.breaker).toBe('closed')
+      expect(target!.failures).toBe(0)
+      expect(await (await fetch(`${proxy.url}/after`)).text()).toBe('got 0')
+    },
+  },
   {
     name: 'one path: `..`, `%2e%2e` and `//` resolve before routing, so a route prefix confines requests to its subtree',
     async run(ctx) {
