@@ -21,10 +21,17 @@ export function scripted(
 ) {
   const calls: Call[] = []
   const fetch: UpstreamFetch = async (input, init) => {
-    const body = init.body instanceof Uint8Array ? new TextDecoder().decode(init.body) : init.body ? await new Response(init.body).text() : ''
+    // As a real fetch does, an abort ends the call at once, while the body is sent or the answer awaited.
+    const signal = init.signal
+    const aborted = new Promise<never>((_, reject) => {
+      if (signal?.aborted) reject(signal.reason)
+      signal?.addEventListener('abort', () => reject(signal.reason), { once: true })
+    })
+    const read = async () => (init.body instanceof Uint8Array ? new TextDecoder().decode(init.body) : init.body ? await new Response(init.body).text() : '')
+    const body = await Promise.race([read(), aborted])
     const call = { target: new URL(input).origin, method: init.method ?? 'GET', body }
     calls.push(call)
-    const outcome = await answer(call, init)
+    const outcome = await Promise.race([answer(call, init), aborted])
     if (outcome instanceof Error) throw outcome
     return outcome
   }

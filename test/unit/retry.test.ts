@@ -87,7 +87,7 @@ describe('retry rules', () => {
   })
 
   test("a streamed body's upload time is not the try's: tryTimeoutMs starts once the body is sent", async () => {
-    const { app, calls } = scripted(() => new Response('stored'), { timeoutMs: 3000, tryTimeoutMs: 300, retry: { attempts: 0 } })
+    const { app, calls } = scripted(() => new Response('stored'), { targets: [{ url: 'http://127.0.0.1:9001' }], timeoutMs: 3000, tryTimeoutMs: 300, retry: { attempts: 0 } })
     let sent = 0
     const slow = new ReadableStream<Uint8Array>({
       async pull(c) {
