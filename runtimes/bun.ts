@@ -50,7 +50,7 @@ export function serveProxy(
 /** The breaker store the config names: memory, or Redis through Bun's own client. */
 async function storeFor(config: Config): Promise<BreakerStore> {
   const { type, url } = config.store
-  if (type === 'memory') return new MemoryStore()
+  if (type === 'memory') return new MemoryStore(config.store.maxStoredBytes)
   if (type === 'redis') {
     // No offline queue: while Redis is away commands fail at once, and the instance says so and goes on
     // locally. So connect before serving: a command sent while still connecting would fail too.

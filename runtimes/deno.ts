@@ -38,7 +38,7 @@ export function serveProxy(config: Config, middleware: MiddlewareHandler[] = [],
 /** The breaker store the config names: memory, or Deno KV (a file at `store.path`, or Deno Deploy's). */
 async function storeFor(config: Config): Promise<BreakerStore> {
   const { type, path } = config.store
-  if (type === 'memory') return new MemoryStore()
+  if (type === 'memory') return new MemoryStore(config.store.maxStoredBytes)
   if (type === 'deno-kv') {
     try {
       return new DenoKvStore(await Deno.openKv(path))

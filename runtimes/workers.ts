@@ -67,7 +67,7 @@ function withClientAcceptEncoding(request: Request): Request {
 
 function storeFor(config: Config, env: Env): BreakerStore {
   const { type } = config.store
-  if (type === 'memory') return new MemoryStore()
+  if (type === 'memory') return new MemoryStore(config.store.maxStoredBytes)
   if (type === 'durable-object' && env.BREAKERS) {
     return new DurableObjectStore(env.BREAKERS, env.IDEMPOTENCY_KEYS && new DurableObjectKeyStore(env.IDEMPOTENCY_KEYS))
   }

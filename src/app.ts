@@ -62,7 +62,7 @@ const ALLOWED_METHODS = 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS'
  * path (see docs/adr/0004-forwarding-is-one-route.md).
  */
 export function createProxy(config: Config, options: ProxyOptions = {}): Hono<ProxyEnv> {
-  const store = options.store ?? new MemoryStore()
+  const store = options.store ?? new MemoryStore(config.store.maxStoredBytes)
   const keyless = Object.keys(config.upstreams).filter((name) => config.upstreams[name]!.idempotency.enabled && store.keys === undefined)
   if (keyless.length > 0) {
     throw new ConfigError(keyless.map((name) => ({ path: `upstreams.${name}.idempotency.enabled`, message: `the "${store.kind}" store cannot claim Idempotency-Keys` })))

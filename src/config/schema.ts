@@ -76,6 +76,11 @@ export const IdempotencySchema = v.strictObject({
   /** A stored response body larger than this is left out: its replay carries status and headers only. */
   maxResponseBytes: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0)), 1048576),
   /**
+   * Headers whose values scope a key: the same key sent with other credentials is another key, so
+   * no client can read another's stored response (the IETF draft and Stripe scope keys per account).
+   */
+  scopeHeaders: v.optional(v.array(headerName), ['authorization']),
+  /**
    * The upstream itself honours Idempotency-Key (runs a key once): only then may the proxy re-send a keyed
    * POST or PATCH that may have reached it. A timed-out try can still run later (a frozen host works
    * through its queue), so without this the proxy keeps the outcome instead (CONTRACT §5).
@@ -118,6 +123,12 @@ export const StoreSchema = v.strictObject({
   url: v.optional(v.string()),
   path: v.optional(v.string()),
   binding: v.optional(v.string()),
+  /**
+   * The memory store's Idempotency-Key responses, in all: past it the oldest lose their bodies (their
+   * replays say `idempotent-body-omitted`), never their keys. Other stores bound each value by
+   * `idempotency.maxResponseBytes` and expire it after `ttlMs`.
+   */
+  maxStoredBytes: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0)), 67108864),
 })
 
 export const ConfigSchema = v.strictObject({

@@ -31,12 +31,13 @@ export function idempotent(serve: Handler): Handler {
   }
 }
 
-/** Serves a keyed request: claim, then run and keep its outcome, or answer as a duplicate. */
+/** Serves a keyed request: claim (the key scoped to its caller), then run and keep its outcome, or answer as a duplicate. */
 async function serveKeyed(serve: Handler, exchange: Exchange, keys: KeyStore, key: string): Promise<Response> {
   const { config } = exchange.upstream
   if (!KEY.test(key)) throw new ProxyError('BAD_REQUEST', 'Idempotency-Key must be 1 to 255 visible ASCII characters')
   const upstream = exchange.upstream.name
-  const fingerprint = await fingerprintOf(exchange)
+  const [fingerprint, scope] = await Promise.all([fingerprintOf(exchange), scopeOf(exchange)])
+  key = `${scope}:${key}`
   const existing = await storeCall(() => keys.claim(upstream, key, fingerprint, config.timeoutMs + CLAIM_GRACE_MS), exchange)
   if (existing !== undefined) return duplicate(existing, fingerprint, exchange)
 
@@ -139,6 +140,22 @@ async function fingerprintOf(exchange: Exchange): Promise<string> {
   const data = new Uint8Array(head.byteLength + tail.byteLength)
   data.set(head)
   data.set(tail, head.byteLength)
+  return sha256Hex(data)
+}
+
+/**
+ * Whose key it is: a digest of the `scopeHeaders` the request carries (its credentials), so the
+ * same key from another caller is another key. A request with none of them is in the anonymous scope.
+ */
+async function scopeOf(exchange: Exchange): Promise<string> {
+  const { scopeHeaders } = exchange.upstream.config.idempotency
+  const values = scopeHeaders.map((name) => exchange.request.headers.get(name))
+  if (values.every((value) => value === null)) return 'anonymous'
+  const text = scopeHeaders.map((name, i) => `${name}:${values[i] ?? ''}`).join('\n')
+  return (await sha256Hex(new TextEncoder().encode(text))).slice(0, 32)
+}
+
+async function sha256Hex(data: Uint8Array<ArrayBuffer>): Promise<string> {
   const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', data))
   return Array.from(digest, (b) => b.toString(16).padStart(2, '0')).join('')
 }

@@ -1,11 +1,16 @@
-import { MemoryKeyStore } from './memory-keys.ts'
+import { DEFAULT_MAX_STORED_BYTES, MemoryKeyStore } from './memory-keys.ts'
 import type { BreakerRecord, BreakerStore } from './types.ts'
 
 /** The store of one process: shared by every proxy app created with the same instance. */
 export class MemoryStore implements BreakerStore {
   readonly kind = 'memory'
-  readonly keys = new MemoryKeyStore()
+  readonly keys: MemoryKeyStore
   private readonly upstreams = new Map<string, Record<string, BreakerRecord>>()
+
+  /** `maxStoredBytes`: the Idempotency-Key responses it keeps, in all (see MemoryKeyStore). */
+  constructor(maxStoredBytes = DEFAULT_MAX_STORED_BYTES) {
+    this.keys = new MemoryKeyStore(maxStoredBytes)
+  }
 
   async publish(upstream: string, target: string, record: BreakerRecord): Promise<void> {
     let records = this.upstreams.get(upstream)

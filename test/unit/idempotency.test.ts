@@ -93,6 +93,31 @@ describe('Idempotency-Key', () => {
     expect(calls).toHaveLength(2)
   })
 
+  test('a key is scoped by the caller: the same key with other credentials runs as its own, never reads the first one\'s response', async () => {
+    let n = 0
+    const { app, calls } = scripted((_, init) => new Response(`order ${++n} for ${new Headers(init.headers).get('authorization')}`, { status: 201 }), keyed)
+    const order = (authorization?: string) =>
+      app.request('/orders', { method: 'POST', body: 'one cup', headers: { 'idempotency-key': 'o-1', ...(authorization ? { authorization } : {}) } })
+    expect(await (await order('Bearer alice')).text()).toBe('order 1 for Bearer alice')
+    const mallory = await order('Bearer mallory')
+    expect(mallory.headers.get('idempotent-replayed')).toBeNull()
+    expect(await mallory.text()).toBe('order 2 for Bearer mallory')
+    const again = await order('Bearer alice')
+    expect(again.headers.get('idempotent-replayed')).toBe('true')
+    expect(await again.text()).toBe('order 1 for Bearer alice')
+    expect(await (await order()).text()).toBe('order 3 for null') // no credentials: the anonymous scope
+    expect(calls).toHaveLength(3)
+  })
+
+  test('scopeHeaders names what identifies a caller, an API-key header for one', async () => {
+    const { app, calls } = scripted(() => new Response('ok'), { idempotency: { enabled: true, scopeHeaders: ['x-api-key'] } })
+    const order = (apiKey: string) => app.request('/orders', { method: 'POST', body: 'x', headers: { 'idempotency-key': 'o-2', 'x-api-key': apiKey } })
+    await order('key-a')
+    await order('key-b')
+    expect((await order('key-a')).headers.get('idempotent-replayed')).toBe('true')
+    expect(calls).toHaveLength(2)
+  })
+
   test('a client that leaves does not cancel a keyed request; its response is kept for the retry', async () => {
     const release = deferred()
     const arrived = deferred<AbortSignal>()
@@ -189,5 +214,26 @@ describe('memory key store', () => {
     expect(await keys.claim('other', 'k', 'f', 50)).toBeUndefined() // keys are per upstream
     await Bun.sleep(60) // the claim's ttl: expiry is the behaviour under test
     expect(await keys.claim('api', 'k', 'f', 50)).toBeUndefined()
+  })
+})
+
+describe('memory key store', () => {
+  const done = (body: string) => ({ state: 'done' as const, fingerprint: 'f', response: { status: 200, headers: [['content-type', 'text/plain']] as [string, string][], body } })
+  test('stored responses stay within the byte budget: the oldest lose their bodies, never their keys', async () => {
+    const store = new MemoryKeyStore(10_000)
+    for (let i = 0; i < 20; i++) {
+      await store.claim('api', `k${i}`, 'f', 60000)
+      await store.complete('api', `k${i}`, done('x'.repeat(1000)), 60000)
+      expect(store.storedBytes).toBeLessThanOrEqual(10_000)
+    }
+    const oldest = await store.claim('api', 'k0', 'f', 60000)
+    expect(oldest).toMatchObject({ state: 'done', response: { status: 200, body: null } }) // kept: a replay, without its body
+    expect(await store.claim('api', 'k19', 'f', 60000)).toMatchObject({ response: { body: 'x'.repeat(1000) } })
+  })
+  test('a response larger than the whole budget is kept without its body', async () => {
+    const store = new MemoryKeyStore(100)
+    await store.complete('api', 'big', done('x'.repeat(1000)), 60000)
+    expect(await store.claim('api', 'big', 'f', 60000)).toMatchObject({ response: { body: null } })
+    expect(store.storedBytes).toBeLessThanOrEqual(100)
   })
 })
