@@ -16,7 +16,7 @@ import type { BreakerStore } from './stores/types.ts'
 import type { Exchange } from './resilience/types.ts'
 import { createRouter } from './routing/router.ts'
 import { requestTargetOf } from './routing/request-target.ts'
-import { trustedBy } from './forwarding/trust.ts'
+import { isLoopback, trustedBy } from './forwarding/trust.ts'
 import { createUpstream, type Upstream } from './upstream/upstream.ts'
 
 /** What a runtime tells the core: how to call upstreams and who the client is. */
@@ -91,7 +91,7 @@ export function createProxy(config: Config, options: ProxyOptions = {}): Hono<Pr
   // (an unparseable target routes as `/`, where forwarding answers 400).
   const app = new Hono<ProxyEnv>({ getPath: (request) => targetOf(request)?.pathname ?? '/' })
   app.onError(panicBoundary)
-  app.route(config.admin.pathPrefix, adminApp(config, upstreams))
+  app.route(config.admin.pathPrefix, adminApp(config, upstreams, (c) => isLoopback(clientAddress(c) ?? 'unknown')))
   for (const middleware of options.middleware ?? []) app.use('*', middleware)
   app.all('*', (c) => {
     const request = c.req.raw

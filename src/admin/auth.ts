@@ -1,17 +1,27 @@
-import type { MiddlewareHandler } from 'hono'
+import type { Context, MiddlewareHandler } from 'hono'
 import { timingSafeEqual } from 'hono/utils/buffer'
 import { ProxyError } from '../errors/proxy-error.ts'
 
-/** Requires `Authorization: Bearer <token>`, compared in constant time. No token configured: open. */
-export function requireToken(token: string | undefined): MiddlewareHandler {
+/** `Authorization: Bearer <token>`; the scheme is case-insensitive (RFC 9110 §11.1). */
+const BEARER = /^bearer +(\S+) *$/i
+
+const challenge = { 'www-authenticate': 'Bearer realm="edge-proxy admin"' }
+
+/**
+ * Guards admin endpoints. With a token: `Authorization: Bearer <token>`, compared in constant time.
+ * Without one: loopback clients only, so a proxy started without a token (the demo, a laptop)
+ * works as it is and one reachable from elsewhere does not show its state to everyone.
+ */
+export function requireToken(token: string | undefined, isLoopbackClient: (c: Context) => boolean): MiddlewareHandler {
   return async (c, next) => {
-    if (token !== undefined) {
-      const header = c.req.header('authorization') ?? ''
-      const given = header.startsWith('Bearer ') ? header.slice(7) : ''
+    if (token === undefined) {
+      if (!isLoopbackClient(c)) {
+        throw new ProxyError('UNAUTHORIZED', 'admin.token is not set: admin endpoints answer loopback clients only', undefined, challenge)
+      }
+    } else {
+      const given = BEARER.exec(c.req.header('authorization') ?? '')?.[1] ?? ''
       if (!(await timingSafeEqual(given, token))) {
-        throw new ProxyError('UNAUTHORIZED', 'admin endpoint needs Authorization: Bearer <token>', undefined, {
-          'www-authenticate': 'Bearer realm="edge-proxy admin"',
-        })
+        throw new ProxyError('UNAUTHORIZED', 'admin endpoint needs Authorization: Bearer <token>', undefined, challenge)
       }
     }
     await next()

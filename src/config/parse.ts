@@ -21,7 +21,11 @@ export function parseConfig(input: string | unknown, env: Record<string, string 
   const envIssues: ConfigIssue[] = []
   const expanded = expandEnv(raw, env, envIssues)
   const result = v.safeParse(ConfigSchema, expanded, { abortPipeEarly: true })
-  if (!result.success) throw new ConfigError([...envIssues, ...result.issues.map(toConfigIssue)])
+  if (!result.success) {
+    // A field whose variable is unset is named once, for that: its empty stand-in is no second issue.
+    const unset = new Set(envIssues.map((issue) => issue.path))
+    throw new ConfigError([...envIssues, ...result.issues.map(toConfigIssue).filter((issue) => !unset.has(issue.path))])
+  }
   const issues = [...envIssues, ...crossFieldIssues(result.output)]
   if (issues.length > 0) throw new ConfigError(issues)
   return result.output

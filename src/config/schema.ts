@@ -158,7 +158,12 @@ export const ConfigSchema = v.strictObject({
         v.pipe(v.string(), v.regex(/^\/[^?#]*[^/?#]$/, 'must start with / and not end with /')),
         '/_proxy',
       ),
-      token: v.optional(v.string()),
+      /**
+       * The bearer token for admin endpoints (all but healthz). Empty is an error, whether written so
+       * or expanded from an empty variable: it would read as "set" and guard nothing. Left out, admin
+       * answers loopback clients only.
+       */
+      token: v.optional(v.pipe(v.string(), v.minLength(1, 'must not be empty (an empty ${VAR} included): leave admin.token out to serve admin to loopback clients only'))),
     }),
     {},
   ),

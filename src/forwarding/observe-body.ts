@@ -6,6 +6,8 @@ export interface BodyObserver {
   end?(error?: unknown): void
   /** Called with true when the reader waits on the source for the next chunk, with false when it came. */
   waiting?(waiting: boolean): void
+  /** Called when reading the source failed (or `chunk` threw), before `end` with the same error. */
+  failed?(error: unknown): void
 }
 
 /**
@@ -37,6 +39,7 @@ export function observeBody(body: ReadableStream<Uint8Array>, observer: BodyObse
           controller.enqueue(chunk.value)
         } catch (error) {
           observer.waiting?.(false)
+          observer.failed?.(error)
           controller.error(error)
           end(error)
           void reader.cancel(error).catch(() => {})

@@ -9,6 +9,14 @@ export class BodyTooLarge extends Error {
   }
 }
 
+/** The client's body stopped before its end (the client left, or its connection broke): the client's doing. */
+export class BodyBrokeOff extends Error {
+  constructor(cause: unknown) {
+    super('the request body broke off', { cause })
+    this.name = 'BodyBrokeOff'
+  }
+}
+
 /** The request body the attempts send. */
 export interface RequestBody {
   /** The whole body, read ahead because it fit the replay buffer: every attempt can send it again. */
@@ -16,12 +24,13 @@ export interface RequestBody {
   /** Otherwise the client's stream, size-limited, which can be sent once; null when there is no body. */
   readonly stream: ReadableStream<Uint8Array> | null
   /**
-   * Aborted with BodyTooLarge when a streamed body of unknown length passes the limit (null for any
-   * other body: nothing to follow). An attempt cancels its upstream
-   * call on it: workerd ends an upload cleanly when its body stream fails, so the stream's error
-   * alone would hand the upstream a truncated body as if it were whole.
+   * Aborted when a streamed body fails on the client's side: with BodyTooLarge when one of unknown
+   * length passes the limit, with BodyBrokeOff when the client's body stops short (null when nothing
+   * streams). An attempt cancels its upstream call on it, as the client's fault, not the target's:
+   * workerd ends an upload cleanly when its body stream fails, so the stream's error alone would
+   * hand the upstream a truncated body as if it were whole.
    */
-  readonly overflow: AbortSignal | null
+  readonly failed: AbortSignal | null
   /** How a streamed body is getting on (null when nothing streams): a try's timer waits for it. */
   readonly upload: Upload | null
 }
@@ -40,7 +49,7 @@ export interface Upload {
 /** How long after a client's chunk arrived the upstream counts as still taking it (see waitingForClient). */
 const PASSING_ON_MS = 100
 
-const NO_BODY: RequestBody = { bytes: null, stream: null, overflow: null, upload: null }
+const NO_BODY: RequestBody = { bytes: null, stream: null, failed: null, upload: null }
 
 const tooLarge = (maxBytes: number) => new ProxyError('PAYLOAD_TOO_LARGE', `request body exceeds ${maxBytes} bytes`)
 
@@ -62,14 +71,20 @@ export function readRequestBody(request: Request, maxBytes: number, bufferBytes:
     if (!/^\d+$/.test(declared)) throw new ProxyError('BAD_REQUEST', 'invalid Content-Length')
     if (Number(declared) > maxBytes) throw tooLarge(maxBytes)
     if (Number(declared) <= bufferBytes) {
-      return byDeadline(request.arrayBuffer(), deadline).then((bytes) => buffered(new Uint8Array(bytes)))
+      return byDeadline(request.arrayBuffer(), deadline).then((bytes) => buffered(new Uint8Array(bytes)), clientLeft)
     }
     return streamed(body, Infinity) // the runtime holds a declared length to its word
   }
-  return bufferBytes === 0 ? streamed(body, maxBytes) : byDeadline(readAhead(body, maxBytes, bufferBytes), deadline)
+  return bufferBytes === 0 ? streamed(body, maxBytes) : byDeadline(readAhead(body, maxBytes, bufferBytes), deadline).catch(clientLeft)
 }
 
-const buffered = (bytes: Uint8Array<ArrayBuffer>): RequestBody => ({ bytes, stream: null, overflow: null, upload: null })
+/** A body read ahead that failed of itself (not our 408 or 413): the client left mid-body, a 499 at info level, never a panic. */
+function clientLeft(error: unknown): never {
+  if (error instanceof ProxyError) throw error
+  throw new ProxyError('CLIENT_CLOSED_REQUEST', 'the request body broke off: the client left', undefined, undefined, { cause: error })
+}
+
+const buffered = (bytes: Uint8Array<ArrayBuffer>): RequestBody => ({ bytes, stream: null, failed: null, upload: null })
 
 /**
  * `read` unless the request's deadline passes first: a client that trickles the body the proxy
@@ -121,7 +136,7 @@ async function readAhead(body: ReadableStream<Uint8Array>, maxBytes: number, buf
  * counted too: past `maxBytes` it fails and aborts `overflow` (Infinity: the length was declared).
  */
 function streamed(body: ReadableStream<Uint8Array>, maxBytes: number): RequestBody {
-  const overflow = maxBytes === Infinity ? null : new AbortController()
+  const failed = new AbortController()
   let seen = 0
   let waiting = false
   let chunkAt = 0
@@ -132,18 +147,16 @@ function streamed(body: ReadableStream<Uint8Array>, maxBytes: number): RequestBo
   const stream = observeBody(body, {
     chunk(bytes) {
       seen += bytes.byteLength
-      if (seen <= maxBytes) return
-      const error = new BodyTooLarge(maxBytes)
-      overflow!.abort(error)
-      throw error
+      if (seen > maxBytes) throw new BodyTooLarge(maxBytes)
     },
+    failed: (error) => failed.abort(error instanceof BodyTooLarge ? error : new BodyBrokeOff(error)),
     waiting(now) {
       waiting = now
       if (!now) chunkAt = Date.now()
     },
     end: (error) => error === undefined && sent(),
   })
-  return { bytes: null, stream, overflow: overflow?.signal ?? null, upload }
+  return { bytes: null, stream, failed: failed.signal, upload }
 }
 
 function concat(chunks: Uint8Array[], length: number): Uint8Array<ArrayBuffer> {

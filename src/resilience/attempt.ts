@@ -35,7 +35,7 @@ export function attempt(send: Send): TargetHandler {
     const budgetMs = Math.min(exchange.upstream.tryTimeoutMs, remaining)
     const controller = new AbortController()
     const unfollowClient = follow(exchange.clientGone, () => controller.abort(CLIENT_GONE))
-    const unfollowBody = follow(exchange.body.overflow, (reason) => controller.abort(reason))
+    const unfollowBody = follow(exchange.body.failed, (reason) => controller.abort(reason))
     /** The try's own time: tryTimeoutMs from now, never past the request deadline. */
     const armTry = () => {
       const left = exchange.deadline - Date.now()

@@ -1,7 +1,7 @@
 import { ProxyError, type ProxyStatusError } from '../errors/proxy-error.ts'
 import type { Target } from '../upstream/target.ts'
 import { AbortCause } from './abort-reasons.ts'
-import { BodyTooLarge } from '../forwarding/request-body.ts'
+import { BodyBrokeOff, BodyTooLarge } from '../forwarding/request-body.ts'
 
 /**
  * Turns what a failed attempt threw into the proxy's error. Connection refused, a connect that timed
@@ -19,7 +19,8 @@ export function attemptError(error: unknown, signal: AbortSignal, target: Target
       requestSent: true,
     })
   }
-  if (isBodyTooLarge(reason)) return new ProxyError('PAYLOAD_TOO_LARGE', 'request body exceeds the limit')
+  if (inChain(reason, (e) => e instanceof BodyTooLarge)) return new ProxyError('PAYLOAD_TOO_LARGE', 'request body exceeds the limit')
+  if (inChain(reason, (e) => e instanceof BodyBrokeOff)) return new ProxyError('CLIENT_CLOSED_REQUEST', 'the request body broke off: the client left')
   const code = errorCode(error)
   /** The connection failed: the runtime's own error stays the cause, for the log. */
   const unreachable = (message: string, kind: ProxyStatusError, requestSent: boolean) =>
@@ -38,16 +39,15 @@ export function attemptError(error: unknown, signal: AbortSignal, target: Target
 
 /** The system error code of a fetch failure, wherever the runtime put it (the error or its cause). */
 function errorCode(error: unknown): string | undefined {
-  for (let e = error, depth = 0; e && typeof e === 'object' && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
-    const code = (e as { code?: unknown }).code
-    if (typeof code === 'string') return code
-  }
-  return undefined
+  let code: string | undefined
+  inChain(error, (e) => typeof (code = (e as { code?: unknown }).code as string | undefined) === 'string')
+  return code
 }
 
-function isBodyTooLarge(error: unknown): boolean {
+/** Whether `test` holds for the error or one of its causes (four deep: runtimes wrap at most so). */
+function inChain(error: unknown, test: (e: object) => boolean): boolean {
   for (let e = error, depth = 0; e && typeof e === 'object' && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
-    if (e instanceof BodyTooLarge) return true
+    if (test(e)) return true
   }
   return false
 }

@@ -6,17 +6,18 @@ import { describeError, log } from '../log.ts'
 
 /**
  * Hono's error handler for the whole app: whatever is thrown while handling a request becomes a
- * clean response and never reaches the runtime. Proxy errors answer as CONTRACT §4 says; a user
+ * clean response and never reaches the runtime. Proxy errors answer as CONTRACT §4 says (a client
+ * that left is logged at info, an upstream's failure at warn); a user
  * middleware's HTTPException keeps its own response; anything else is a bug, answered with 500
  * INTERNAL_ERROR and logged once with the request id and stack.
  */
 export function panicBoundary(error: Error, c: Context): Response {
   const requestId = requestIdFor(c)
   if (error instanceof ProxyError) {
-    if (error.fault) {
-      const cause = error.cause instanceof Error ? error.cause.message : undefined
-      log('warn', 'upstream_error', { requestId, code: error.code, ...error.fault, message: error.message, cause })
-    }
+    const cause = error.cause instanceof Error ? error.cause.message : undefined
+    // A client that left is no fault of the proxy's or an upstream's: info, so no client can flood the error log.
+    if (error.code === 'CLIENT_CLOSED_REQUEST') log('info', 'client_closed', { requestId, message: error.message, cause })
+    else if (error.fault) log('warn', 'upstream_error', { requestId, code: error.code, ...error.fault, message: error.message, cause })
     return errorResponse(error, requestId)
   }
   if (error instanceof HTTPException) return error.getResponse()

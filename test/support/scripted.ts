@@ -46,7 +46,7 @@ export function scripted(
     },
     routes: [{ pathPrefix: '/', upstream: 'api' }],
   })
-  // Backoffs draw 0.99 of their range: the longest wait each step allows.
-  return { app: createProxy(config, { ...options, fetch, random: () => 0.99 }), calls }
+  // Backoffs draw 0.99 of their range: the longest wait each step allows. The client is local (admin answers it).
+  return { app: createProxy(config, { clientAddress: () => '127.0.0.1', ...options, fetch, random: () => 0.99 }), calls }
 }
 

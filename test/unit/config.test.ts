@@ -113,6 +113,12 @@ describe('${ENV} references', () => {
   test('an unset variable is an error at its path, never an empty token', () => {
     expect(issuesOf({ ...minimal, admin: { token: '${ADMIN_TOKEN}' } })).toEqual(['admin.token: environment variable ADMIN_TOKEN is not set'])
   })
+  test('an empty admin token is an error however it came to be empty: written so, an empty variable, an empty default', () => {
+    const empty = 'admin.token: must not be empty (an empty ${VAR} included): leave admin.token out to serve admin to loopback clients only'
+    expect(issuesOf({ ...minimal, admin: { token: '' } })).toEqual([empty])
+    expect(issuesOf({ ...minimal, admin: { token: '${ADMIN_TOKEN}' } }, { ADMIN_TOKEN: '' })).toEqual([empty])
+    expect(issuesOf({ ...minimal, admin: { token: '${ADMIN_TOKEN:-}' } })).toEqual([empty])
+  })
 })
 
 describe('command line', () => {

@@ -63,3 +63,18 @@ test('a malformed Content-Length the runtime let through: 400 BAD_REQUEST, nothi
   expect(res.headers.get('x-proxy-error')).toBe('BAD_REQUEST')
   expect(origin.seen.length).toBe(before)
 })
+
+test('admin without a token answers loopback clients only; with one, the bearer scheme is case-insensitive', async () => {
+  const from = (address: string) => createProxy(config, { clientAddress: () => address })
+  expect((await from('127.0.0.1').request('/_proxy/status')).status).toBe(200)
+  expect((await from('::1').request('/_proxy/status')).status).toBe(200)
+  const remote = await from('203.0.113.9').request('/_proxy/status')
+  expect(remote.status).toBe(401)
+  expect(((await remote.json()) as { error: string }).error).toContain('loopback clients only')
+  expect((await from('203.0.113.9').request('/_proxy/healthz')).status).toBe(200)
+  const guarded = createProxy(parseConfig({ ...config, admin: { token: 's3cret' } }), { clientAddress: () => '203.0.113.9' })
+  for (const authorization of ['Bearer s3cret', 'bearer s3cret', 'BEARER  s3cret']) {
+    expect((await guarded.request('/_proxy/status', { headers: { authorization } })).status).toBe(200)
+  }
+  expect((await guarded.request('/_proxy/status', { headers: { authorization: 'Bearer wrong' } })).status).toBe(401)
+})

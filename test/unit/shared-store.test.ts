@@ -9,13 +9,15 @@ const config = parseConfig({
   routes: [{ pathPrefix: '/', upstream: 'api' }],
   store: { syncMs: 50 },
 })
+/** The test's requests come from this machine: admin answers them without a token. */
+const local = () => '127.0.0.1'
 const breakerOf = async (app: ReturnType<typeof createProxy>) =>
   ((await (await app.request('/_proxy/status')).json()) as { upstreams: { api: { targets: { breaker: string }[] } } }).upstreams.api.targets[0]!.breaker
 
 test('a breaker opened through instance A is open in instance B within syncMs, with no round trip per request', async () => {
   const store = new MemoryStore()
-  const a = createProxy(config, { store })
-  const b = createProxy(config, { store })
+  const a = createProxy(config, { store, clientAddress: local })
+  const b = createProxy(config, { store, clientAddress: local })
   expect((await b.request('/')).status).toBe(502) // B has synced once, and has one failure of its own
   for (let i = 0; i < 2; i++) await a.request('/')
   expect(await breakerOf(a)).toBe('open')
@@ -34,7 +36,7 @@ test('an unreachable store never fails a request: the instance keeps its local v
     publish: async () => Promise.reject(new Error('store down')),
     read: async (): Promise<Record<string, BreakerRecord>> => Promise.reject(new Error('store down')),
   }
-  const app = createProxy(config, { store: broken })
+  const app = createProxy(config, { store: broken, clientAddress: local })
   for (let i = 0; i < 2; i++) expect((await app.request('/')).status).toBe(502)
   expect((await app.request('/')).headers.get('x-proxy-error')).toBe('BREAKER_OPEN')
   await Bun.sleep(0)

@@ -235,4 +235,34 @@ export const hostileInput: Scenario[] = [
       expect(origin.seen).toHaveLength(330)
     },
   },
+  {
+    name: 'a client that leaves mid-body is a 499 logged at info, never a panic, and never the target\'s failure',
+    async run(ctx) {
+      const origin = ctx.origin(async (req) => new Response(`got ${(await req.arrayBuffer()).byteLength}`))
+      const proxy = await ctx.proxy(oneUpstream([origin.url], { breaker: { failureThreshold: 1 } }))
+      // A short body (read ahead for retries) and a long one (streamed to the origin), each cut off after 10 bytes.
+      for (const [i, length] of [1000, 2000000].entries()) {
+        const requestId = `leaver-${i}`
+        const cut = new Promise<void>((resolve) => {
+          const socket = connect(proxy.port, '127.0.0.1', () => {
+            socket.write(`POST /upload HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Request-Id: ${requestId}\r\nContent-Length: ${length}\r\n\r\n0123456789`)
+            socket.destroy()
+            resolve()
+          })
+        })
+        await cut
+        // Under wrangler dev the Worker never hears of the client leaving (miniflare's entry worker): no line to wait for.
+        if (ctx.runtime.name !== 'workers') {
+          const line = await proxy.line(`"requestId":"${requestId}"`)
+          expect(line).toContain('"level":"info"')
+          expect(line).toContain('"event":"client_closed"')
+        }
+      }
+      expect(proxy.output()).not.toContain('"event":"panic"')
+      expect(proxy.output()).not.toContain('INTERNAL_ERROR')
+      const [target] = (await adminStatus(proxy.url)).api!.targets
+      expect(target!.breaker).toBe('closed')
+      expect(await (await fetch(`${proxy.url}/after`, { method: 'POST', body: 'ok' })).text()).toBe('got 2')
+    },
+  },
 ]
