@@ -15,7 +15,7 @@ import { MemoryStore } from './stores/memory.ts'
 import type { BreakerStore } from './stores/types.ts'
 import type { Exchange } from './resilience/types.ts'
 import { createRouter } from './routing/router.ts'
-import { requestTargetOf } from './routing/request-target.ts'
+import { proxyPath, requestTargetOf } from './routing/request-target.ts'
 import { isLoopback, trustedBy } from './forwarding/trust.ts'
 import { createUpstream, type Upstream } from './upstream/upstream.ts'
 
@@ -86,10 +86,8 @@ export function createProxy(config: Config, options: ProxyOptions = {}): Hono<Pr
   const waitUntil = options.waitUntil
 
   const trusted = trustedBy(config.trustedProxies)
-  const targetOf = (request: Request) => requestTargetOf(request, config.encodedSlashes)
-  // Hono routes, and middleware reads c.req.path, by the same canonical path the proxy forwards
-  // (an unparseable target routes as `/`, where forwarding answers 400).
-  const app = new Hono<ProxyEnv>({ getPath: (request) => targetOf(request)?.pathname ?? '/' })
+  // Hono routes, and middleware reads c.req.path, by the same canonical path the proxy forwards.
+  const app = new Hono<ProxyEnv>({ getPath: proxyPath(config) })
   app.onError(panicBoundary)
   app.route(config.admin.pathPrefix, adminApp(config, upstreams, (c) => isLoopback(clientAddress(c) ?? 'unknown')))
   for (const middleware of options.middleware ?? []) app.use('*', middleware)
@@ -100,7 +98,7 @@ export function createProxy(config: Config, options: ProxyOptions = {}): Hono<Pr
     if (REFUSED_METHODS.has(request.method)) {
       throw new ProxyError('METHOD_NOT_ALLOWED', `${request.method} is not forwarded`, undefined, { allow: ALLOWED_METHODS })
     }
-    const target = targetOf(request)
+    const target = requestTargetOf(request, config.encodedSlashes)
     if (target === undefined) throw new ProxyError('BAD_REQUEST', 'the request target or Host cannot be parsed safely')
     const host = request.headers.get('host')
     const match = route(request.method, host, target)

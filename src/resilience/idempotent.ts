@@ -152,7 +152,7 @@ async function scopeOf(exchange: Exchange): Promise<string> {
   const values = scopeHeaders.map((name) => exchange.request.headers.get(name))
   if (values.every((value) => value === null)) return 'anonymous'
   const text = scopeHeaders.map((name, i) => `${name}:${values[i] ?? ''}`).join('\n')
-  return (await sha256Hex(new TextEncoder().encode(text))).slice(0, 32)
+  return (await sha256Hex(new Uint8Array(new TextEncoder().encode(text)))).slice(0, 32)
 }
 
 async function sha256Hex(data: Uint8Array<ArrayBuffer>): Promise<string> {

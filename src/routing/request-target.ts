@@ -28,6 +28,15 @@ const PLAIN_PATH = /^\/[A-Za-z0-9\-._~!$&'()*+,;=:@/]*$/
 const VISIBLE_ASCII = /^[\x21-\x7e]*$/
 const UNRESERVED = /[A-Za-z0-9\-._~]/
 
+/**
+ * Hono's `getPath` giving the canonical path: the proxy's own app uses it, and an app the proxy is
+ * mounted in should (`new Hono({ getPath: proxyPath(config) })`), so its middleware sees what the
+ * upstream gets. An unparseable target routes as `/`, where forwarding answers 400.
+ */
+export function proxyPath(config: { encodedSlashes: EncodedSlashes }): (request: Request) => string {
+  return (request) => requestTargetOf(request, config.encodedSlashes)?.pathname ?? '/'
+}
+
 export function validHost(host: string | null): boolean {
   return host === null || HOST.test(host)
 }
