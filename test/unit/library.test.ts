@@ -1,7 +1,7 @@
 import { afterAll, expect, test } from 'bun:test'
 import { Hono } from 'hono'
 import { bearerAuth } from 'hono/bearer-auth'
-import { createProxy, panicBoundary, parseConfig } from '../../src/index.ts'
+import { createProxy, panicBoundary, parseConfig, proxyPath } from '../../src/index.ts'
 import { startOrigin } from '../support/origin.ts'
 
 const origin = startOrigin((req) => new Response(`origin saw ${new URL(req.url).pathname}`))
@@ -40,15 +40,18 @@ test('a middleware that throws is answered by the panic boundary', async () => {
   expect(await res.json()).toEqual({ error: 'internal proxy error', code: 'INTERNAL_ERROR', requestId: 'lib-1' })
 })
 
-test('the proxy mounts in a user app, with panicBoundary as its error handler', async () => {
-  const app = new Hono()
+test('the proxy mounts in a user app, with panicBoundary as its error handler and proxyPath as its getPath', async () => {
+  const app = new Hono({ getPath: proxyPath(config) })
   app.onError(panicBoundary)
   app.use('*', async (c, next) => {
     if (c.req.header('x-block')) throw new Error('blocked by a buggy rule')
+    if (c.req.path.startsWith('/private')) return c.text('guarded', 401)
     await next()
   })
   app.route('/', createProxy(config))
   expect(await (await app.request('/mounted')).text()).toBe('origin saw /mounted')
+  // The app's guard sees the path the proxy forwards: `//` merged (Hono's own getPath would give `//private/data`).
+  expect((await app.fetch(new Request('http://proxy.test//private/data'))).status).toBe(401)
   const res = await app.request('/mounted', { headers: { 'x-block': '1' } })
   expect(res.status).toBe(500)
   expect(res.headers.get('x-proxy-error')).toBe('INTERNAL_ERROR')

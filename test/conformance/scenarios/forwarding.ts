@@ -39,7 +39,7 @@ export const forwarding: Scenario[] = [
     },
   },
   {
-    name: 'x-request-id: a sane one is kept both ways, an insane one replaced',
+    name: 'x-request-id: a sane one is kept both ways, an insane or unsafe one replaced',
     async run(ctx) {
       const origin = ctx.origin()
       const proxy = await ctx.proxy(oneUpstream([origin.url]))
@@ -50,6 +50,8 @@ export const forwarding: Scenario[] = [
       const id = replaced.headers.get('x-request-id')!
       expect(id).toMatch(/^[0-9a-f-]{36}$/)
       expect(origin.seen[1]!.headers.get('x-request-id')).toBe(id)
+      const script = await fetch(`${proxy.url}/`, { headers: { 'x-request-id': '<script>alert(1)</script>' } })
+      expect(script.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{36}$/) // outside the safe set: never echoed
     },
   },
   {
