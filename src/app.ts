@@ -96,7 +96,7 @@ export function createProxy(config: Config, options: ProxyOptions = {}): Hono<Pr
     const requestId = requestIdOf(request.headers)
     c.set('requestId', requestId)
     if (REFUSED_METHODS.has(request.method)) {
-      throw new ProxyError('METHOD_NOT_ALLOWED', `${request.method} is not forwarded`, undefined, { allow: ALLOWED_METHODS })
+      throw new ProxyError('METHOD_NOT_ALLOWED', `${request.method} is not forwarded`, { headers: { allow: ALLOWED_METHODS } })
     }
     const target = requestTargetOf(request, config.encodedSlashes)
     if (target === undefined) throw new ProxyError('BAD_REQUEST', 'the request target or Host cannot be parsed safely')

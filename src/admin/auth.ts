@@ -16,12 +16,12 @@ export function requireToken(token: string | undefined, isLoopbackClient: (c: Co
   return async (c, next) => {
     if (token === undefined) {
       if (!isLoopbackClient(c)) {
-        throw new ProxyError('UNAUTHORIZED', 'admin.token is not set: admin endpoints answer loopback clients only', undefined, challenge)
+        throw new ProxyError('UNAUTHORIZED', 'admin.token is not set: admin endpoints answer loopback clients only', { headers: challenge })
       }
     } else {
       const given = BEARER.exec(c.req.header('authorization') ?? '')?.[1] ?? ''
       if (!(await timingSafeEqual(given, token))) {
-        throw new ProxyError('UNAUTHORIZED', 'admin endpoint needs Authorization: Bearer <token>', undefined, challenge)
+        throw new ProxyError('UNAUTHORIZED', 'admin endpoint needs Authorization: Bearer <token>', { headers: challenge })
       }
     }
     await next()

@@ -17,19 +17,31 @@ export interface UpstreamFault {
   requestSent: boolean
 }
 
+/** What else a ProxyError may carry. */
+export interface ProxyErrorOptions {
+  /** What `Proxy-Status` says, when an upstream was involved. */
+  fault?: UpstreamFault
+  /** Headers the answer carries besides the contract's (Retry-After, Allow, WWW-Authenticate). */
+  headers?: Record<string, string>
+  /** What the runtime threw, kept for the log. */
+  cause?: unknown
+}
+
 /** An error the proxy answers for itself: a code from CONTRACT §4 and a message for humans. */
 export class ProxyError extends Error {
   readonly status: number
+  readonly fault?: UpstreamFault
+  readonly headers?: Record<string, string>
   constructor(
     readonly code: ErrorCode,
     message: string,
-    readonly fault?: UpstreamFault,
-    readonly headers?: Record<string, string>,
-    options?: { cause?: unknown },
+    options: ProxyErrorOptions = {},
   ) {
-    super(message, options)
+    super(message, options.cause === undefined ? undefined : { cause: options.cause })
     this.name = 'ProxyError'
     this.status = ERROR_STATUS[code]
+    this.fault = options.fault
+    this.headers = options.headers
   }
 }
 

@@ -81,7 +81,7 @@ export function readRequestBody(request: Request, maxBytes: number, bufferBytes:
 /** A body read ahead that failed of itself (not our 408 or 413): the client left mid-body, a 499 at info level, never a panic. */
 function clientLeft(error: unknown): never {
   if (error instanceof ProxyError) throw error
-  throw new ProxyError('CLIENT_CLOSED_REQUEST', 'the request body broke off: the client left', undefined, undefined, { cause: error })
+  throw new ProxyError('CLIENT_CLOSED_REQUEST', 'the request body broke off: the client left', { cause: error })
 }
 
 const buffered = (bytes: Uint8Array<ArrayBuffer>): RequestBody => ({ bytes, stream: null, failed: null, upload: null })

@@ -27,9 +27,7 @@ export function attempt(send: Send): TargetHandler {
     const remaining = exchange.deadline - started
     if (remaining <= 0) {
       throw new ProxyError('UPSTREAM_TIMEOUT', 'request deadline passed before the attempt', {
-        error: 'http_response_timeout',
-        nextHop: target.hop,
-        requestSent: false,
+        fault: { error: 'http_response_timeout', nextHop: target.hop, requestSent: false },
       })
     }
     const budgetMs = Math.min(exchange.upstream.tryTimeoutMs, remaining)

@@ -14,9 +14,7 @@ export function attemptError(error: unknown, signal: AbortSignal, target: Target
     if (reason.kind === 'client-gone') return new ProxyError('CLIENT_CLOSED_REQUEST', 'client closed the request')
     if (reason.kind === 'client-slow') return new ProxyError('REQUEST_TIMEOUT', 'the request body did not arrive within the request timeout')
     return new ProxyError('UPSTREAM_TIMEOUT', `upstream ${target.hop} did not answer in time`, {
-      error: 'http_response_timeout',
-      nextHop: target.hop,
-      requestSent: true,
+      fault: { error: 'http_response_timeout', nextHop: target.hop, requestSent: true },
     })
   }
   if (inChain(reason, (e) => e instanceof BodyTooLarge)) return new ProxyError('PAYLOAD_TOO_LARGE', 'request body exceeds the limit')
@@ -24,7 +22,7 @@ export function attemptError(error: unknown, signal: AbortSignal, target: Target
   const code = errorCode(error)
   /** The connection failed: the runtime's own error stays the cause, for the log. */
   const unreachable = (message: string, kind: ProxyStatusError, requestSent: boolean) =>
-    new ProxyError('UPSTREAM_UNREACHABLE', message, { error: kind, nextHop: target.hop, requestSent }, undefined, { cause: error })
+    new ProxyError('UPSTREAM_UNREACHABLE', message, { fault: { error: kind, nextHop: target.hop, requestSent }, cause: error })
   if (code === 'ECONNREFUSED' || code === 'ConnectionRefused') {
     return unreachable(`upstream ${target.hop} refused the connection`, 'connection_refused', false)
   }

@@ -63,7 +63,7 @@ function duplicate(existing: KeyRecord, fingerprint: string, exchange: Exchange)
     throw new ProxyError('IDEMPOTENCY_KEY_REUSED', 'this Idempotency-Key was used for a different request')
   }
   if (existing.state === 'in-flight') {
-    throw new ProxyError('IDEMPOTENCY_IN_FLIGHT', 'a request with this Idempotency-Key is still running', undefined, { 'retry-after': '1' })
+    throw new ProxyError('IDEMPOTENCY_IN_FLIGHT', 'a request with this Idempotency-Key is still running', { headers: { 'retry-after': '1' } })
   }
   return replay(existing.response, exchange.client.requestId)
 }
@@ -95,7 +95,7 @@ function keep(response: Response, maxBytes: number, save: (stored: StoredRespons
 function bodyFailed(cause: unknown, exchange: Exchange): ProxyError {
   const hop = exchange.reached.at(-1)?.hop ?? 'unknown'
   const fault = { error: 'connection_terminated' as const, nextHop: hop, requestSent: true }
-  return new ProxyError('UPSTREAM_UNREACHABLE', `the response body of upstream ${hop} broke off`, fault, undefined, { cause })
+  return new ProxyError('UPSTREAM_UNREACHABLE', `the response body of upstream ${hop} broke off`, { fault, cause })
 }
 
 /** The response as the store keeps it; a body over `maxBytes` is left out (and no longer read). */

@@ -26,5 +26,5 @@ export function coverEveryTry(error: unknown, exchange: Exchange): unknown {
   const reached = exchange.reached.at(-1)
   if (!(error instanceof ProxyError) || reached === undefined || error.fault?.requestSent) return error
   const fault = { error: error.fault?.error ?? 'destination_unavailable', nextHop: error.fault?.nextHop ?? reached.hop, requestSent: true }
-  return new ProxyError(error.code, error.message, fault, error.headers, { cause: error.cause })
+  return new ProxyError(error.code, error.message, { fault, headers: error.headers, cause: error.cause })
 }

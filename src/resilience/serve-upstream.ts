@@ -63,8 +63,8 @@ function noTarget(upstream: Upstream, saturated: boolean, now: number): ProxyErr
   }
   if (upstream.targets.every((t) => !t.breaker.admits(now))) {
     const waitMs = Math.min(...upstream.targets.map((t) => t.breaker.retryAfterMs(now)))
-    return new ProxyError('BREAKER_OPEN', `every target of upstream "${upstream.name}" has its breaker open`, undefined, {
-      'retry-after': String(Math.max(1, Math.ceil(waitMs / 1000))),
+    return new ProxyError('BREAKER_OPEN', `every target of upstream "${upstream.name}" has its breaker open`, {
+      headers: { 'retry-after': String(Math.max(1, Math.ceil(waitMs / 1000))) },
     })
   }
   return new ProxyError('NO_HEALTHY_TARGET', `no target of upstream "${upstream.name}" is available`)
