@@ -8,6 +8,7 @@ import { ConfigError, createProxy, MemoryStore, type BreakerStore, type Config }
 import { RedisStore } from './stores/redis.ts'
 import { runCommand, type Host, type ServedProxy } from '../src/cli/command.ts'
 import { describeError, log } from '../src/log.ts'
+import { within } from '../src/resilience/timers.ts'
 
 /** Bun's idle timeout cuts slow upstream waits and streams: its maximum, so the proxy's own timeouts rule. */
 const IDLE_TIMEOUT_S = 255
@@ -56,11 +57,9 @@ async function storeFor(config: Config): Promise<BreakerStore> {
     // locally. So connect before serving: a command sent while still connecting would fail too.
     const redis = new RedisClient(url ?? 'redis://127.0.0.1:6379', { connectionTimeout: 2000, enableOfflineQueue: false })
     // While Redis is down, connect() retries without end: give it connectionTimeout, then serve anyway.
-    let timer: Timer | undefined
-    const gaveUp = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer from ${url} in 2000 ms`)), 2000)))
-    await Promise.race([redis.connect(), gaveUp])
-      .catch((error: unknown) => log('error', 'store_unreachable', { store: 'redis', note: 'using the local view', ...describeError(error) }))
-      .finally(() => clearTimeout(timer))
+    await within(redis.connect(), 2000, () => new Error(`no answer from ${url} in 2000 ms`)).catch((error: unknown) =>
+      log('error', 'store_unreachable', { store: 'redis', note: 'using the local view', ...describeError(error) }),
+    )
     return new RedisStore(redis)
   }
   throw new ConfigError([{ path: 'store.type', message: `"${type}" is not available on Bun (memory or redis)` }])

@@ -1,5 +1,6 @@
 import { ProxyError } from '../errors/proxy-error.ts'
 import { observeBody } from './observe-body.ts'
+import { within } from '../resilience/timers.ts'
 
 /** The error a size-limited request body fails with once it passes the limit. */
 export class BodyTooLarge extends Error {
@@ -91,11 +92,7 @@ const buffered = (bytes: Uint8Array<ArrayBuffer>): RequestBody => ({ bytes, stre
  * reads ahead cannot hold the request past `timeoutMs` (a streamed body is bounded by the attempt).
  */
 function byDeadline<T>(read: Promise<T>, deadline: number): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new ProxyError('REQUEST_TIMEOUT', 'the request body did not arrive within the request timeout')), deadline - Date.now())
-  })
-  return Promise.race([read, late]).finally(() => timer !== undefined && clearTimeout(timer))
+  return within(read, deadline - Date.now(), () => new ProxyError('REQUEST_TIMEOUT', 'the request body did not arrive within the request timeout'))
 }
 
 /** Reads a body of unknown length into memory while it fits `bufferBytes`; past that, streams the rest after what was read. */

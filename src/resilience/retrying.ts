@@ -2,6 +2,7 @@ import { ProxyError } from '../errors/proxy-error.ts'
 import { replayable } from '../forwarding/request-body.ts'
 import { log } from '../log.ts'
 import { backoffMs } from './backoff.ts'
+import { wait } from './timers.ts'
 import { coverEveryTry, mayHaveReachedUpstream } from './reach.ts'
 import type { Exchange, Handler } from './types.ts'
 
@@ -49,7 +50,7 @@ export function retrying(serve: Handler, random: () => number): Handler {
     }
     void outcome.response?.body?.cancel().catch(() => {})
     log('info', 'retry', { requestId: exchange.client.requestId, upstream: exchange.upstream.name, retry: retries + 1, reason, delayMs })
-    if (!(await pause(delayMs, exchange.clientGone))) throw new ProxyError('CLIENT_CLOSED_REQUEST', 'client closed the request')
+    if ((await wait(delayMs, exchange.clientGone).ended) === 'aborted') throw new ProxyError('CLIENT_CLOSED_REQUEST', 'client closed the request')
     return tryOnce(exchange, retries + 1)
   }
 
@@ -76,19 +77,4 @@ function safeToResend(exchange: Exchange): boolean {
   if (!mayHaveReachedUpstream(exchange)) return true
   if (IDEMPOTENT_METHODS.has(exchange.request.method)) return true
   return exchange.upstream.config.idempotency.upstreamDeduplicates && exchange.request.headers.has('idempotency-key')
-}
-
-/** Waits `ms`; false when `signal` aborts first. */
-function pause(ms: number, signal: AbortSignal): Promise<boolean> {
-  if (ms <= 0) return Promise.resolve(!signal.aborted)
-  return new Promise((resolve) => {
-    const done = (ok: boolean) => {
-      clearTimeout(timer)
-      signal.removeEventListener('abort', onAbort)
-      resolve(ok)
-    }
-    const onAbort = () => done(false)
-    const timer = setTimeout(() => done(true), ms)
-    signal.addEventListener('abort', onAbort, { once: true })
-  })
 }

@@ -1,3 +1,5 @@
+import { wait } from '../resilience/timers.ts'
+
 /**
  * Requests waiting for a target to free a slot when every target is at its `maxInFlight`. A target
  * finishing a request wakes the longest-waiting one, which then picks again.
@@ -19,19 +21,11 @@ export class Bulkhead {
   }
 
   /** Resolves true when a slot frees within `ms`, false when the time runs out or `signal` aborts. */
-  wait(ms: number, signal: AbortSignal): Promise<boolean> {
-    return new Promise((resolve) => {
-      const done = (freed: boolean) => {
-        clearTimeout(timer)
-        signal.removeEventListener('abort', onAbort)
-        this.waiters.delete(wake)
-        resolve(freed)
-      }
-      const wake = () => done(true)
-      const onAbort = () => done(false)
-      const timer = setTimeout(() => done(false), ms)
-      signal.addEventListener('abort', onAbort, { once: true })
-      this.waiters.add(wake)
-    })
+  async wait(ms: number, signal: AbortSignal): Promise<boolean> {
+    const { ended, wake } = wait(ms, signal)
+    this.waiters.add(wake)
+    const how = await ended
+    this.waiters.delete(wake)
+    return how === 'woken'
   }
 }
