@@ -1,5 +1,5 @@
 import type { UpstreamConfig } from '../config/schema.ts'
-import { OutcomeWindow } from './outcome-window.ts'
+import { RollingCounts } from '../resilience/rolling-counts.ts'
 
 export type BreakerState = 'closed' | 'open' | 'half-open'
 
@@ -38,13 +38,13 @@ export class Breaker {
   private consecutive = 0
   private probes = 0
   private round = 0
-  private readonly window: OutcomeWindow | undefined
+  private readonly window: RollingCounts<'total' | 'failed'> | undefined
 
   constructor(
     private readonly settings: BreakerSettings,
     private readonly onTransition: (transition: Transition) => void = () => {},
   ) {
-    this.window = settings.mode === 'rate' ? new OutcomeWindow(settings.windowMs) : undefined
+    this.window = settings.mode === 'rate' ? new RollingCounts(['total', 'failed'], settings.windowMs) : undefined
   }
 
   /** Whether a request may be sent now. No side effects: balancers call it for every candidate. */
@@ -75,8 +75,9 @@ export class Breaker {
     }
     if (this.state !== 'closed') return
     if (this.window) {
-      this.window.add(now, failure !== undefined)
-      const { total, failed } = this.window.counts(now)
+      this.window.add(now, 'total')
+      if (failure !== undefined) this.window.add(now, 'failed')
+      const { total, failed } = this.window.totals(now)
       if (failure !== undefined && total >= this.settings.minimumRequests && (failed * 100) / total >= this.settings.failureRatePercent) {
         this.open(now, `failure rate ${Math.round((failed * 100) / total)}% of ${total} requests: ${failure}`)
       }
