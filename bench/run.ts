@@ -77,7 +77,10 @@ function spawn(cmd: string[], env: Record<string, string> = {}) {
 
 async function waitForPort(port: number): Promise<void> {
   for (let i = 0; i < 200; i++) {
-    const ok = await fetch(`http://127.0.0.1:${port}/`).then((r) => r.text().then(() => r.ok), () => false)
+    const ok = await fetch(`http://127.0.0.1:${port}/`).then(
+      (r) => r.text().then(() => r.ok),
+      () => false,
+    )
     if (ok) return
     await Bun.sleep(50) // polling a port another process is starting: there is no event to await
   }
@@ -96,10 +99,13 @@ const denoProxy: RunningProxy = await startProcess([denoBinary(), 'run', '-A', '
 const bareWorkerd = await wranglerDev(['--config', 'bench/bare-workers.toml', '--var', `TARGET:http://127.0.0.1:${originA}`], freePort())
 const workerdMemory = await workers.start({ ...proxyConfig, store: { type: 'memory' } })
 const workerdDurable = await workers.start({ ...proxyConfig, store: { type: 'durable-object' } })
-const baseline = BASELINE === undefined ? [] : [
-  await startProcess([process.execPath, join(BASELINE, 'runtimes/bun.ts'), '--config', config, '--port', '0']),
-  await startProcess([denoBinary(), 'run', '-A', join(BASELINE, 'runtimes/deno.ts'), '--config', config, '--port', '0']),
-]
+const baseline =
+  BASELINE === undefined
+    ? []
+    : [
+        await startProcess([process.execPath, join(BASELINE, 'runtimes/bun.ts'), '--config', config, '--port', '0']),
+        await startProcess([denoBinary(), 'run', '-A', join(BASELINE, 'runtimes/deno.ts'), '--config', config, '--port', '0']),
+      ]
 for (const running of [proxy, denoProxy, bareWorkerd, workerdMemory, workerdDurable, ...baseline]) children.push({ kill: () => running.stop('SIGKILL') })
 for (const port of [originA, originB, nginxProxy, haproxyPort, bare, bareDeno]) await waitForPort(port)
 

@@ -27,7 +27,9 @@ export const upstreamFetch: UpstreamFetch = (input, init) =>
     const url = new URL(input)
     const headers: string[] = []
     const given = init.headers instanceof Headers ? init.headers : new Headers(init.headers) // the core passes Headers: no copy
-    given.forEach((value, name) => headers.push(name, value))
+    given.forEach((value, name) => {
+      headers.push(name, value)
+    })
     /** Why the exchange failed: the abort's reason says more than the socket error it causes. */
     const cause = (error: unknown) => (signal?.aborted ? signal.reason : error)
     let body: ReadableStreamDefaultController<Uint8Array> | undefined
@@ -51,7 +53,9 @@ export const upstreamFetch: UpstreamFetch = (input, init) =>
           return
         }
         const stream = new ReadableStream<Uint8Array>({
-          start: (c) => void (body = c),
+          start(c) {
+            body = c
+          },
           // Resumed in a later turn: resumed in the turn of the data event that paused it, undici's parser
           // reads the bytes it set aside back as empty on Deno's node:net (found by the 200 MB download).
           pull: () => {

@@ -19,10 +19,7 @@ export function serveProxy(config: Config, middleware: MiddlewareHandler[] = [],
     scheme: 'http',
     middleware,
   })
-  const server = Deno.serve(
-    { hostname: config.listen.hostname, port: config.listen.port, onListen: () => {} },
-    (request, info) => app.fetch(request, info),
-  )
+  const server = Deno.serve({ hostname: config.listen.hostname, port: config.listen.port, onListen: () => {} }, (request, info) => app.fetch(request, info))
   const addr = server.addr as Deno.NetAddr
   return {
     url: `http://${addr.hostname}:${addr.port}`,

@@ -4,7 +4,18 @@
  * The app is built once per isolate and config; store writes outlive the response via waitUntil.
  */
 import type { Context, Hono, MiddlewareHandler } from 'hono'
-import { ConfigError, createProxy, errorResponse, logConfigWarnings, MemoryStore, parseConfig, ProxyError, type BreakerStore, type Config, type ProxyEnv } from '../src/index.ts'
+import {
+  ConfigError,
+  createProxy,
+  errorResponse,
+  logConfigWarnings,
+  MemoryStore,
+  parseConfig,
+  ProxyError,
+  type BreakerStore,
+  type Config,
+  type ProxyEnv,
+} from '../src/index.ts'
 import { describeError, log } from '../src/log.ts'
 import bundledConfig from './workers.config.json'
 import { DurableObjectKeyStore, DurableObjectStore, type BreakerObject, type IdempotencyKeyObject } from './stores/durable-object.ts'

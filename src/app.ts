@@ -65,7 +65,9 @@ export function createProxy(config: Config, options: ProxyOptions = {}): Hono<Pr
   const store = options.store ?? new MemoryStore(config.store.maxStoredBytes)
   const keyless = Object.keys(config.upstreams).filter((name) => config.upstreams[name]!.idempotency.enabled && store.keys === undefined)
   if (keyless.length > 0) {
-    throw new ConfigError(keyless.map((name) => ({ path: `upstreams.${name}.idempotency.enabled`, message: `the "${store.kind}" store cannot claim Idempotency-Keys` })))
+    throw new ConfigError(
+      keyless.map((name) => ({ path: `upstreams.${name}.idempotency.enabled`, message: `the "${store.kind}" store cannot claim Idempotency-Keys` })),
+    )
   }
   const random = options.random ?? Math.random
   const upstreams = new Map<string, Upstream>()
@@ -89,7 +91,10 @@ export function createProxy(config: Config, options: ProxyOptions = {}): Hono<Pr
   // Hono routes, and middleware reads c.req.path, by the same canonical path the proxy forwards.
   const app = new Hono<ProxyEnv>({ getPath: proxyPath(config) })
   app.onError(panicBoundary)
-  app.route(config.admin.pathPrefix, adminApp(config, upstreams, (c) => isLoopback(clientAddress(c) ?? 'unknown')))
+  app.route(
+    config.admin.pathPrefix,
+    adminApp(config, upstreams, (c) => isLoopback(clientAddress(c) ?? 'unknown')),
+  )
   for (const middleware of options.middleware ?? []) app.use('*', middleware)
   app.all('*', (c) => {
     const request = c.req.raw

@@ -24,6 +24,11 @@ for (const command of [
       expect(await proxy.stop('SIGTERM')).toBe(0)
     }
     // The task runner must not leave the proxy behind it.
-    expect(await fetch(`${proxy.url}/`).then(() => 'still serving', () => 'gone')).toBe('gone')
+    expect(
+      await fetch(`${proxy.url}/`).then(
+        () => 'still serving',
+        () => 'gone',
+      ),
+    ).toBe('gone')
   }, 30000)
 }

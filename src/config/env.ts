@@ -7,12 +7,7 @@ const REFERENCE = /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g
  * variable without a default is an issue, never an empty string: an admin token that silently
  * became "" would switch authentication off.
  */
-export function expandEnv(
-  value: unknown,
-  env: Record<string, string | undefined>,
-  issues: ConfigIssue[],
-  path = '',
-): unknown {
+export function expandEnv(value: unknown, env: Record<string, string | undefined>, issues: ConfigIssue[], path = ''): unknown {
   if (typeof value === 'string') {
     return value.replace(REFERENCE, (_, name: string, fallback: string | undefined) => {
       const found = env[name] ?? fallback

@@ -16,8 +16,7 @@ const originUrl = v.pipe(
   v.url('invalid URL'),
   v.check((url) => {
     const u = new URL(url)
-    return (u.protocol === 'http:' || u.protocol === 'https:') && !u.username && !u.password &&
-      u.pathname === '/' && !u.search && !u.hash
+    return (u.protocol === 'http:' || u.protocol === 'https:') && !u.username && !u.password && u.pathname === '/' && !u.search && !u.hash
   }, 'must be an http(s) origin (scheme://host[:port]) with no path, query or credentials'),
 )
 
@@ -28,14 +27,7 @@ export const TargetSchema = v.strictObject({
   maxInFlight: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1))),
 })
 
-export const BalancerSchema = v.picklist([
-  'round-robin',
-  'weighted-round-robin',
-  'least-connections',
-  'least-latency',
-  'random',
-  'ip-hash',
-])
+export const BalancerSchema = v.picklist(['round-robin', 'weighted-round-robin', 'least-connections', 'least-latency', 'random', 'ip-hash'])
 
 export const RetrySchema = v.strictObject({
   attempts: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(10)), 1),
@@ -154,16 +146,15 @@ export const ConfigSchema = v.strictObject({
   store: v.optional(StoreSchema, {}),
   admin: v.optional(
     v.strictObject({
-      pathPrefix: v.optional(
-        v.pipe(v.string(), v.regex(/^\/[^?#]*[^/?#]$/, 'must start with / and not end with /')),
-        '/_proxy',
-      ),
+      pathPrefix: v.optional(v.pipe(v.string(), v.regex(/^\/[^?#]*[^/?#]$/, 'must start with / and not end with /')), '/_proxy'),
       /**
        * The bearer token for admin endpoints (all but healthz). Empty is an error, whether written so
        * or expanded from an empty variable: it would read as "set" and guard nothing. Left out, admin
        * answers loopback clients only.
        */
-      token: v.optional(v.pipe(v.string(), v.minLength(1, 'must not be empty (an empty ${VAR} included): leave admin.token out to serve admin to loopback clients only'))),
+      token: v.optional(
+        v.pipe(v.string(), v.minLength(1, 'must not be empty (an empty ${VAR} included): leave admin.token out to serve admin to loopback clients only')),
+      ),
     }),
     {},
   ),

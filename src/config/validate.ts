@@ -25,7 +25,8 @@ export function crossFieldIssues(config: Config): ConfigIssue[] {
     if (upstream.upstreamTimeoutMs !== undefined && tryTimeoutMs <= upstream.upstreamTimeoutMs) {
       issues.push({
         path: `${at}.tryTimeoutMs`,
-        message: `${tryTimeoutMs} must exceed upstreamTimeoutMs ${upstream.upstreamTimeoutMs}: ` +
+        message:
+          `${tryTimeoutMs} must exceed upstreamTimeoutMs ${upstream.upstreamTimeoutMs}: ` +
           'the upstream must be able to answer, even with its own timeout error, before the proxy gives up; ' +
           'otherwise the proxy cuts calls that may still complete, and callers that retry run them twice',
       })
@@ -33,7 +34,8 @@ export function crossFieldIssues(config: Config): ConfigIssue[] {
     if (upstream.idempotency.enabled && config.store.type === 'kv') {
       issues.push({
         path: `${at}.idempotency.enabled`,
-        message: 'needs a store that claims a key atomically (memory, durable-object, redis, deno-kv): Workers KV is eventually ' +
+        message:
+          'needs a store that claims a key atomically (memory, durable-object, redis, deno-kv): Workers KV is eventually ' +
           'consistent, so two duplicates could both claim a key and the request would run twice',
       })
     }
@@ -82,7 +84,8 @@ export function timeoutWarnings(config: Config): ConfigIssue[] {
     if (needed > upstream.timeoutMs) {
       warnings.push({
         path: `upstreams.${name}.retry.attempts`,
-        message: `${attempts + 1} tries of tryTimeoutMs ${upstream.tryTimeoutMs} plus up to ${backoff} ms of backoff need ${needed} ms, ` +
+        message:
+          `${attempts + 1} tries of tryTimeoutMs ${upstream.tryTimeoutMs} plus up to ${backoff} ms of backoff need ${needed} ms, ` +
           `more than timeoutMs ${upstream.timeoutMs}: the last tries get less time than one try, or none`,
       })
     }

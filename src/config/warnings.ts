@@ -11,6 +11,9 @@ export function logConfigWarnings(config: Config): void {
   for (const warning of timeoutWarnings(config)) log('warn', 'config_warning', { ...warning })
   const { hostname } = config.listen
   if (config.admin.token === undefined && hostname !== 'localhost' && !isLoopback(hostname)) {
-    log('warn', 'config_warning', { path: 'admin.token', message: `not set, and the proxy listens on ${hostname}: admin endpoints (but healthz) answer loopback clients only` })
+    log('warn', 'config_warning', {
+      path: 'admin.token',
+      message: `not set, and the proxy listens on ${hostname}: admin endpoints (but healthz) answer loopback clients only`,
+    })
   }
 }

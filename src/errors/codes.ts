@@ -24,7 +24,6 @@ export const ERROR_STATUS = {
 
 export type ErrorCode = keyof typeof ERROR_STATUS
 
-
 /**
  * Codes that are the proxy's own fault (it, or what stands behind it, cannot serve now), as opposed
  * to the request's (no route, too large, a reused key): a client failsafe counts only these.

@@ -43,7 +43,13 @@ const NONE: ReadonlySet<string> = new Set()
  */
 function deleteHopByHop(headers: Headers, also: ReadonlySet<string> = NONE): void {
   const connection = headers.get('connection')
-  const named = connection === null ? [] : connection.toLowerCase().split(',').map((name) => name.trim())
+  const named =
+    connection === null
+      ? []
+      : connection
+          .toLowerCase()
+          .split(',')
+          .map((name) => name.trim())
   const doomed: string[] = []
   headers.forEach((_, name) => {
     if (HOP_BY_HOP.has(name) || also.has(name) || named.includes(name)) doomed.push(name)
@@ -75,11 +81,7 @@ export interface ClientInfo {
  * else's are replaced or removed. Every attempt of a request sets the same values (X-Forwarded-For
  * is computed once), so editing the request's own headers is safe however many attempts it makes.
  */
-export function upstreamRequestHeaders(
-  incoming: Headers,
-  client: ClientInfo,
-  extra: readonly (readonly [string, string])[],
-): Headers {
+export function upstreamRequestHeaders(incoming: Headers, client: ClientInfo, extra: readonly (readonly [string, string])[]): Headers {
   return edited(incoming, (headers) => {
     deleteHopByHop(headers, client.trusted ? NONE : CLIENT_CLAIMS)
     headers.delete('host')

@@ -3,7 +3,10 @@
  * reason itself, or a generic AbortError), so the cause is always read back from `signal.reason`.
  */
 export class AbortCause extends Error {
-  constructor(readonly kind: 'timeout' | 'client-gone' | 'client-slow', message: string) {
+  constructor(
+    readonly kind: 'timeout' | 'client-gone' | 'client-slow',
+    message: string,
+  ) {
     super(message)
     this.name = kind === 'client-gone' ? 'AbortError' : 'TimeoutError'
   }

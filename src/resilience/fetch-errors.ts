@@ -37,15 +37,17 @@ export function attemptError(error: unknown, signal: AbortSignal, target: Target
 
 /** The system error code of a fetch failure, wherever the runtime put it (the error or its cause). */
 function errorCode(error: unknown): string | undefined {
-  let code: string | undefined
-  inChain(error, (e) => typeof (code = (e as { code?: unknown }).code as string | undefined) === 'string')
-  return code
+  const withCode = findInChain(error, (e) => typeof (e as { code?: unknown }).code === 'string')
+  return (withCode as { code: string } | undefined)?.code
 }
 
-/** Whether `test` holds for the error or one of its causes (four deep: runtimes wrap at most so). */
-function inChain(error: unknown, test: (e: object) => boolean): boolean {
+/** Whether `test` holds for the error or one of its causes. */
+const inChain = (error: unknown, test: (e: object) => boolean): boolean => findInChain(error, test) !== undefined
+
+/** The error or the first of its causes for which `test` holds (four deep: runtimes wrap at most so). */
+function findInChain(error: unknown, test: (e: object) => boolean): object | undefined {
   for (let e = error, depth = 0; e && typeof e === 'object' && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
-    if (test(e)) return true
+    if (test(e)) return e
   }
-  return false
+  return undefined
 }

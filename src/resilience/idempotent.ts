@@ -53,7 +53,12 @@ async function serveKeyed(serve: Handler, exchange: Exchange, keys: KeyStore, ke
       throw error
     },
   )
-  exchange.keepAlive(outcome.then((kept) => kept.stored, () => undefined))
+  exchange.keepAlive(
+    outcome.then(
+      (kept) => kept.stored,
+      () => undefined,
+    ),
+  )
   return (await outcome).response
 }
 

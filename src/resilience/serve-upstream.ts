@@ -69,4 +69,3 @@ function noTarget(upstream: Upstream, saturated: boolean, now: number): ProxyErr
   }
   return new ProxyError('NO_HEALTHY_TARGET', `no target of upstream "${upstream.name}" is available`)
 }
-

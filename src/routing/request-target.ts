@@ -87,8 +87,11 @@ export function canonicalPath(raw: string, encodedSlashes: EncodedSlashes): stri
   if (PLAIN_PATH.test(raw) && !raw.includes('//') && !raw.includes('/.')) return raw
   if (raw.charCodeAt(0) !== 47 || !VISIBLE_ASCII.test(raw) || raw.includes('\\')) return undefined
   let invalid = false
-  const decoded = raw.replace(/%([0-9A-Fa-f]{2})?/g, (escape, hex: string | undefined) => {
-    if (hex === undefined) return ((invalid = true), escape)
+  const decoded = raw.replace(/%([0-9A-Fa-f]{2})?/g, (sequence, hex: string | undefined) => {
+    if (hex === undefined) {
+      invalid = true
+      return sequence
+    }
     const char = String.fromCharCode(parseInt(hex, 16))
     if (UNRESERVED.test(char)) return char
     if ((char === '/' || char === '\\') && encodedSlashes === 'reject') invalid = true

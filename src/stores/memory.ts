@@ -14,7 +14,10 @@ export class MemoryStore implements BreakerStore {
 
   async publish(upstream: string, target: string, record: BreakerRecord): Promise<void> {
     let records = this.upstreams.get(upstream)
-    if (!records) this.upstreams.set(upstream, (records = {}))
+    if (!records) {
+      records = {}
+      this.upstreams.set(upstream, records)
+    }
     const current = records[target]
     if (!current || current.changedAt < record.changedAt) records[target] = { ...record }
   }

@@ -88,7 +88,10 @@ export async function runChaos(runtime: Runtime, options: ChaosOptions): Promise
     options.sample?.(proxy, 0, 0)
     const conductor = conduct(origins, random, faults)
     const answers: Promise<Answer[]>[] = []
-    const sampler = options.sample === undefined ? undefined : setInterval(() => void options.sample!(proxy, Date.now() - started, answers.length), options.sampleEveryMs ?? 10000)
+    const sampler =
+      options.sample === undefined
+        ? undefined
+        : setInterval(() => void options.sample!(proxy, Date.now() - started, answers.length), options.sampleEveryMs ?? 10000)
     for (let i = 0; i < options.requests; i++) {
       const due = started + (i * 1000) / options.ratePerSec
       if (due > Date.now()) await Bun.sleep(due - Date.now()) // pacing: the schedule is the load
@@ -102,7 +105,9 @@ export async function runChaos(runtime: Runtime, options: ChaosOptions): Promise
     const seconds = (Date.now() - started) / 1000
     const settled = await settle(proxy, origins)
     await options.sample?.(proxy, Date.now() - started, answers.length, true)
-    const after = await fetch(`${proxy.url}/after`, { headers: { 'x-chaos-id': 'after' }, signal: AbortSignal.timeout(TIMEOUT_MS + SLACK_MS) }).catch(() => undefined)
+    const after = await fetch(`${proxy.url}/after`, { headers: { 'x-chaos-id': 'after' }, signal: AbortSignal.timeout(TIMEOUT_MS + SLACK_MS) }).catch(
+      () => undefined,
+    )
     const servingAfter = after?.status === 200 && (await after.text()) === 'ok after'
     const seen = origins.flatMap((o) => o.seen)
     const statuses: Record<string, number> = {}
@@ -126,7 +131,8 @@ export async function runChaos(runtime: Runtime, options: ChaosOptions): Promise
     }
   } finally {
     await proxy.stop('SIGKILL')
-    await Promise.all(origins.map((o) => (o.thaw(), o.kill())))
+    for (const origin of origins) origin.thaw()
+    await Promise.all(origins.map((o) => o.kill()))
   }
 }
 
@@ -207,7 +213,12 @@ function conduct(origins: ChaosOrigin[], random: () => number, faults: Record<st
       track(Bun.sleep(1500 + random() * 1500).then(() => origin.thaw()))
     } else if (fault === 'kill') {
       const downMs = 1000 + random() * 1000
-      track(origin.kill().then(() => Bun.sleep(downMs)).then(() => origin.start()))
+      track(
+        origin
+          .kill()
+          .then(() => Bun.sleep(downMs))
+          .then(() => origin.start()),
+      )
     } else origin.mode(fault)
   }, 700)
   return {
@@ -248,7 +259,9 @@ function twice(values: string[]): string[] {
 }
 
 export function describe(report: ChaosReport): string {
-  const faults = Object.entries(report.faults).map(([f, n]) => `${f} ${n}`).join(', ')
+  const faults = Object.entries(report.faults)
+    .map(([f, n]) => `${f} ${n}`)
+    .join(', ')
   return [
     `chaos[${report.runtime}]: ${report.requests} requests (${report.answers} with the keyed client's retries; it gave up on ${report.gaveUp}) in ${report.seconds.toFixed(1)} s; faults: ${faults}`,
     `  unanswered ${report.unanswered}, slowest ${report.maxMs} ms (timeoutMs ${TIMEOUT_MS}), wrong answers ${report.wrong.length}, statuses ${JSON.stringify(report.statuses)}`,

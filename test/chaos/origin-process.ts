@@ -5,6 +5,7 @@
  * and `report` (answers `{"open":N}`: answers still owed).
  */
 import { startFaultOrigin, type Fault } from '../support/fault-origin.ts'
+import { lineSplitter } from '../support/lines.ts'
 import { seeded } from '../support/random.ts'
 
 const [port, seed] = [Number(process.argv[2] ?? 0), Number(process.argv[3] ?? 1)]
@@ -24,14 +25,9 @@ const origin = await startFaultOrigin(
 )
 console.log(JSON.stringify({ listening: origin.port }))
 
-let pending = ''
-process.stdin.on('data', (chunk: Buffer) => {
-  pending += chunk.toString()
-  let nl: number
-  while ((nl = pending.indexOf('\n')) >= 0) {
-    const [command, arg] = pending.slice(0, nl).trim().split(' ')
-    pending = pending.slice(nl + 1)
-    if (command === 'mode') mode = arg as typeof mode
-    else if (command === 'report') console.log(JSON.stringify({ open: origin.open() }))
-  }
+const feed = lineSplitter((line) => {
+  const [command, arg] = line.trim().split(' ')
+  if (command === 'mode') mode = arg as typeof mode
+  else if (command === 'report') console.log(JSON.stringify({ open: origin.open() }))
 })
+process.stdin.on('data', (chunk: Buffer) => feed(chunk.toString()))

@@ -1,6 +1,7 @@
 import { join } from 'node:path'
 import type { Subprocess } from 'bun'
 import type { Fault, FaultSeen } from '../support/fault-origin.ts'
+import { lineSplitter } from '../support/lines.ts'
 import { deferred, within } from '../support/wait.ts'
 
 export type Mode = Fault | 'mixed'
@@ -88,23 +89,20 @@ export class ChaosOrigin {
 
   private saw(seen: FaultSeen): void {
     this.seen.push(seen)
-    this.watchers = this.watchers.filter((w) => (w.wanted(seen) ? (w.resolve(), false) : true))
+    const met = this.watchers.filter((w) => w.wanted(seen))
+    this.watchers = this.watchers.filter((w) => !met.includes(w))
+    for (const w of met) w.resolve()
   }
 
   private async read(proc: Subprocess<'pipe', 'pipe', 'inherit'>, listening: (port: number) => void): Promise<void> {
     const decoder = new TextDecoder()
-    let pending = ''
+    const feed = lineSplitter((text) => {
+      const line = JSON.parse(text) as { seen?: FaultSeen; listening?: number; open?: number }
+      if (line.seen) this.saw(line.seen)
+      else if (line.listening !== undefined) listening(line.listening)
+      else if (line.open !== undefined) this.reports.shift()?.(line.open)
+    })
     const reader = proc.stdout.getReader()
-    for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
-      pending += decoder.decode(chunk.value, { stream: true })
-      let nl: number
-      while ((nl = pending.indexOf('\n')) >= 0) {
-        const line = JSON.parse(pending.slice(0, nl)) as { seen?: FaultSeen; listening?: number; open?: number }
-        pending = pending.slice(nl + 1)
-        if (line.seen) this.saw(line.seen)
-        else if (line.listening !== undefined) listening(line.listening)
-        else if (line.open !== undefined) this.reports.shift()?.(line.open)
-      }
-    }
+    for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) feed(decoder.decode(chunk.value, { stream: true }))
   }
 }

@@ -33,7 +33,9 @@ for (const runtime of [bun, deno].filter((r) => only === undefined || only.inclu
       const sample = { s: Math.round(elapsedMs / 1000), sent, rss: memoryOf(proxy.pid).rss, fds: openFds(proxy.pid, proxy.port) }
       startFds ??= sample.fds
       samples.push(sample)
-      console.log(`  ${runtime.name} ${String(sample.s).padStart(4)} s  ${String(sent).padStart(7)} requests  rss ${(sample.rss / MIB).toFixed(1)} MiB  fds ${sample.fds}`)
+      console.log(
+        `  ${runtime.name} ${String(sample.s).padStart(4)} s  ${String(sent).padStart(7)} requests  rss ${(sample.rss / MIB).toFixed(1)} MiB  fds ${sample.fds}`,
+      )
     },
   })
   console.log(describe(report))
@@ -41,7 +43,9 @@ for (const runtime of [bun, deno].filter((r) => only === undefined || only.inclu
   const last = samples.at(-1)!
   const growth = (last.rss - warm.rss) / MIB
   const per100k = last.sent > warm.sent ? (growth * 100000) / (last.sent - warm.sent) : 0
-  console.log(`  rss after warm-up ${(warm.rss / MIB).toFixed(1)} MiB, at the end ${(last.rss / MIB).toFixed(1)} MiB: growth ${growth.toFixed(1)} MiB, ${per100k.toFixed(1)} MiB per 100k requests; fds ${startFds} at the first sample, ${last.fds} at the end`)
+  console.log(
+    `  rss after warm-up ${(warm.rss / MIB).toFixed(1)} MiB, at the end ${(last.rss / MIB).toFixed(1)} MiB: growth ${growth.toFixed(1)} MiB, ${per100k.toFixed(1)} MiB per 100k requests; fds ${startFds} at the first sample, ${last.fds} at the end`,
+  )
   const problems = [
     report.unanswered > 0 && `${report.unanswered} unanswered`,
     report.wrong.length > 0 && `${report.wrong.length} wrong answers: ${report.wrong.slice(0, 5).join('; ')}`,

@@ -17,7 +17,19 @@ import { sharedState } from './scenarios/shared-state.ts'
 import { streaming } from './scenarios/streaming.ts'
 import { timeouts } from './scenarios/timeouts.ts'
 
-export const SCENARIOS: Scenario[] = [...forwarding, ...errors, ...timeouts, ...security, ...streaming, ...lifecycle, ...breakers, ...sharedState, ...retries, ...faults, ...hostileInput]
+export const SCENARIOS: Scenario[] = [
+  ...forwarding,
+  ...errors,
+  ...timeouts,
+  ...security,
+  ...streaming,
+  ...lifecycle,
+  ...breakers,
+  ...sharedState,
+  ...retries,
+  ...faults,
+  ...hostileInput,
+]
 
 for (const runtime of RUNTIMES) {
   describe(runtime.name, () => {

@@ -6,6 +6,7 @@ import type { ConfigInput } from '../../src/config/schema.ts'
 import { freePort } from '../support/origin.ts'
 
 export { freePort }
+import { lineSplitter } from '../support/lines.ts'
 import { startRedis } from '../support/redis.ts'
 import { within } from '../support/wait.ts'
 
@@ -92,23 +93,21 @@ export async function startProcess(
   let lineWaiters: { text: string; resolve: (line: string) => void }[] = []
   const onAnyLine = (line: string) => {
     lines.push(line)
-    lineWaiters = lineWaiters.filter((w) => (line.includes(w.text) ? (w.resolve(line), false) : true))
+    const met = lineWaiters.filter((w) => line.includes(w.text))
+    lineWaiters = lineWaiters.filter((w) => !met.includes(w))
+    for (const w of met) w.resolve(line)
   }
   const collect = async (stream: ReadableStream<Uint8Array>, onLine?: (line: string) => void) => {
     const decoder = new TextDecoder()
-    let pending = ''
+    const feed = lineSplitter((line) => {
+      onAnyLine(line)
+      onLine?.(line)
+    })
     const reader = stream.getReader()
     for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
       const part = decoder.decode(chunk.value, { stream: true })
       text += part
-      pending += part
-      let nl: number
-      while ((nl = pending.indexOf('\n')) >= 0) {
-        const line = pending.slice(0, nl)
-        pending = pending.slice(nl + 1)
-        onAnyLine(line)
-        onLine?.(line)
-      }
+      feed(part)
     }
   }
   const listening = new Promise<number>((resolve, reject) => {
@@ -186,9 +185,7 @@ export function wranglerDev(args: string[], port: number): Promise<RunningProxy>
   const wrangler = join(root, 'node_modules', 'wrangler', 'bin', 'wrangler.js')
   const cmd = [join(root, 'node_modules', '.bin', 'node'), wrangler, 'dev', ...args, '--ip', '127.0.0.1', '--port', String(port)]
   cmd.push('--log-level', 'log', '--show-interactive-dev-session=false')
-  return startProcess(cmd, { WRANGLER_SEND_METRICS: 'false', CI: 'true' }, (line) =>
-    line.includes(`Ready on http://127.0.0.1:${port}`) ? port : undefined,
-  )
+  return startProcess(cmd, { WRANGLER_SEND_METRICS: 'false', CI: 'true' }, (line) => (line.includes(`Ready on http://127.0.0.1:${port}`) ? port : undefined))
 }
 
 function startWrangler(config: ConfigInput, port: number, fixture: StartOptions['fixture']): Promise<RunningProxy> {

@@ -49,4 +49,3 @@ export function scripted(
   // Backoffs draw 0.99 of their range: the longest wait each step allows. The client is local (admin answers it).
   return { app: createProxy(config, { clientAddress: () => '127.0.0.1', ...options, fetch, random: () => 0.99 }), calls }
 }
-

@@ -105,7 +105,10 @@ describe('random', () => {
   })
   test('never draws an unavailable target', () => {
     const ts = targets(1, 1, 1)
-    const picks = names(ts, pickN(BALANCERS.random(ts, seeded(3)), 500, (t) => t !== ts[0]))
+    const picks = names(
+      ts,
+      pickN(BALANCERS.random(ts, seeded(3)), 500, (t) => t !== ts[0]),
+    )
     expect(picks.includes('a')).toBe(false)
   })
 })

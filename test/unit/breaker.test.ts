@@ -74,7 +74,10 @@ describe('breaker, shared view', () => {
     expect(b.state).toBe('open')
     b.adopt('closed', 0, 400, 500)
     expect(b.state).toBe('closed')
-    expect(transitions.map((t) => [t.to, t.shared])).toEqual([['open', true], ['closed', true]])
+    expect(transitions.map((t) => [t.to, t.shared])).toEqual([
+      ['open', true],
+      ['closed', true],
+    ])
   })
 })
 

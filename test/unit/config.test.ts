@@ -27,8 +27,15 @@ describe('config defaults (CONTRACT §2)', () => {
     expect(api.tryTimeoutMs).toBeUndefined() // = timeoutMs, resolved by the upstream
     expect(api.retry.attempts).toBe(1)
     expect(api.breaker).toEqual({
-      mode: 'consecutive', failureThreshold: 5, failureRatePercent: 50, windowMs: 10000, minimumRequests: 10,
-      cooldownMs: 10000, halfOpenProbes: 1, failureStatuses: [502, 503, 504], errorHeaders: [],
+      mode: 'consecutive',
+      failureThreshold: 5,
+      failureRatePercent: 50,
+      windowMs: 10000,
+      minimumRequests: 10,
+      cooldownMs: 10000,
+      halfOpenProbes: 1,
+      failureStatuses: [502, 503, 504],
+      errorHeaders: [],
     })
     expect(api.queueTimeoutMs).toBe(0)
     expect(api.healthCheck).toBeUndefined()
@@ -86,7 +93,8 @@ describe('config errors name every bad field by path', () => {
     expect(timeoutWarnings(tight)).toEqual([
       {
         path: 'upstreams.api.retry.attempts',
-        message: '2 tries of tryTimeoutMs 6000 plus up to 50 ms of backoff need 12050 ms, more than timeoutMs 10000: the last tries get less time than one try, or none',
+        message:
+          '2 tries of tryTimeoutMs 6000 plus up to 50 ms of backoff need 12050 ms, more than timeoutMs 10000: the last tries get less time than one try, or none',
       },
     ])
     const roomy = parseConfig({ ...minimal, upstreams: { api: { targets: t, timeoutMs: 13000, tryTimeoutMs: 6000, retry: { attempts: 1 } } } })
@@ -141,7 +149,10 @@ describe('settings not acted on yet', () => {
     const t = [{ url: 'http://127.0.0.1:9001', maxInFlight: 5 }]
     const config = parseConfig({
       ...minimal,
-      upstreams: { api: { targets: t, retry: { attempts: 3 }, breaker: { cooldownMs: 5 }, healthCheck: {}, fallback: 'b', idempotency: { enabled: true } }, b: { targets: [{ url: 'http://127.0.0.1:9002' }] } },
+      upstreams: {
+        api: { targets: t, retry: { attempts: 3 }, breaker: { cooldownMs: 5 }, healthCheck: {}, fallback: 'b', idempotency: { enabled: true } },
+        b: { targets: [{ url: 'http://127.0.0.1:9002' }] },
+      },
       store: { type: 'redis' },
     })
     expect(notYetEnforced(config)).toEqual(['upstreams.api.healthCheck'])

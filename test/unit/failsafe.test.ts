@@ -19,9 +19,19 @@ describe('createFailsafeFetch', () => {
   test('after maxErrors consecutive proxy faults it goes direct for cooldownMs, then tries the proxy again', async () => {
     let clock = 0
     let proxyUp = false
-    const fake = fakeFetch((url) => (url.startsWith('http://proxy') ? (proxyUp ? new Response('via proxy') : proxyError('UPSTREAM_UNREACHABLE')) : new Response('direct')))
+    const fake = fakeFetch((url) =>
+      url.startsWith('http://proxy') ? (proxyUp ? new Response('via proxy') : proxyError('UPSTREAM_UNREACHABLE')) : new Response('direct'),
+    )
     const switches: string[] = []
-    const f = createFailsafeFetch({ proxyBase: 'http://proxy', directBase: 'http://direct', maxErrors: 3, cooldownMs: 1000, fetch: fake.fetch, now: () => clock, onSwitch: (to) => switches.push(to) })
+    const f = createFailsafeFetch({
+      proxyBase: 'http://proxy',
+      directBase: 'http://direct',
+      maxErrors: 3,
+      cooldownMs: 1000,
+      fetch: fake.fetch,
+      now: () => clock,
+      onSwitch: (to) => switches.push(to),
+    })
     for (let i = 0; i < 3; i++) expect((await f('/a')).status).toBe(503)
     expect(await (await f('/b')).text()).toBe('direct')
     clock = 999

@@ -18,7 +18,10 @@ describe('upstream request headers', () => {
     'x-forwarded-for': '203.0.113.7',
     accept: 'text/html',
   })
-  const out = upstreamRequestHeaders(incoming, client, [['x-client', '$remote_addr/$request_id'], ['x-at', '$time']])
+  const out = upstreamRequestHeaders(incoming, client, [
+    ['x-client', '$remote_addr/$request_id'],
+    ['x-at', '$time'],
+  ])
   test('hop-by-hop headers and those named in Connection are gone', () => {
     for (const name of ['connection', 'x-hop', 'keep-alive', 'proxy-authorization', 'te', 'trailer', 'upgrade', 'host']) {
       expect(out.has(name)).toBe(false)

@@ -8,7 +8,6 @@ const keyed = { idempotency: { enabled: true } }
 const deploy = (key: string, body = 'v2', signal?: AbortSignal) =>
   new Request('http://proxy.test/deploy', { method: 'POST', body, headers: { 'idempotency-key': key }, signal })
 
-
 describe('Idempotency-Key', () => {
   test('the first request runs; a duplicate gets its stored response, marked as a replay', async () => {
     let deployments = 0
@@ -93,7 +92,7 @@ describe('Idempotency-Key', () => {
     expect(calls).toHaveLength(2)
   })
 
-  test('a key is scoped by the caller: the same key with other credentials runs as its own, never reads the first one\'s response', async () => {
+  test("a key is scoped by the caller: the same key with other credentials runs as its own, never reads the first one's response", async () => {
     let n = 0
     const { app, calls } = scripted((_, init) => new Response(`order ${++n} for ${new Headers(init.headers).get('authorization')}`, { status: 201 }), keyed)
     const order = (authorization?: string) =>
@@ -194,12 +193,19 @@ describe('Idempotency-Key', () => {
   })
 
   test('Workers KV cannot claim a key atomically: refused at config load, with the reason', () => {
-    const config = { upstreams: { api: { targets: [{ url: 'http://127.0.0.1:9001' }], ...keyed } }, routes: [{ pathPrefix: '/', upstream: 'api' }], store: { type: 'kv' } }
+    const config = {
+      upstreams: { api: { targets: [{ url: 'http://127.0.0.1:9001' }], ...keyed } },
+      routes: [{ pathPrefix: '/', upstream: 'api' }],
+      store: { type: 'kv' },
+    }
     expect(() => parseConfig(config)).toThrow(/upstreams\.api\.idempotency\.enabled: needs a store that claims a key atomically/)
   })
 
   test('a store without key records is refused when an upstream enables idempotency', () => {
-    const config = parseConfig({ upstreams: { api: { targets: [{ url: 'http://127.0.0.1:9001' }], ...keyed } }, routes: [{ pathPrefix: '/', upstream: 'api' }] })
+    const config = parseConfig({
+      upstreams: { api: { targets: [{ url: 'http://127.0.0.1:9001' }], ...keyed } },
+      routes: [{ pathPrefix: '/', upstream: 'api' }],
+    })
     const keyless: BreakerStore = { kind: 'custom', publish: async () => {}, read: async () => ({}) }
     expect(() => createProxy(config, { store: keyless })).toThrow(ConfigError)
   })
@@ -218,7 +224,11 @@ describe('memory key store', () => {
 })
 
 describe('memory key store', () => {
-  const done = (body: string) => ({ state: 'done' as const, fingerprint: 'f', response: { status: 200, headers: [['content-type', 'text/plain']] as [string, string][], body } })
+  const done = (body: string) => ({
+    state: 'done' as const,
+    fingerprint: 'f',
+    response: { status: 200, headers: [['content-type', 'text/plain']] as [string, string][], body },
+  })
   test('stored responses stay within the byte budget: the oldest lose their bodies, never their keys', async () => {
     const store = new MemoryKeyStore(10_000)
     for (let i = 0; i < 20; i++) {

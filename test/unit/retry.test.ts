@@ -63,7 +63,10 @@ describe('retry rules', () => {
   test('any request, POST included, moves on when the connection was refused: nothing was sent', async () => {
     const { app, calls } = scripted((call) => (call.target.endsWith('9001') ? refused() : new Response('deployed')))
     expect(await (await app.request('/deploy', { method: 'POST', body: 'v2' })).text()).toBe('deployed')
-    expect(calls.map((c) => [c.target.slice(-4), c.body])).toEqual([['9001', 'v2'], ['9002', 'v2']])
+    expect(calls.map((c) => [c.target.slice(-4), c.body])).toEqual([
+      ['9001', 'v2'],
+      ['9002', 'v2'],
+    ])
   })
 
   test('attempts bounds the retries; retry.on decides which statuses count', async () => {
@@ -77,7 +80,12 @@ describe('retry rules', () => {
 
   test('a body too long to buffer streams once and is never retried', async () => {
     const { app, calls } = scripted(() => new Response('busy', { status: 503 }), { retry: { maxBodyBytes: 10 } })
-    const body = new ReadableStream({ start: (c) => (c.enqueue(new TextEncoder().encode('x'.repeat(11))), c.close()) })
+    const body = new ReadableStream({
+      start(c) {
+        c.enqueue(new TextEncoder().encode('x'.repeat(11)))
+        c.close()
+      },
+    })
     expect((await app.request('/upload', { method: 'PUT', body, duplex: 'half' } as RequestInit)).status).toBe(503)
     expect(calls).toHaveLength(1)
     expect(calls[0]!.body).toBe('x'.repeat(11))
@@ -87,7 +95,12 @@ describe('retry rules', () => {
   })
 
   test("a streamed body's upload time is not the try's: tryTimeoutMs starts once the body is sent", async () => {
-    const { app, calls } = scripted(() => new Response('stored'), { targets: [{ url: 'http://127.0.0.1:9001' }], timeoutMs: 3000, tryTimeoutMs: 300, retry: { attempts: 0 } })
+    const { app, calls } = scripted(() => new Response('stored'), {
+      targets: [{ url: 'http://127.0.0.1:9001' }],
+      timeoutMs: 3000,
+      tryTimeoutMs: 300,
+      retry: { attempts: 0 },
+    })
     let sent = 0
     const slow = new ReadableStream<Uint8Array>({
       async pull(c) {

@@ -85,7 +85,10 @@ export const breakers: Scenario[] = [
   },
   {
     name: 'fallback: with every primary target refusing connections, the fallback serves every request; none is lost',
-    skip: { workers: "workerd reports a refused connection and a reset alike (\"Network connection lost.\"), so the proxy must assume the request may have been sent; the first failureThreshold requests answer 502 before the breakers open" },
+    skip: {
+      workers:
+        'workerd reports a refused connection and a reset alike ("Network connection lost."), so the proxy must assume the request may have been sent; the first failureThreshold requests answer 502 before the breakers open',
+    },
     async run(ctx) {
       const backup = ctx.origin(() => new Response('from backup'))
       const proxy = await ctx.proxy({
@@ -113,7 +116,9 @@ export const breakers: Scenario[] = [
   },
   {
     name: 'failover: a target refusing connections is skipped for the next one within the same request',
-    skip: { workers: "workerd reports a refused connection and a reset alike (\"Network connection lost.\"), so the proxy must assume the request may have been sent" },
+    skip: {
+      workers: 'workerd reports a refused connection and a reset alike ("Network connection lost."), so the proxy must assume the request may have been sent',
+    },
     async run(ctx) {
       const origin = ctx.origin(() => new Response('up'))
       const proxy = await ctx.proxy(oneUpstream([`http://127.0.0.1:${freePort()}`, origin.url]))

@@ -16,7 +16,9 @@ export const errors: Scenario[] = [
   },
   {
     name: 'connection refused: 502 UPSTREAM_UNREACHABLE, Proxy-Status says nothing was sent',
-    skip: { workers: "workerd reports a refused connection and a reset alike (\"Network connection lost.\"), so the proxy must assume the request may have been sent" },
+    skip: {
+      workers: 'workerd reports a refused connection and a reset alike ("Network connection lost."), so the proxy must assume the request may have been sent',
+    },
     async run(ctx) {
       const port = freePort()
       const proxy = await ctx.proxy(oneUpstream([`http://127.0.0.1:${port}`]))
@@ -55,12 +57,18 @@ export const errors: Scenario[] = [
         expect(JSON.stringify(body)).not.toContain('kaboom')
         const logged = await proxy.line(`"requestId":"panic${path.replace('/', '-')}"`)
         // wrangler relays the Worker's lines with a prefix and colour codes around them
+        // biome-ignore lint/suspicious/noControlCharactersInRegex: ESC starts the ANSI colour codes wrangler writes
         const plain = logged.replace(/\x1b\[[0-9;]*m/g, '')
         const line = JSON.parse(plain.slice(plain.indexOf('{'), plain.lastIndexOf('}') + 1))
         expect(line.event).toBe('panic')
         expect(line.stack).toContain('kaboom')
       }
-      expect(proxy.output().split('\n').filter((l) => l.includes('"event":"panic"'))).toHaveLength(2)
+      expect(
+        proxy
+          .output()
+          .split('\n')
+          .filter((l) => l.includes('"event":"panic"')),
+      ).toHaveLength(2)
       const next = await fetch(`${proxy.url}/ok`)
       expect(next.status).toBe(200)
       expect(await next.text()).toBe('fine')
@@ -68,7 +76,7 @@ export const errors: Scenario[] = [
   },
   {
     name: 'stray errors outside any request (unhandled rejection, throwing timer) are logged, never fatal',
-    skip: { workers: "no process-level handlers in workerd; the runtime logs uncaught errors itself" },
+    skip: { workers: 'no process-level handlers in workerd; the runtime logs uncaught errors itself' },
     async run(ctx) {
       const origin = ctx.origin(() => new Response('fine'))
       const proxy = await ctx.proxy(oneUpstream([origin.url]), { fixture: 'middleware' })
@@ -128,13 +136,16 @@ export const errors: Scenario[] = [
   },
   {
     name: 'a bad config stops start-up, naming each bad field by path',
-    skip: { workers: "the config is read per isolate on its first request: a bad one answers 500 INTERNAL_ERROR and logs config_invalid" },
+    skip: { workers: 'the config is read per isolate on its first request: a bad one answers 500 INTERNAL_ERROR and logs config_invalid' },
     async run(ctx) {
       const start = ctx.proxy({
         upstreams: { api: { targets: [{ url: 'not a url' }], timeoutMs: 0 } },
         routes: [{ pathPrefix: '/', upstream: 'nope' }],
       })
-      const error = await start.then(() => undefined, (e: Error) => e)
+      const error = await start.then(
+        () => undefined,
+        (e: Error) => e,
+      )
       expect(error?.message).toContain('exited with 1 before listening')
       expect(error?.message).toContain('upstreams.api.targets[0].url: invalid URL')
       expect(error?.message).toContain('upstreams.api.timeoutMs: must be >= 1')

@@ -127,7 +127,10 @@ export const faults: Scenario[] = [
       const [frozen, healthy] = [new ChaosOrigin(1), new ChaosOrigin(2)]
       for (const origin of [frozen, healthy]) {
         await origin.start()
-        ctx.defer(() => (origin.thaw(), origin.kill()))
+        ctx.defer(() => {
+          origin.thaw()
+          return origin.kill()
+        })
       }
       const proxy = await ctx.proxy(stallingFirst([frozen.url, healthy.url], false))
       frozen.freeze()
@@ -136,7 +139,11 @@ export const faults: Scenario[] = [
       expect(res.status).toBe(504)
       expect(res.headers.get('proxy-status')).toContain('details="request-sent"')
       frozen.thaw()
-      await within(frozen.sees((s) => s.key === 'frozen-1'), 5000, 'the thawed host to run its queued POST')
+      await within(
+        frozen.sees((s) => s.key === 'frozen-1'),
+        5000,
+        'the thawed host to run its queued POST',
+      )
       const replay = await fetch(`${proxy.url}/deploy`, { method: 'POST', body: 'release 10', headers: { 'idempotency-key': 'frozen-1' } })
       expect(replay.headers.get('idempotent-replayed')).toBe('true')
       expect([...frozen.seen, ...healthy.seen].filter((s) => s.key === 'frozen-1')).toHaveLength(1)
@@ -151,11 +158,16 @@ export const faults: Scenario[] = [
       const started = Date.now()
       const statuses = await Promise.all(
         Array.from({ length: 1000 }, (_, i) =>
-          fetch(`${proxy.url}/hang/${i}`, { signal: AbortSignal.timeout(10000) }).then((r) => r.arrayBuffer().then(() => r.status), () => 0),
+          fetch(`${proxy.url}/hang/${i}`, { signal: AbortSignal.timeout(10000) }).then(
+            (r) => r.arrayBuffer().then(() => r.status),
+            () => 0,
+          ),
         ),
       )
       const tookMs = Date.now() - started
-      console.log(`1,000 concurrent hanging requests: ${statuses.filter((s) => s === 504).length} answered 504 in ${tookMs} ms (the client sends them a few hundred at a time)`)
+      console.log(
+        `1,000 concurrent hanging requests: ${statuses.filter((s) => s === 504).length} answered 504 in ${tookMs} ms (the client sends them a few hundred at a time)`,
+      )
       expect(statuses.filter((s) => s !== 504)).toEqual([])
       const [target] = (await adminStatus(proxy.url)).api!.targets
       expect(target!.inFlight).toBe(0)

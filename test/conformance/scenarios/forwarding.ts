@@ -26,7 +26,7 @@ export const forwarding: Scenario[] = [
     },
   },
   {
-    name: 'x-forwarded-for is appended (to a trusted proxy\'s chain, else started anew); x-forwarded-proto and x-forwarded-host are set',
+    name: "x-forwarded-for is appended (to a trusted proxy's chain, else started anew); x-forwarded-proto and x-forwarded-host are set",
     async run(ctx) {
       const origin = ctx.origin()
       const proxy = await ctx.proxy(oneUpstream([origin.url], {}, { trustedProxies: ['127.0.0.1', '::1'] }))

@@ -13,8 +13,10 @@ const get = (target: string, headers = 'Host: 127.0.0.1') => `GET ${target} HTTP
 const bodyOf = (raw: string) => raw.slice(raw.indexOf('\r\n\r\n') + 4)
 
 /** wrangler dev's own proxy stands in front of the Worker and answers these requests itself. */
-const NO_HOST_ON_WRANGLER = 'wrangler dev answers a request without Host with its own 400 before the Worker sees it (checked); on Cloudflare every request has a Host'
-const BAD_HEAD_ON_WRANGLER = "wrangler dev's proxy answers an invalid Host or a CONNECT with its own 500 before the Worker sees it (checked: the origin sees nothing); on Cloudflare the edge refuses them"
+const NO_HOST_ON_WRANGLER =
+  'wrangler dev answers a request without Host with its own 400 before the Worker sees it (checked); on Cloudflare every request has a Host'
+const BAD_HEAD_ON_WRANGLER =
+  "wrangler dev's proxy answers an invalid Host or a CONNECT with its own 500 before the Worker sees it (checked: the origin sees nothing); on Cloudflare the edge refuses them"
 
 /**
  * A client that declares a 2 MB upload and sends one byte every 300 ms: resolves with the head of the
@@ -33,8 +35,14 @@ function trickle(port: number, path: string): Promise<string> {
       socket.destroy()
       resolve(data)
     })
-    socket.on('close', () => (clearInterval(drip), resolve(data)))
-    socket.on('error', (error) => (clearInterval(drip), reject(error)))
+    socket.on('close', () => {
+      clearInterval(drip)
+      resolve(data)
+    })
+    socket.on('error', (error) => {
+      clearInterval(drip)
+      reject(error)
+    })
   })
   return within(answered, 15000, 'the proxy to answer a trickled upload')
 }
@@ -80,13 +88,7 @@ export const hostileInput: Scenario[] = [
     async run(ctx) {
       const origin = ctx.origin()
       const proxy = await ctx.proxy(oneUpstream([origin.url]), { fixture: 'middleware' })
-      const around = [
-        get('//private/data'),
-        get('/x/../private/data'),
-        get('/x/%2e%2e/private/data'),
-        get('/%70rivate/data'),
-        get('/private%2fdata'),
-      ]
+      const around = [get('//private/data'), get('/x/../private/data'), get('/x/%2e%2e/private/data'), get('/%70rivate/data'), get('/private%2fdata')]
       const statuses = []
       for (const request of around) statuses.push(statusOf(await rawRequest(proxy.port, request)))
       expect(origin.seen).toEqual([])
@@ -140,7 +142,8 @@ export const hostileInput: Scenario[] = [
     name: "an untrusted client's forwarding headers are replaced; a trusted proxy's chain is kept",
     async run(ctx) {
       const origin = ctx.origin()
-      const forged = 'X-Forwarded-For: 1.2.3.4\r\nX-Forwarded-Host: evil.example\r\nX-Forwarded-Proto: https\r\nForwarded: for=1.2.3.4\r\nX-Real-IP: 1.2.3.4\r\nTrue-Client-IP: 1.2.3.4'
+      const forged =
+        'X-Forwarded-For: 1.2.3.4\r\nX-Forwarded-Host: evil.example\r\nX-Forwarded-Proto: https\r\nForwarded: for=1.2.3.4\r\nX-Real-IP: 1.2.3.4\r\nTrue-Client-IP: 1.2.3.4'
       const proxy = await ctx.proxy(oneUpstream([origin.url]))
       await rawRequest(proxy.port, get('https://127.0.0.1/absolute', `Host: 127.0.0.1\r\n${forged}`))
       if (ctx.runtime.name !== 'workers') await rawRequest(proxy.port, `GET /no-host HTTP/1.0\r\n${forged}\r\n\r\n`) // wrangler dev: 400 before the Worker
@@ -190,7 +193,13 @@ export const hostileInput: Scenario[] = [
     name: "Idempotency-Keys are scoped by credentials: another client's same key, method, path and body never gets the first one's response",
     async run(ctx) {
       let n = 0
-      const origin = ctx.origin((req) => new Response(`secret ${++n} of ${req.headers.get('authorization')}`, { status: 201, headers: { 'x-echo': String(req.headers.get('authorization')) } }))
+      const origin = ctx.origin(
+        (req) =>
+          new Response(`secret ${++n} of ${req.headers.get('authorization')}`, {
+            status: 201,
+            headers: { 'x-echo': String(req.headers.get('authorization')) },
+          }),
+      )
       const shared = await ctx.runtime.sharedStore()
       ctx.defer(shared.stop)
       const proxy = await ctx.proxy(oneUpstream([origin.url], { idempotency: { enabled: true } }, { store: shared.store }))
@@ -215,8 +224,15 @@ export const hostileInput: Scenario[] = [
       const megabyte = new Uint8Array(1024 * 1024).fill(97)
       const origin = ctx.origin(() => new Response(megabyte))
       // A budget of 16 MiB; each response (1 MiB, 1.33 MiB as kept) fits maxResponseBytes.
-      const proxy = await ctx.proxy(oneUpstream([origin.url], { idempotency: { enabled: true, maxResponseBytes: 2 * 1024 * 1024 } }, { store: { type: 'memory', maxStoredBytes: 16 * 1024 * 1024 } }))
-      const post = (i: number) => fetch(`${proxy.url}/report/${i}`, { method: 'POST', body: 'x', headers: { 'idempotency-key': `report-${i}` } }).then((r) => r.arrayBuffer())
+      const proxy = await ctx.proxy(
+        oneUpstream(
+          [origin.url],
+          { idempotency: { enabled: true, maxResponseBytes: 2 * 1024 * 1024 } },
+          { store: { type: 'memory', maxStoredBytes: 16 * 1024 * 1024 } },
+        ),
+      )
+      const post = (i: number) =>
+        fetch(`${proxy.url}/report/${i}`, { method: 'POST', body: 'x', headers: { 'idempotency-key': `report-${i}` } }).then((r) => r.arrayBuffer())
       for (let i = 0; i < 10; i++) await post(i) // warm-up: the runtime's own buffers
       const before = memoryOf(proxy.pid).rss
       for (let i = 10; i < 170; i++) await post(i)
@@ -225,7 +241,9 @@ export const hostileInput: Scenario[] = [
       const second = memoryOf(proxy.pid).rss
       const mib = (bytes: number) => (bytes / 1024 / 1024).toFixed(1)
       // Unbounded, each 160 kept about 213 MiB more (issue #10 measured 243 MiB on Bun, 377 on Deno).
-      console.log(`keyed 1 MB responses, budget 16 MiB: RSS +${mib(first - before)} MiB after 160 (the collector's working size), then +${mib(second - first)} MiB for 160 more`)
+      console.log(
+        `keyed 1 MB responses, budget 16 MiB: RSS +${mib(first - before)} MiB after 160 (the collector's working size), then +${mib(second - first)} MiB for 160 more`,
+      )
       expect(second - first).toBeLessThan(48 * 1024 * 1024)
       const oldest = await fetch(`${proxy.url}/report/10`, { method: 'POST', body: 'x', headers: { 'idempotency-key': 'report-10' } })
       expect(oldest.headers.get('idempotent-replayed')).toBe('true') // the oldest kept its key, lost its body
@@ -236,7 +254,7 @@ export const hostileInput: Scenario[] = [
     },
   },
   {
-    name: 'a client that leaves mid-body is a 499 logged at info, never a panic, and never the target\'s failure',
+    name: "a client that leaves mid-body is a 499 logged at info, never a panic, and never the target's failure",
     async run(ctx) {
       const origin = ctx.origin(async (req) => new Response(`got ${(await req.arrayBuffer()).byteLength}`))
       const proxy = await ctx.proxy(oneUpstream([origin.url], { breaker: { failureThreshold: 1 } }))

@@ -5,7 +5,7 @@ import { oneUpstream, type Scenario } from '../context.ts'
 export const lifecycle: Scenario[] = [
   {
     name: 'graceful shutdown: SIGTERM lets an in-flight slow request finish, then exits 0',
-    skip: { workers: "wrangler dev does not drain on SIGTERM; on Cloudflare the platform drains in-flight requests on deploy" },
+    skip: { workers: 'wrangler dev does not drain on SIGTERM; on Cloudflare the platform drains in-flight requests on deploy' },
     async run(ctx) {
       const release = deferred()
       const origin = ctx.origin(async () => {
@@ -23,7 +23,10 @@ export const lifecycle: Scenario[] = [
       expect(res.status).toBe(200)
       expect(await res.text()).toBe('finished after drain began')
       expect(await exited).toBe(0)
-      const after = await fetch(`${proxy.url}/`).then(() => 'served', () => 'refused')
+      const after = await fetch(`${proxy.url}/`).then(
+        () => 'served',
+        () => 'refused',
+      )
       expect(after).toBe('refused')
     },
   },

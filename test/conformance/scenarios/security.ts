@@ -33,7 +33,10 @@ export const security: Scenario[] = [
   },
   {
     name: 'hop-by-hop request headers, and those Connection names, never reach the origin',
-    skip: { workers: "the Worker never sees the client's Connection header (the runtime consumes it), so a header it names cannot be known; the fixed hop-by-hop list is removed (checked: only x-hop-secret got through)" },
+    skip: {
+      workers:
+        "the Worker never sees the client's Connection header (the runtime consumes it), so a header it names cannot be known; the fixed hop-by-hop list is removed (checked: only x-hop-secret got through)",
+    },
     async run(ctx) {
       const origin = ctx.origin()
       const proxy = await ctx.proxy(oneUpstream([origin.url]))

@@ -35,10 +35,12 @@ export const sharedState: Scenario[] = [
   },
   {
     name: 'an unreachable store never fails a request: the instance keeps its local view and says so',
-    skip: { workers: "wrangler dev runs Durable Objects and KV inside workerd: there is no way to make them unreachable" },
+    skip: { workers: 'wrangler dev runs Durable Objects and KV inside workerd: there is no way to make them unreachable' },
     async run(ctx) {
       const origin = ctx.origin(() => new Response('broken', { status: 502 }))
-      const proxy = await ctx.proxy(oneUpstream([origin.url], { breaker: { failureThreshold: 2, cooldownMs: 60000 }, retry: { attempts: 0 } }, { store: ctx.runtime.unreachableStore }))
+      const proxy = await ctx.proxy(
+        oneUpstream([origin.url], { breaker: { failureThreshold: 2, cooldownMs: 60000 }, retry: { attempts: 0 } }, { store: ctx.runtime.unreachableStore }),
+      )
       for (let i = 0; i < 2; i++) expect((await fetch(`${proxy.url}/`)).status).toBe(502)
       expect((await proxyError(await fetch(`${proxy.url}/`))).code).toBe('BREAKER_OPEN')
       expect(await proxy.line('"event":"store_unreachable"')).toContain('using the local view')

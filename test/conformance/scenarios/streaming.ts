@@ -42,9 +42,7 @@ export const streaming: Scenario[] = [
     skip: { workers: "the memory probe would read wrangler's own process, not workerd's" },
     timeoutMs: 120000,
     async run(ctx) {
-      const origin = ctx.origin(async (req) =>
-        req.method === 'POST' ? new Response(String(await countBytes(req.body!))) : new Response(generated(SIZE)),
-      )
+      const origin = ctx.origin(async (req) => (req.method === 'POST' ? new Response(String(await countBytes(req.body!))) : new Response(generated(SIZE))))
       const proxy = await ctx.proxy(oneUpstream([origin.url], { timeoutMs: 110000 }))
       for (let i = 0; i < 5; i++) await (await fetch(`${proxy.url}/warm`, { method: 'POST', body: 'x' })).text()
       const before = memoryOf(proxy.pid)

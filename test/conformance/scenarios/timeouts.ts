@@ -34,7 +34,10 @@ export const timeouts: Scenario[] = [
       const proxy = await ctx.proxy(oneUpstream([origin.url], { timeoutMs: 500 }))
       const res = await fetch(`${proxy.url}/stall`)
       expect(res.status).toBe(200)
-      const read = res.text().then(() => 'completed', () => 'cut')
+      const read = res.text().then(
+        () => 'completed',
+        () => 'cut',
+      )
       expect(await within(read, 5000, 'the stalled body to end')).toBe('cut')
       await within(origin.seen[0]!.aborted, 5000, 'the origin to see the abort')
     },
@@ -79,4 +82,3 @@ export const timeouts: Scenario[] = [
     },
   },
 ]
-
