@@ -18,6 +18,8 @@ import { createRouter } from './routing/router.ts'
 import { proxyPath, requestTargetOf } from './routing/request-target.ts'
 import { isLoopback, trustedBy } from './forwarding/trust.ts'
 import { createUpstream, type Upstream } from './upstream/upstream.ts'
+import { ProxyEvents } from './events/events.ts'
+import { logEvents } from './events/log-events.ts'
 
 /** What a runtime tells the core: how to call upstreams and who the client is. */
 export interface ProxyOptions {
@@ -33,6 +35,11 @@ export interface ProxyOptions {
   scheme?: 'http' | 'https'
   /** Random source for the balancers; tests pass a seeded one. */
   random?: () => number
+  /**
+   * Where the request path reports what happens (requests, tries, retries, budget refusals, breaker
+   * transitions, key outcomes): subscribe with `events.on(...)`. Logging is subscribed already.
+   */
+  events?: ProxyEvents
   /** Where breaker state is shared (default: a store of this app alone). */
   store?: BreakerStore
   /**
@@ -70,9 +77,11 @@ export function createProxy(config: Config, options: ProxyOptions = {}): Hono<Pr
     )
   }
   const random = options.random ?? Math.random
+  const events = options.events ?? new ProxyEvents()
+  logEvents(events)
   const upstreams = new Map<string, Upstream>()
   for (const [name, upstream] of Object.entries(config.upstreams)) {
-    upstreams.set(name, createUpstream(name, upstream, { store, syncMs: config.store.syncMs, random }))
+    upstreams.set(name, createUpstream(name, upstream, { store, syncMs: config.store.syncMs, random, events }))
   }
   const route = createRouter(config.routes)
   const upstreamFetch: UpstreamFetch = options.fetch ?? ((input, init) => fetch(input, init))
@@ -96,7 +105,9 @@ export function createProxy(config: Config, options: ProxyOptions = {}): Hono<Pr
     adminApp(config, upstreams, (c) => isLoopback(clientAddress(c) ?? 'unknown')),
   )
   for (const middleware of options.middleware ?? []) app.use('*', middleware)
-  app.all('*', (c) => {
+
+  /** Forwards one request; `seen`, when given, learns which upstream took it (for the request event). */
+  const forwardRequest = (c: Context, seen?: { upstream?: string }): Promise<Response> => {
     const request = c.req.raw
     const requestId = requestIdOf(request.headers)
     c.set('requestId', requestId)
@@ -109,6 +120,7 @@ export function createProxy(config: Config, options: ProxyOptions = {}): Hono<Pr
     const match = route(request.method, host, target)
     if (match === undefined) throw new ProxyError('NO_ROUTE', `no route for ${request.method} ${target.pathname}`)
     const upstream = upstreams.get(match.upstream)!
+    if (seen !== undefined) seen.upstream = upstream.name
     const deadline = Date.now() + upstream.config.timeoutMs
     const keyed = upstream.config.idempotency.enabled && request.headers.has('idempotency-key')
     // A body that may be sent again (a retry, a failover, a keyed request's fingerprint) is read ahead.
@@ -132,10 +144,37 @@ export function createProxy(config: Config, options: ProxyOptions = {}): Hono<Pr
         tried: [],
         reached: [],
         keepAlive: waitUntil === undefined ? ignore : (work) => waitUntil(c, work),
+        events,
       }
       return waitUntil === undefined ? handle(exchange) : handle(exchange).finally(() => keepStoreWork(c, waitUntil))
     }
     return body instanceof Promise ? body.then(serve) : serve(body)
-  })
+  }
+
+  /** Forwards and reports the outcome as a `request` event: taken only while someone listens. */
+  const forwardAndReport = async (c: Context): Promise<Response> => {
+    const started = Date.now()
+    const seen: { upstream?: string } = {}
+    const report = (status: number, code?: string) =>
+      events.emit('request', {
+        requestId: c.get('requestId'),
+        method: c.req.method,
+        path: c.req.path,
+        upstream: seen.upstream,
+        status,
+        ...(code === undefined ? {} : { code }),
+        durationMs: Date.now() - started,
+      })
+    try {
+      const response = await forwardRequest(c, seen)
+      report(response.status)
+      return response
+    } catch (error) {
+      if (error instanceof ProxyError) report(error.status, error.code)
+      else report(500, 'INTERNAL_ERROR')
+      throw error
+    }
+  }
+  app.all('*', (c) => (events.listening('request') ? forwardAndReport(c) : forwardRequest(c)))
   return app
 }

@@ -7,7 +7,7 @@ import { responseFailure } from './verdict.ts'
 import { CLIENT_GONE, CLIENT_SLOW, DEADLINE, TRY_TIMEOUT } from './abort-reasons.ts'
 import { attemptError } from './fetch-errors.ts'
 import { nothingSent } from './reach.ts'
-import type { Send, TargetHandler } from './types.ts'
+import type { Exchange, Send, TargetHandler } from './types.ts'
 
 /**
  * One attempt against a target. A single AbortController cancels the upstream call when the client
@@ -74,11 +74,13 @@ export function attempt(send: Send): TargetHandler {
       if (!nothingSent(error)) exchange.reached.push(target)
       if (error.fault) judge(target, permit, error.fault.error)
       else target.breaker.release(permit) // the client left, or sent too much or too slowly: not the target's fault
+      if (exchange.events.listening('try')) tried(exchange, target, Date.now() - started, { code: error.code })
       throw error
     }
     answered = true
     exchange.reached.push(target)
     const latencyMs = Date.now() - started
+    if (exchange.events.listening('try')) tried(exchange, target, latencyMs, { status: upstream.status })
     recordLatency(target, latencyMs)
     judge(target, permit, responseFailure(upstream, latencyMs, exchange.upstream.config.breaker))
     clearTimeout(timer)
@@ -104,6 +106,11 @@ function follow(signal: AbortSignal | null, onAbort: (reason: unknown) => void):
   const listener = () => onAbort(signal.reason)
   signal.addEventListener('abort', listener, { once: true })
   return () => signal.removeEventListener('abort', listener)
+}
+
+/** Reports a try that ended: the upstream's status, or the error's code. */
+function tried(exchange: Exchange, target: Target, latencyMs: number, outcome: { status: number } | { code: string }): void {
+  exchange.events.emit('try', { requestId: exchange.client.requestId, upstream: exchange.upstream.name, target: target.url, latencyMs, ...outcome })
 }
 
 /** Counts a failure and gives the breaker its verdict (undefined: success). */

@@ -4,6 +4,7 @@ import { log, describeError } from '../log.ts'
 import type { KeyRecord, KeyStore, StoredResponse } from '../stores/types.ts'
 import { mayHaveReachedUpstream } from './reach.ts'
 import type { Exchange, Handler } from './types.ts'
+import type { ProxyEventMap } from '../events/events.ts'
 
 /** A key as the IETF draft "The Idempotency-Key HTTP Header Field" uses it: a short visible-ASCII string. */
 const KEY = /^[\x21-\x7e]{1,255}$/
@@ -39,17 +40,22 @@ async function serveKeyed(serve: Handler, exchange: Exchange, keys: KeyStore, ke
   const [fingerprint, scope] = await Promise.all([fingerprintOf(exchange), scopeOf(exchange)])
   key = `${scope}:${key}`
   const existing = await storeCall(() => keys.claim(upstream, key, fingerprint, config.timeoutMs + CLAIM_GRACE_MS), exchange)
-  if (existing !== undefined) return duplicate(existing, fingerprint, exchange)
+  const report = (outcome: ProxyEventMap['key']['outcome']) => exchange.events.emit('key', { requestId: exchange.client.requestId, upstream, outcome })
+  if (existing !== undefined) {
+    report(existing.fingerprint !== fingerprint ? 'reused' : existing.state === 'in-flight' ? 'in-flight' : 'replayed')
+    return duplicate(existing, fingerprint, exchange)
+  }
+  report('claimed')
 
   const { ttlMs, maxResponseBytes } = config.idempotency
   const logged = (error: unknown) => storeFailed(error, exchange)
-  const save = (response: StoredResponse) => keys.complete(upstream, key, { state: 'done', fingerprint, response }, ttlMs).catch(logged)
+  const save = (response: StoredResponse) => keys.complete(upstream, key, { state: 'done', fingerprint, response }, ttlMs).then(() => report('stored'), logged)
   const saveFailure = async (error: unknown) => save(await stored(failure(error, exchange), Infinity))
   const outcome = serve({ ...exchange, clientGone: NEVER }).then(
     (response) => keep(response, maxResponseBytes, save, (error) => saveFailure(bodyFailed(error, exchange))),
     async (error: unknown) => {
       if (mayHaveReachedUpstream(exchange)) await saveFailure(error)
-      else await keys.release(upstream, key).catch(logged)
+      else await keys.release(upstream, key).then(() => report('released'), logged)
       throw error
     },
   )

@@ -1,6 +1,5 @@
 import { ProxyError } from '../errors/proxy-error.ts'
 import { replayable } from '../forwarding/request-body.ts'
-import { log } from '../log.ts'
 import { backoffMs } from './backoff.ts'
 import { wait } from './timers.ts'
 import { coverEveryTry, mayHaveReachedUpstream } from './reach.ts'
@@ -36,20 +35,24 @@ export function retrying(serve: Handler, random: () => number): Handler {
     const { retry } = exchange.upstream.config
     const reason = retryReason(outcome, retry.on)
     const delayMs = reason === undefined ? 0 : backoffMs(retries, retry.backoffMs, retry.maxBackoffMs, random)
-    if (
-      reason === undefined ||
-      retries >= retry.attempts ||
-      !replayable(exchange.body) ||
-      !safeToResend(exchange) ||
-      exchange.deadline - Date.now() - delayMs < MIN_ATTEMPT_MS ||
-      exchange.clientGone.aborted ||
-      !exchange.upstream.retryBudget.tryRetry(Date.now())
-    ) {
+    const allowed =
+      reason !== undefined &&
+      retries < retry.attempts &&
+      replayable(exchange.body) &&
+      safeToResend(exchange) &&
+      exchange.deadline - Date.now() - delayMs >= MIN_ATTEMPT_MS &&
+      !exchange.clientGone.aborted
+    const budgeted = allowed && exchange.upstream.retryBudget.tryRetry(Date.now())
+    const { events } = exchange
+    const requestId = exchange.client.requestId
+    const upstream = exchange.upstream.name
+    if (!budgeted) {
+      if (allowed) events.emit('budget-refused', { requestId, upstream })
       if (outcome.response) return outcome.response
       throw coverEveryTry(outcome.error, exchange)
     }
     void outcome.response?.body?.cancel().catch(() => {})
-    log('info', 'retry', { requestId: exchange.client.requestId, upstream: exchange.upstream.name, retry: retries + 1, reason, delayMs })
+    events.emit('retry', { requestId, upstream, retry: retries + 1, reason: reason!, delayMs })
     if ((await wait(delayMs, exchange.clientGone).ended) === 'aborted') throw new ProxyError('CLIENT_CLOSED_REQUEST', 'client closed the request')
     return tryOnce(exchange, retries + 1)
   }

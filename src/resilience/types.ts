@@ -2,6 +2,7 @@ import type { RequestBody } from '../forwarding/request-body.ts'
 import type { ClientInfo } from '../forwarding/headers.ts'
 import type { Upstream } from '../upstream/upstream.ts'
 import type { Target } from '../upstream/target.ts'
+import type { ProxyEvents } from '../events/events.ts'
 
 /** One proxied request: the client's request and what the proxy decided about it so far. */
 export interface Exchange {
@@ -31,6 +32,8 @@ export interface Exchange {
    * cancel a request's unfinished work when it ends (Workers' waitUntil).
    */
   readonly keepAlive: (work: Promise<unknown>) => void
+  /** Where the request path reports what happens (see ProxyEventMap). */
+  readonly events: ProxyEvents
 }
 
 /** The one shape every resilience policy wraps: an exchange in, a response out. */

@@ -2,7 +2,7 @@ import type { UpstreamConfig } from '../config/schema.ts'
 import { BALANCERS, type Balancer } from '../balancers/index.ts'
 import { Breaker } from '../breaker/breaker.ts'
 import { SharedView } from '../breaker/shared-view.ts'
-import { log } from '../log.ts'
+import type { ProxyEvents } from '../events/events.ts'
 import type { BreakerStore, KeyStore } from '../stores/types.ts'
 import { RetryBudget } from '../resilience/retry-budget.ts'
 import { Bulkhead } from './bulkhead.ts'
@@ -27,21 +27,14 @@ export interface UpstreamOptions {
   store: BreakerStore
   syncMs: number
   random: () => number
+  events: ProxyEvents
 }
 
 export function createUpstream(name: string, config: UpstreamConfig, options: UpstreamOptions): Upstream {
   const targets: Target[] = config.targets.map((targetConfig) => {
     const breaker = new Breaker(config.breaker, (transition) => {
       target.lastTransition = transition
-      log(transition.to === 'open' ? 'warn' : 'info', 'breaker', {
-        upstream: name,
-        target: target.url,
-        from: transition.from,
-        to: transition.to,
-        reason: transition.reason,
-        inFlight: target.inFlight,
-        ...(transition.to === 'open' ? { openUntil: new Date(transition.openUntil).toISOString() } : {}),
-      })
+      options.events.emit('breaker', { upstream: name, target: target.url, transition, inFlight: target.inFlight })
       view.published(target, transition)
     })
     const target = createTarget(targetConfig, breaker)

@@ -1,0 +1,60 @@
+import type { Transition } from '../breaker/breaker.ts'
+import { describeError, log } from '../log.ts'
+
+/**
+ * What the request path reports as it goes. Logging is one subscriber; metrics, the access log and
+ * the dashboard are others. Every event names its upstream and, where there is one, its request id.
+ */
+export interface ProxyEventMap {
+  /** A request was answered: by an upstream (its status) or with a proxy error (status and code). */
+  request: { requestId: string; method: string; path: string; upstream: string | undefined; status: number; code?: string; durationMs: number }
+  /** One try of a request ended: the upstream answered (status) or the try failed (code). */
+  try: { requestId: string; upstream: string; target: string; status?: number; code?: string; latencyMs: number }
+  /** A failed try will be tried again after `delayMs`. */
+  retry: { requestId: string; upstream: string; retry: number; reason: string; delayMs: number }
+  /** A retry the rules allowed was refused by the upstream's retry budget. */
+  'budget-refused': { requestId: string; upstream: string }
+  /** A target's breaker moved. */
+  breaker: { upstream: string; target: string; transition: Transition; inFlight: number }
+  /** What became of an Idempotency-Key. */
+  key: { requestId: string; upstream: string; outcome: 'claimed' | 'replayed' | 'in-flight' | 'reused' | 'stored' | 'released' }
+}
+
+export type ProxyEventName = keyof ProxyEventMap
+type Listener<K extends ProxyEventName> = (event: ProxyEventMap[K]) => void
+
+/**
+ * The event seam. Emitters ask `listening(name)` before they build an event, so an event nobody
+ * listens to costs one property read. A subscriber that throws is logged, never felt by the request.
+ */
+export class ProxyEvents {
+  private readonly listeners: { [K in ProxyEventName]?: Listener<K>[] } = {}
+
+  /** Subscribes; returns the function that unsubscribes. */
+  on<K extends ProxyEventName>(name: K, listener: Listener<K>): () => void {
+    const list = (this.listeners[name] ?? []) as Listener<K>[]
+    ;(this.listeners as Record<K, Listener<K>[]>)[name] = list
+    list.push(listener)
+    return () => {
+      const at = list.indexOf(listener)
+      if (at >= 0) list.splice(at, 1)
+      if (list.length === 0 && this.listeners[name] === list) delete this.listeners[name]
+    }
+  }
+
+  listening(name: ProxyEventName): boolean {
+    return this.listeners[name] !== undefined
+  }
+
+  emit<K extends ProxyEventName>(name: K, event: ProxyEventMap[K]): void {
+    const list = this.listeners[name] as Listener<K>[] | undefined
+    if (list === undefined) return
+    for (const listener of list) {
+      try {
+        listener(event)
+      } catch (error) {
+        log('error', 'event_subscriber_failed', { event: name, ...describeError(error) })
+      }
+    }
+  }
+}

@@ -1,0 +1,18 @@
+import { log } from '../log.ts'
+import type { ProxyEvents } from './events.ts'
+
+/** Today's log lines, as one subscriber of the event seam: retries at info, breaker transitions (opening at warn). */
+export function logEvents(events: ProxyEvents): void {
+  events.on('retry', (event) => log('info', 'retry', { ...event }))
+  events.on('breaker', ({ upstream, target, transition, inFlight }) =>
+    log(transition.to === 'open' ? 'warn' : 'info', 'breaker', {
+      upstream,
+      target,
+      from: transition.from,
+      to: transition.to,
+      reason: transition.reason,
+      inFlight,
+      ...(transition.to === 'open' ? { openUntil: new Date(transition.openUntil).toISOString() } : {}),
+    }),
+  )
+}

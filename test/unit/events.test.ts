@@ -1,0 +1,76 @@
+import { describe, expect, test } from 'bun:test'
+import { ProxyEvents, type ProxyEventMap, type ProxyEventName } from '../../src/events/events.ts'
+import { reset, scripted } from '../support/scripted.ts'
+
+/** Everything `names` emit while `run` runs, in order. */
+function record(events: ProxyEvents, names: ProxyEventName[]) {
+  const seen: { name: ProxyEventName; event: ProxyEventMap[ProxyEventName] }[] = []
+  for (const name of names) events.on(name, (event) => seen.push({ name, event }))
+  return seen
+}
+
+describe('the event seam', () => {
+  test('a request retried once reports two tries, a retry and the request, in order', async () => {
+    const events = new ProxyEvents()
+    const seen = record(events, ['request', 'try', 'retry'])
+    let calls = 0
+    const { app } = scripted(() => (++calls === 1 ? new Response('busy', { status: 503 }) : new Response('ok')), {}, { events })
+    const res = await app.request('/items', { headers: { 'x-request-id': 'ev-1' } })
+    expect(res.status).toBe(200)
+    expect(seen.map((s) => s.name)).toEqual(['try', 'retry', 'try', 'request'])
+    expect(seen[0]!.event).toMatchObject({ requestId: 'ev-1', upstream: 'api', target: 'http://127.0.0.1:9001', status: 503 })
+    expect(seen[1]!.event).toMatchObject({ requestId: 'ev-1', retry: 1, reason: 'status 503' })
+    expect(seen[3]!.event).toMatchObject({ requestId: 'ev-1', method: 'GET', path: '/items', upstream: 'api', status: 200 })
+  })
+
+  test('proxy errors are reported with their code; breaker transitions too', async () => {
+    const events = new ProxyEvents()
+    const seen = record(events, ['request', 'breaker'])
+    const { app } = scripted(() => reset(), { breaker: { failureThreshold: 1 }, retry: { attempts: 1, backoffMs: 1 } }, { events })
+    for (let i = 0; i < 2; i++) await app.request('/items')
+    const requests = seen.filter((s) => s.name === 'request').map((s) => s.event as ProxyEventMap['request'])
+    // The first opens 9001's breaker, its retry 9002's; the second finds both open.
+    expect(requests.map((r) => [r.status, r.code])).toEqual([
+      [502, 'UPSTREAM_UNREACHABLE'],
+      [503, 'BREAKER_OPEN'],
+    ])
+    const transitions = seen.filter((s) => s.name === 'breaker').map((s) => s.event as ProxyEventMap['breaker'])
+    expect(transitions.map((t) => [t.target, t.transition.to])).toEqual([
+      ['http://127.0.0.1:9001', 'open'],
+      ['http://127.0.0.1:9002', 'open'],
+    ])
+  })
+
+  test('a retry the rules allow but the budget refuses is reported', async () => {
+    const events = new ProxyEvents()
+    const refused = record(events, ['budget-refused'])
+    const { app } = scripted(() => new Response('busy', { status: 503 }), { retry: { attempts: 1, backoffMs: 1, budgetPercent: 0 } }, { events })
+    for (let i = 0; i < 4; i++) await app.request('/items')
+    expect(refused).toHaveLength(1) // the floor allows three retries a window; the fourth is refused
+    expect(refused[0]!.event).toMatchObject({ upstream: 'api' })
+  })
+
+  test('Idempotency-Key outcomes: claimed and stored, then replayed, reused', async () => {
+    const events = new ProxyEvents()
+    const seen = record(events, ['key'])
+    const { app } = scripted(() => new Response('made', { status: 201 }), { idempotency: { enabled: true } }, { events })
+    const post = (body: string) => app.request('/orders', { method: 'POST', body, headers: { 'idempotency-key': 'k' } })
+    await post('a')
+    await post('a')
+    await post('b')
+    expect(seen.map((s) => (s.event as ProxyEventMap['key']).outcome)).toEqual(['claimed', 'stored', 'replayed', 'reused'])
+  })
+
+  test('nobody listening: nothing is built; a throwing subscriber never reaches the request', async () => {
+    const events = new ProxyEvents()
+    expect(events.listening('try')).toBe(false)
+    const off = events.on('try', () => {
+      throw new Error('a buggy subscriber')
+    })
+    expect(events.listening('try')).toBe(true)
+    const { app } = scripted(() => new Response('ok'), {}, { events })
+    expect((await app.request('/')).status).toBe(200)
+    off()
+    expect(events.listening('try')).toBe(false)
+  })
+})
