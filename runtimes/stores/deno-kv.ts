@@ -1,10 +1,9 @@
 import type { BreakerRecord, BreakerStore, DoneRecord, KeyRecord, KeyStore } from '../../src/index.ts'
+import { heldFor, type HeldKey, stillHeld, supersedes } from '../../src/stores/rules.ts'
 
 const PREFIX = ['edge-proxy', 'breaker']
 const KEYS = ['edge-proxy', 'idempotency']
 
-/** A key's record with its own expiry: Deno KV's expireIn deletes late, so a claim checks the time itself. */
-type Held = { record: KeyRecord; expiresAt: number }
 const MAX_VALUE_CHARS = 60 * 1024
 const LOCKED_TRIES = 20
 
@@ -48,9 +47,10 @@ class DenoKvKeyStore implements KeyStore {
   constructor(private readonly kv: Deno.Kv) {}
 
   async claim(upstream: string, key: string, fingerprint: string, ttlMs: number): Promise<KeyRecord | undefined> {
-    const claim: Held = { record: { state: 'in-flight', fingerprint }, expiresAt: Date.now() + ttlMs }
-    const { written, current } = await compareAndSet<Held>(this.kv, [...KEYS, upstream, key], (held) =>
-      held !== null && held.expiresAt > Date.now() ? undefined : { value: claim, expireIn: ttlMs },
+    // Deno KV's expireIn deletes late, so a claim checks the time itself.
+    const claim = heldFor({ state: 'in-flight', fingerprint }, ttlMs)
+    const { written, current } = await compareAndSet<HeldKey>(this.kv, [...KEYS, upstream, key], (held) =>
+      stillHeld(held) ? undefined : { value: claim, expireIn: ttlMs },
     )
     return written ? undefined : current!.record
   }
@@ -58,7 +58,7 @@ class DenoKvKeyStore implements KeyStore {
   async complete(upstream: string, key: string, record: DoneRecord, ttlMs: number): Promise<void> {
     // A Deno KV value holds at most 64 KiB: a longer response is kept without its body.
     if (JSON.stringify(record).length > MAX_VALUE_CHARS) record = { ...record, response: { ...record.response, body: null } }
-    const held: Held = { record, expiresAt: Date.now() + ttlMs }
+    const held = heldFor(record, ttlMs)
     await unlocked(() => this.kv.set([...KEYS, upstream, key], held, { expireIn: ttlMs }))
   }
 
@@ -76,9 +76,7 @@ export class DenoKvStore implements BreakerStore {
   }
 
   async publish(upstream: string, target: string, record: BreakerRecord): Promise<void> {
-    await compareAndSet<BreakerRecord>(this.kv, [...PREFIX, upstream, target], (current) =>
-      current !== null && current.changedAt >= record.changedAt ? undefined : { value: record },
-    )
+    await compareAndSet<BreakerRecord>(this.kv, [...PREFIX, upstream, target], (current) => (supersedes(record, current) ? { value: record } : undefined))
   }
 
   read(upstream: string): Promise<Record<string, BreakerRecord>> {

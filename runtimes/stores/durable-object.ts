@@ -1,5 +1,6 @@
 import { DurableObject } from 'cloudflare:workers'
 import type { BreakerRecord, BreakerStore, DoneRecord, KeyRecord, KeyStore } from '../../src/index.ts'
+import { heldFor, type HeldKey, stillHeld, supersedes } from '../../src/stores/rules.ts'
 
 /**
  * One object per upstream holds the authoritative breaker records for every isolate worldwide.
@@ -9,7 +10,7 @@ import type { BreakerRecord, BreakerStore, DoneRecord, KeyRecord, KeyStore } fro
 export class BreakerObject extends DurableObject {
   async publish(target: string, record: BreakerRecord): Promise<void> {
     const current = await this.ctx.storage.get<BreakerRecord>(target)
-    if (current === undefined || current.changedAt < record.changedAt) await this.ctx.storage.put(target, record)
+    if (supersedes(record, current)) await this.ctx.storage.put(target, record)
   }
 
   async read(): Promise<Record<string, BreakerRecord>> {
@@ -38,12 +39,6 @@ export class DurableObjectStore implements BreakerStore {
   }
 }
 
-/** What one key's object holds: the record and when it expires. */
-interface Held {
-  record: KeyRecord
-  expiresAt: number
-}
-
 /**
  * One object per Idempotency-Key (named by upstream and key): its single thread makes the claim
  * atomic for every isolate worldwide, and one object per key spreads keyed traffic over many
@@ -51,8 +46,8 @@ interface Held {
  */
 export class IdempotencyKeyObject extends DurableObject {
   async claim(fingerprint: string, ttlMs: number): Promise<KeyRecord | undefined> {
-    const held = await this.ctx.storage.get<Held>('key')
-    if (held !== undefined && held.expiresAt > Date.now()) return held.record
+    const held = await this.ctx.storage.get<HeldKey>('key')
+    if (stillHeld(held)) return held.record
     await this.hold({ state: 'in-flight', fingerprint }, ttlMs)
     return undefined
   }
@@ -66,15 +61,15 @@ export class IdempotencyKeyObject extends DurableObject {
   }
 
   override async alarm(): Promise<void> {
-    const held = await this.ctx.storage.get<Held>('key')
-    if (held === undefined || held.expiresAt <= Date.now()) await this.ctx.storage.deleteAll()
+    const held = await this.ctx.storage.get<HeldKey>('key')
+    if (!stillHeld(held)) await this.ctx.storage.deleteAll()
     else await this.ctx.storage.setAlarm(held.expiresAt)
   }
 
   private async hold(record: KeyRecord, ttlMs: number): Promise<void> {
-    const expiresAt = Date.now() + ttlMs
-    await this.ctx.storage.put<Held>('key', { record, expiresAt })
-    await this.ctx.storage.setAlarm(expiresAt)
+    const held = heldFor(record, ttlMs)
+    await this.ctx.storage.put<HeldKey>('key', held)
+    await this.ctx.storage.setAlarm(held.expiresAt)
   }
 }
 

@@ -5,7 +5,7 @@ export interface RedisCommands {
   send(command: string, args: string[]): Promise<unknown>
 }
 
-/** Keeps a record only when it is newer than the one stored: last writer wins by transition time, atomically. */
+/** `supersedes` (src/stores/rules.ts) inside Redis: a record is kept only when newer than the one stored, atomically. */
 const PUBLISH = `
 local current = redis.call('HGET', KEYS[1], ARGV[1])
 if current and cjson.decode(current).changedAt >= tonumber(ARGV[3]) then return 0 end

@@ -1,3 +1,4 @@
+import { type HeldKey, stillHeld } from './rules.ts'
 import type { DoneRecord, KeyRecord, KeyStore } from './types.ts'
 
 /** Keys one process holds at most; past it, expired records go first, then the oldest. */
@@ -6,9 +7,7 @@ const MAX_KEYS = 100000
 /** What `store.maxStoredBytes` defaults to: the stored responses of one process, in all. */
 export const DEFAULT_MAX_STORED_BYTES = 64 * 1024 * 1024
 
-interface Held {
-  record: KeyRecord
-  expiresAt: number
+interface Held extends HeldKey {
   /** What the record's stored response takes (body and headers, as kept). */
   bytes: number
 }
@@ -35,7 +34,7 @@ export class MemoryKeyStore implements KeyStore {
     key = `${upstream}\n${key}`
     const now = Date.now()
     const held = this.records.get(key)
-    if (held !== undefined && held.expiresAt > now) return held.record
+    if (stillHeld(held, now)) return held.record
     this.set(key, { state: 'in-flight', fingerprint }, now + ttlMs)
     return undefined
   }

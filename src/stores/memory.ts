@@ -1,4 +1,5 @@
 import { DEFAULT_MAX_STORED_BYTES, MemoryKeyStore } from './memory-keys.ts'
+import { supersedes } from './rules.ts'
 import type { BreakerRecord, BreakerStore } from './types.ts'
 
 /** The store of one process: shared by every proxy app created with the same instance. */
@@ -18,8 +19,7 @@ export class MemoryStore implements BreakerStore {
       records = {}
       this.upstreams.set(upstream, records)
     }
-    const current = records[target]
-    if (!current || current.changedAt < record.changedAt) records[target] = { ...record }
+    if (supersedes(record, records[target])) records[target] = { ...record }
   }
 
   async read(upstream: string): Promise<Record<string, BreakerRecord>> {
