@@ -52,8 +52,7 @@ export function attempt(send: Send): TargetHandler {
       clearTimeout(timer)
       unfollowClient()
       unfollowBody()
-      target.inFlight--
-      exchange.upstream.bulkhead.released()
+      exchange.upstream.bulkhead.leave(target)
     }
 
     void upload?.sent.then(() => {
@@ -63,7 +62,7 @@ export function attempt(send: Send): TargetHandler {
     })
     const permit = target.breaker.acquire(started)
     exchange.tried.push(target)
-    target.inFlight++
+    exchange.upstream.bulkhead.enter(target)
     target.requests++
     let upstream: Response
     try {

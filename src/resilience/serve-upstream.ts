@@ -24,7 +24,7 @@ export function serveUpstream(attempt: TargetHandler, upstreams: ReadonlyMap<str
       const now = Date.now()
       /** Its breaker lets a request through and this pass has not failed to reach it. */
       const usable = (t: Target) => t.breaker.admits(now) && !unreached.includes(t)
-      const free = (t: Target) => t.inFlight < t.maxInFlight && usable(t)
+      const free = (t: Target) => upstream.bulkhead.hasRoom(t) && usable(t)
       // A retry goes to a target this request has not tried, when there is one.
       const target = upstream.balancer.pick((t) => free(t) && !exchange.tried.includes(t), context) ?? upstream.balancer.pick(free, context)
       if (target !== undefined) {
@@ -37,7 +37,7 @@ export function serveUpstream(attempt: TargetHandler, upstreams: ReadonlyMap<str
           continue
         }
       }
-      const saturated = upstream.targets.some((t) => t.inFlight >= t.maxInFlight && usable(t))
+      const saturated = upstream.targets.some((t) => !upstream.bulkhead.hasRoom(t) && usable(t))
       if (saturated && !waited && upstream.config.queueTimeoutMs > 0) {
         waited = true
         if (await upstream.bulkhead.wait(upstream.config.queueTimeoutMs, exchange.clientGone)) continue

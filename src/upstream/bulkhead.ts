@@ -1,8 +1,11 @@
 import { wait } from '../resilience/timers.ts'
+import type { Target } from './target.ts'
 
 /**
- * Requests waiting for a target to free a slot when every target is at its `maxInFlight`. A target
- * finishing a request wakes the longest-waiting one, which then picks again.
+ * The bulkhead of one upstream: each target takes at most its `maxInFlight` requests at once, so
+ * one slow target cannot take every slot; requests wait for a slot when every target is full, and
+ * a target finishing a request wakes the longest-waiting one, which then picks again. The rule
+ * lives here alone: the request path asks `hasRoom`, and an attempt `enter`s and `leave`s.
  */
 export class Bulkhead {
   private readonly waiters = new Set<() => void>()
@@ -12,8 +15,23 @@ export class Bulkhead {
     return this.waiters.size
   }
 
-  /** A target just finished a request. */
-  released(): void {
+  /** Whether `target` can take one more request now. */
+  hasRoom(target: Target): boolean {
+    return target.inFlight < target.maxInFlight
+  }
+
+  /** A request starts on `target` (its in-flight count is also the balancers' measure of load). */
+  enter(target: Target): void {
+    target.inFlight++
+  }
+
+  /** A request on `target` ended: its slot goes to the longest-waiting request, if any. */
+  leave(target: Target): void {
+    target.inFlight--
+    this.released()
+  }
+
+  private released(): void {
     if (this.waiters.size === 0) return
     const [first] = this.waiters
     this.waiters.delete(first!)
