@@ -1,19 +1,19 @@
 import { Hono, type Context, type MiddlewareHandler } from 'hono'
 import type { Config } from './config/schema.ts'
 import { adminApp } from './admin/admin.ts'
-import { ConfigError } from './config/issues.ts'
 import { ProxyError } from './errors/proxy-error.ts'
 import { readRequestBody, type RequestBody } from './forwarding/request-body.ts'
 import { forward, type UpstreamFetch } from './forwarding/forward.ts'
 import { requestIdOf } from './forwarding/request-id.ts'
-import { attempt } from './resilience/attempt.ts'
-import { idempotent } from './resilience/idempotent.ts'
-import { retrying } from './resilience/retrying.ts'
 import { panicBoundary } from './resilience/panic-boundary.ts'
-import { serveUpstream } from './resilience/serve-upstream.ts'
 import { MemoryStore } from './stores/memory.ts'
 import type { BreakerStore } from './stores/types.ts'
-import type { Exchange } from './resilience/types.ts'
+import { compose, type Exchange, type Policy } from './resilience/types.ts'
+import { attempts } from './resilience/attempt.ts'
+import { idempotency } from './resilience/idempotent.ts'
+import { retries } from './resilience/retrying.ts'
+import { upstreamSelection } from './resilience/serve-upstream.ts'
+import { storeWorkKeptAlive } from './resilience/store-work.ts'
 import { createRouter } from './routing/router.ts'
 import { proxyPath, requestTargetOf } from './routing/request-target.ts'
 import { isLoopback, trustedBy } from './forwarding/trust.ts'
@@ -70,12 +70,6 @@ const ALLOWED_METHODS = 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS'
  */
 export function createProxy(config: Config, options: ProxyOptions = {}): Hono<ProxyEnv> {
   const store = options.store ?? new MemoryStore(config.store.maxStoredBytes)
-  const keyless = Object.keys(config.upstreams).filter((name) => config.upstreams[name]!.idempotency.enabled && store.keys === undefined)
-  if (keyless.length > 0) {
-    throw new ConfigError(
-      keyless.map((name) => ({ path: `upstreams.${name}.idempotency.enabled`, message: `the "${store.kind}" store cannot claim Idempotency-Keys` })),
-    )
-  }
   const random = options.random ?? Math.random
   const events = options.events ?? new ProxyEvents()
   logEvents(events)
@@ -85,16 +79,17 @@ export function createProxy(config: Config, options: ProxyOptions = {}): Hono<Pr
   }
   const route = createRouter(config.routes)
   const upstreamFetch: UpstreamFetch = options.fetch ?? ((input, init) => fetch(input, init))
-  const handle = idempotent(retrying(serveUpstream(attempt(forward(upstreamFetch)), upstreams), random))
-  const clientAddress = options.clientAddress ?? (() => undefined)
-
-  const keepStoreWork = (c: Context, keep: (c: Context, work: Promise<unknown>) => void) => {
-    for (const upstream of upstreams.values()) {
-      const work = upstream.view.settled()
-      if (work !== undefined) keep(c, work)
-    }
-  }
   const waitUntil = options.waitUntil
+  // The policies in the order a request meets them; forwarding sends after the last.
+  const policies: Policy[] = [
+    ...(waitUntil === undefined ? [] : [storeWorkKeptAlive(upstreams)]),
+    idempotency(config, store),
+    retries(random),
+    upstreamSelection(upstreams),
+    attempts,
+  ]
+  const handle = compose(policies, forward(upstreamFetch))
+  const clientAddress = options.clientAddress ?? (() => undefined)
 
   const trusted = trustedBy(config.trustedProxies)
   // Hono routes, and middleware reads c.req.path, by the same canonical path the proxy forwards.
@@ -122,9 +117,8 @@ export function createProxy(config: Config, options: ProxyOptions = {}): Hono<Pr
     const upstream = upstreams.get(match.upstream)!
     if (seen !== undefined) seen.upstream = upstream.name
     const deadline = Date.now() + upstream.config.timeoutMs
-    const keyed = upstream.config.idempotency.enabled && request.headers.has('idempotency-key')
-    // A body that may be sent again (a retry, a failover, a keyed request's fingerprint) is read ahead.
-    const replays = keyed || upstream.config.retry.attempts > 0 || upstream.targets.length > 1
+    // A body some policy may need again (a retry, a failover, a keyed request's fingerprint) is read ahead.
+    const replays = policies.some((policy) => policy.replaysBody?.(request, upstream) ?? false)
     const body = readRequestBody(request, config.limits.maxBodyBytes, replays ? upstream.config.retry.maxBodyBytes : 0, deadline)
     const address = clientAddress(c) ?? 'unknown'
     const isTrusted = trusted(address)
@@ -146,7 +140,7 @@ export function createProxy(config: Config, options: ProxyOptions = {}): Hono<Pr
         keepAlive: waitUntil === undefined ? ignore : (work) => waitUntil(c, work),
         events,
       }
-      return waitUntil === undefined ? handle(exchange) : handle(exchange).finally(() => keepStoreWork(c, waitUntil))
+      return handle(exchange)
     }
     return body instanceof Promise ? body.then(serve) : serve(body)
   }

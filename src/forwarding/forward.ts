@@ -1,4 +1,4 @@
-import type { Send } from '../resilience/types.ts'
+import type { Handler } from '../resilience/types.ts'
 import { targetUrl } from '../routing/target-url.ts'
 import { upstreamRequestHeaders } from './headers.ts'
 
@@ -9,8 +9,11 @@ export type UpstreamFetch = (input: string, init: RequestInit) => Promise<Respon
  * Sends the exchange to one target and returns the upstream's response as it came. Redirects are
  * never followed (a 3xx goes back to the client), and the upstream sees the time it has left.
  */
-export function forward(upstreamFetch: UpstreamFetch): Send {
-  return (exchange, target, signal, budgetMs) => {
+export function forward(upstreamFetch: UpstreamFetch): Handler {
+  return (exchange) => {
+    // Upstream selection chose the target and the attempt its signal and time: forward is last in the list.
+    const target = exchange.target!
+    const { signal, budgetMs } = exchange.try!
     const headers = upstreamRequestHeaders(exchange.request.headers, exchange.client, exchange.upstream.requestHeaders)
     headers.set('x-request-timeout-ms', String(budgetMs))
     const init: RequestInit & { duplex?: 'half' } = {

@@ -7,7 +7,7 @@ import { responseFailure } from './verdict.ts'
 import { CLIENT_GONE, CLIENT_SLOW, DEADLINE, TRY_TIMEOUT } from './abort-reasons.ts'
 import { attemptError } from './fetch-errors.ts'
 import { nothingSent } from './reach.ts'
-import type { Exchange, Send, TargetHandler } from './types.ts'
+import type { Exchange, Handler, Policy } from './types.ts'
 
 /**
  * One attempt against a target. A single AbortController cancels the upstream call when the client
@@ -21,8 +21,11 @@ import type { Exchange, Send, TargetHandler } from './types.ts'
  * passes while the upstream waits for the client's next chunk is the client's 408, not a failure of
  * the target. The target's breaker gets its verdict at the headers: what the upstream answered, and how fast.
  */
-export function attempt(send: Send): TargetHandler {
-  return async (exchange, target) => {
+export const attempts: Policy = { name: 'attempts', wrap: attempt }
+
+function attempt(send: Handler): Handler {
+  return async (exchange) => {
+    const target = exchange.target!
     const started = Date.now()
     const remaining = exchange.deadline - started
     if (remaining <= 0) {
@@ -66,7 +69,7 @@ export function attempt(send: Send): TargetHandler {
     target.requests++
     let upstream: Response
     try {
-      upstream = await send(exchange, target, controller.signal, budgetMs)
+      upstream = await send({ ...exchange, try: { signal: controller.signal, budgetMs } })
     } catch (thrown) {
       end()
       const error = attemptError(thrown, controller.signal, target)

@@ -4,7 +4,11 @@ import { replayOf, toStored } from '../idempotency/stored-response.ts'
 import { log, describeError } from '../log.ts'
 import type { KeyRecord, KeyStore, StoredResponse } from '../stores/types.ts'
 import { mayHaveReachedUpstream } from './reach.ts'
-import type { Exchange, Handler } from './types.ts'
+import type { Exchange, Handler, Policy } from './types.ts'
+import type { Config } from '../config/schema.ts'
+import { ConfigError } from '../config/issues.ts'
+import type { BreakerStore } from '../stores/types.ts'
+import type { Upstream } from '../upstream/upstream.ts'
 import type { ProxyEventMap } from '../events/events.ts'
 
 /** A key as the IETF draft "The Idempotency-Key HTTP Header Field" uses it: a short visible-ASCII string. */
@@ -24,12 +28,33 @@ const CLAIM_GRACE_MS = 30000
  * an open breaker) is stored like any other; only a request none of whose tries reached one
  * releases the key.
  */
-export function idempotent(serve: Handler): Handler {
+export function idempotency(config: Config, store: BreakerStore): Policy {
+  // A store that cannot claim a key atomically (Workers KV) cannot honour one: refused at load.
+  const keyless = Object.keys(config.upstreams).filter((name) => config.upstreams[name]!.idempotency.enabled && store.keys === undefined)
+  if (keyless.length > 0) {
+    throw new ConfigError(
+      keyless.map((name) => ({ path: `upstreams.${name}.idempotency.enabled`, message: `the "${store.kind}" store cannot claim Idempotency-Keys` })),
+    )
+  }
+  return {
+    name: 'idempotency',
+    wrap: idempotent,
+    // A keyed request's body is digested into its fingerprint.
+    replaysBody: (request, upstream) => keyed(request, upstream),
+  }
+}
+
+/** The request's Idempotency-Key header, whether or not the proxy honours keys for its upstream. */
+export const idempotencyKeyOf = (request: Request): string | null => request.headers.get('idempotency-key')
+
+/** A keyed request: its upstream honours Idempotency-Keys and the request carries one. */
+export const keyed = (request: Request, upstream: Upstream): boolean =>
+  upstream.config.idempotency.enabled && upstream.keys !== undefined && idempotencyKeyOf(request) !== null
+
+function idempotent(serve: Handler): Handler {
   return (exchange) => {
-    const { keys, config } = exchange.upstream
-    if (!config.idempotency.enabled || keys === undefined) return serve(exchange)
-    const key = exchange.request.headers.get('idempotency-key')
-    return key === null ? serve(exchange) : serveKeyed(serve, exchange, keys, key)
+    if (!keyed(exchange.request, exchange.upstream)) return serve(exchange)
+    return serveKeyed(serve, exchange, exchange.upstream.keys!, idempotencyKeyOf(exchange.request)!)
   }
 }
 

@@ -2,8 +2,9 @@ import { ProxyError } from '../errors/proxy-error.ts'
 import { replayable } from '../forwarding/request-body.ts'
 import { backoffMs } from './backoff.ts'
 import { wait } from './timers.ts'
+import { idempotencyKeyOf } from './idempotent.ts'
 import { coverEveryTry, mayHaveReachedUpstream } from './reach.ts'
-import type { Exchange, Handler } from './types.ts'
+import type { Exchange, Handler, Policy } from './types.ts'
 
 /** Methods whose repeat has the effect of one request (RFC 9110 §9.2.2). */
 const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE'])
@@ -22,7 +23,15 @@ type Outcome = { response: Response; error?: undefined } | { error: unknown; res
  * the last outcome: the upstream's own response, or the proxy's error, whose Proxy-Status covers
  * every try (an earlier try that may have reached an upstream makes it say `request-sent`).
  */
-export function retrying(serve: Handler, random: () => number): Handler {
+export function retries(random: () => number): Policy {
+  return {
+    name: 'retries',
+    wrap: (serve) => retrying(serve, random),
+    replaysBody: (_, upstream) => upstream.config.retry.attempts > 0,
+  }
+}
+
+function retrying(serve: Handler, random: () => number): Handler {
   /** Tries once; a response outside `retry.on` (most of them) goes back at once, the rest are judged. */
   const tryOnce = (exchange: Exchange, retries: number): Promise<Response> =>
     serve(exchange).then(
@@ -79,5 +88,5 @@ function retryReason(outcome: Outcome, on: readonly number[]): string | undefine
 function safeToResend(exchange: Exchange): boolean {
   if (!mayHaveReachedUpstream(exchange)) return true
   if (IDEMPOTENT_METHODS.has(exchange.request.method)) return true
-  return exchange.upstream.config.idempotency.upstreamDeduplicates && exchange.request.headers.has('idempotency-key')
+  return exchange.upstream.config.idempotency.upstreamDeduplicates && idempotencyKeyOf(exchange.request) !== null
 }

@@ -3,7 +3,7 @@ import { replayable } from '../forwarding/request-body.ts'
 import type { Target } from '../upstream/target.ts'
 import type { Upstream } from '../upstream/upstream.ts'
 import { nothingSent } from './reach.ts'
-import type { Handler, TargetHandler } from './types.ts'
+import type { Handler, Policy } from './types.ts'
 
 /**
  * Serves an exchange from its upstream: the balancer picks among targets whose breaker admits and
@@ -12,7 +12,16 @@ import type { Handler, TargetHandler } from './types.ts'
  * target can take it, the `fallback` upstream does (marked `x-proxy-fallback`), else the error says
  * why: BREAKER_OPEN with Retry-After, TARGET_SATURATED, or the last attempt's own error.
  */
-export function serveUpstream(attempt: TargetHandler, upstreams: ReadonlyMap<string, Upstream>): Handler {
+export function upstreamSelection(upstreams: ReadonlyMap<string, Upstream>): Policy {
+  return {
+    name: 'upstream selection',
+    wrap: (attempt) => serveUpstream(attempt, upstreams),
+    // A try that sent nothing moves on to another target: the body goes again.
+    replaysBody: (_, upstream) => upstream.targets.length > 1,
+  }
+}
+
+function serveUpstream(attempt: Handler, upstreams: ReadonlyMap<string, Upstream>): Handler {
   const serve: Handler = async (exchange) => {
     const { upstream } = exchange
     const context = { clientAddress: exchange.client.address }
@@ -29,7 +38,7 @@ export function serveUpstream(attempt: TargetHandler, upstreams: ReadonlyMap<str
       const target = upstream.balancer.pick((t) => free(t) && !exchange.tried.includes(t), context) ?? upstream.balancer.pick(free, context)
       if (target !== undefined) {
         try {
-          return await attempt(exchange, target)
+          return await attempt({ ...exchange, target })
         } catch (error) {
           if (!(error instanceof ProxyError) || !nothingSent(error) || !replayable(exchange.body)) throw error
           unreached.push(target)

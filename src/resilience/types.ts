@@ -34,13 +34,30 @@ export interface Exchange {
   readonly keepAlive: (work: Promise<unknown>) => void
   /** Where the request path reports what happens (see ProxyEventMap). */
   readonly events: ProxyEvents
+  /** The target chosen for this try (set by upstream selection, for the attempt and the send). */
+  readonly target?: Target
+  /** What the attempt decided for this try: the signal that cancels it and the time it has. */
+  readonly try?: { readonly signal: AbortSignal; readonly budgetMs: number }
 }
 
-/** The one shape every resilience policy wraps: an exchange in, a response out. */
+/** The one shape every policy wraps: an exchange in, a response out. */
 export type Handler = (exchange: Exchange) => Promise<Response>
 
-/** One attempt against one chosen target; `budgetMs` is how long the proxy will wait for it. */
-export type Send = (exchange: Exchange, target: Target, signal: AbortSignal, budgetMs: number) => Promise<Response>
+/**
+ * A policy of the request path, as cockatiel's `wrap` and undici's `compose` see one: it wraps the
+ * next handler of the list, so the order of the list is the order a request meets them.
+ */
+export interface Policy {
+  readonly name: string
+  wrap(next: Handler): Handler
+  /**
+   * Whether the policy may need the request's body more than once (to send again, or to digest):
+   * such a body is read ahead, up to `retry.maxBodyBytes`, before the list runs.
+   */
+  replaysBody?(request: Request, upstream: Upstream): boolean
+}
 
-/** An attempt with its target chosen. */
-export type TargetHandler = (exchange: Exchange, target: Target) => Promise<Response>
+/** The policies in request order, in front of `last` (the handler that sends). */
+export function compose(policies: readonly Policy[], last: Handler): Handler {
+  return policies.reduceRight<Handler>((next, policy) => policy.wrap(next), last)
+}
