@@ -3,21 +3,15 @@ import type { Config } from './config/schema.ts'
 import { adminApp } from './admin/admin.ts'
 import { ProxyError } from './errors/proxy-error.ts'
 import { readRequestBody, type RequestBody } from './forwarding/request-body.ts'
-import { forward, type UpstreamFetch } from './forwarding/forward.ts'
 import { requestIdOf } from './forwarding/request-id.ts'
 import { panicBoundary } from './resilience/panic-boundary.ts'
 import { MemoryStore } from './stores/memory.ts'
 import type { BreakerStore } from './stores/types.ts'
-import { compose, type Exchange, type Policy } from './resilience/types.ts'
-import { attempts } from './resilience/attempt.ts'
-import { idempotency } from './resilience/idempotent.ts'
-import { retries } from './resilience/retrying.ts'
-import { upstreamSelection } from './resilience/serve-upstream.ts'
-import { storeWorkKeptAlive } from './resilience/store-work.ts'
-import { createRouter } from './routing/router.ts'
+import type { Exchange } from './resilience/types.ts'
+import type { UpstreamFetch } from './forwarding/forward.ts'
+import { buildState, type ProxyState } from './state.ts'
 import { proxyPath, requestTargetOf } from './routing/request-target.ts'
 import { isLoopback, trustedBy } from './forwarding/trust.ts'
-import { createUpstream, type Upstream } from './upstream/upstream.ts'
 import { ProxyEvents } from './events/events.ts'
 import { logEvents } from './events/log-events.ts'
 
@@ -73,22 +67,10 @@ export function createProxy(config: Config, options: ProxyOptions = {}): Hono<Pr
   const random = options.random ?? Math.random
   const events = options.events ?? new ProxyEvents()
   logEvents(events)
-  const upstreams = new Map<string, Upstream>()
-  for (const [name, upstream] of Object.entries(config.upstreams)) {
-    upstreams.set(name, createUpstream(name, upstream, { store, syncMs: config.store.syncMs, random, events }))
-  }
-  const route = createRouter(config.routes)
-  const upstreamFetch: UpstreamFetch = options.fetch ?? ((input, init) => fetch(input, init))
   const waitUntil = options.waitUntil
-  // The policies in the order a request meets them; forwarding sends after the last.
-  const policies: Policy[] = [
-    ...(waitUntil === undefined ? [] : [storeWorkKeptAlive(upstreams)]),
-    idempotency(config, store),
-    retries(random),
-    upstreamSelection(upstreams),
-    attempts,
-  ]
-  const handle = compose(policies, forward(upstreamFetch))
+  const fetchUpstream: UpstreamFetch = options.fetch ?? ((input, init) => fetch(input, init))
+  // Routes, upstreams and the policy list in one value: a reload would swap it (see state.ts).
+  const state: ProxyState = buildState(config, { store, random, events, fetch: fetchUpstream, keepsWorkAlive: waitUntil !== undefined })
   const clientAddress = options.clientAddress ?? (() => undefined)
 
   const trusted = trustedBy(config.trustedProxies)
@@ -97,12 +79,17 @@ export function createProxy(config: Config, options: ProxyOptions = {}): Hono<Pr
   app.onError(panicBoundary)
   app.route(
     config.admin.pathPrefix,
-    adminApp(config, upstreams, (c) => isLoopback(clientAddress(c) ?? 'unknown')),
+    adminApp(
+      config,
+      () => state.upstreams.values(),
+      (c) => isLoopback(clientAddress(c) ?? 'unknown'),
+    ),
   )
   for (const middleware of options.middleware ?? []) app.use('*', middleware)
 
   /** Forwards one request; `seen`, when given, learns which upstream took it (for the request event). */
   const forwardRequest = (c: Context, seen?: { upstream?: string }): Promise<Response> => {
+    const { route, upstreams, policies, handle } = state // the request keeps this state to its end
     const request = c.req.raw
     const requestId = requestIdOf(request.headers)
     c.set('requestId', requestId)

@@ -42,7 +42,8 @@ export class Breaker {
 
   constructor(
     private readonly settings: BreakerSettings,
-    private readonly onTransition: (transition: Transition) => void = () => {},
+    /** Told of every transition; the upstream that owns the target now sets it (a reload moves a breaker over). */
+    public onTransition: (transition: Transition) => void = () => {},
   ) {
     this.window = settings.mode === 'rate' ? new RollingCounts(['total', 'failed'], settings.windowMs) : undefined
   }

@@ -30,14 +30,23 @@ export interface UpstreamOptions {
   events: ProxyEvents
 }
 
-export function createUpstream(name: string, config: UpstreamConfig, options: UpstreamOptions): Upstream {
+/**
+ * Builds an upstream. Given the one it replaces (a reload), each target of the same URL keeps its
+ * breaker (when the breaker settings are unchanged) and its counters; requests still in flight on
+ * the old one finish there.
+ */
+export function createUpstream(name: string, config: UpstreamConfig, options: UpstreamOptions, previous?: Upstream): Upstream {
+  const sameBreaker = previous !== undefined && JSON.stringify(previous.config.breaker) === JSON.stringify(config.breaker)
   const targets: Target[] = config.targets.map((targetConfig) => {
-    const breaker = new Breaker(config.breaker, (transition) => {
+    const before = previous?.targets.find((t) => t.url === new URL(targetConfig.url).origin)
+    const breaker = sameBreaker && before !== undefined ? before.breaker : new Breaker(config.breaker)
+    const target = createTarget(targetConfig, breaker)
+    if (before !== undefined) carryOver(before, target)
+    breaker.onTransition = (transition) => {
       target.lastTransition = transition
       options.events.emit('breaker', { upstream: name, target: target.url, transition, inFlight: target.inFlight })
       view.published(target, transition)
-    })
-    const target = createTarget(targetConfig, breaker)
+    }
     return target
   })
   const view = new SharedView(options.store, name, targets, options.syncMs)
@@ -53,4 +62,12 @@ export function createUpstream(name: string, config: UpstreamConfig, options: Up
     retryBudget: new RetryBudget(config.retry.budgetPercent),
     keys: options.store.keys,
   }
+}
+
+/** What a target learnt that outlives a reload (its in-flight count stays with the requests on the old one). */
+function carryOver(from: Target, to: Target): void {
+  to.requests = from.requests
+  to.failures = from.failures
+  to.latencyMs = from.latencyMs
+  if (to.breaker === from.breaker) to.lastTransition = from.lastTransition
 }

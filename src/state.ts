@@ -1,0 +1,57 @@
+import type { Config } from './config/schema.ts'
+import type { ProxyEvents } from './events/events.ts'
+import { forward, type UpstreamFetch } from './forwarding/forward.ts'
+import { attempts } from './resilience/attempt.ts'
+import { idempotency } from './resilience/idempotent.ts'
+import { retries } from './resilience/retrying.ts'
+import { upstreamSelection } from './resilience/serve-upstream.ts'
+import { storeWorkKeptAlive } from './resilience/store-work.ts'
+import { compose, type Handler, type Policy } from './resilience/types.ts'
+import { createRouter, type Router } from './routing/router.ts'
+import type { BreakerStore } from './stores/types.ts'
+import { createUpstream, type Upstream } from './upstream/upstream.ts'
+
+/**
+ * Everything a config builds that a request uses: routes, upstreams (targets, balancers, breakers)
+ * and the policy list over them. Held as one value, so a reload can replace it at once while
+ * requests in flight keep the state they started with.
+ */
+export interface ProxyState {
+  readonly config: Config
+  readonly route: Router
+  readonly upstreams: ReadonlyMap<string, Upstream>
+  /** In request order; `handle` runs them in front of forwarding. */
+  readonly policies: readonly Policy[]
+  readonly handle: Handler
+}
+
+/** What a state is built with, the same from one config to the next. */
+export interface StateDeps {
+  store: BreakerStore
+  random: () => number
+  events: ProxyEvents
+  fetch: UpstreamFetch
+  /** Given on runtimes that cancel a request's unfinished work when it ends (Workers). */
+  keepsWorkAlive: boolean
+}
+
+/**
+ * Builds the state for `config`. With the `previous` state, each target keeps what it learnt (its
+ * breaker, when the breaker settings are unchanged, and its counters), matched by upstream name and
+ * target URL: a reload does not forget which targets are failing.
+ */
+export function buildState(config: Config, deps: StateDeps, previous?: ProxyState): ProxyState {
+  const upstreams = new Map<string, Upstream>()
+  for (const [name, upstream] of Object.entries(config.upstreams)) {
+    const options = { store: deps.store, syncMs: config.store.syncMs, random: deps.random, events: deps.events }
+    upstreams.set(name, createUpstream(name, upstream, options, previous?.upstreams.get(name)))
+  }
+  const policies: Policy[] = [
+    ...(deps.keepsWorkAlive ? [storeWorkKeptAlive(upstreams)] : []),
+    idempotency(config, deps.store),
+    retries(deps.random),
+    upstreamSelection(upstreams),
+    attempts,
+  ]
+  return { config, route: createRouter(config.routes), upstreams, policies, handle: compose(policies, forward(deps.fetch)) }
+}

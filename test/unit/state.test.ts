@@ -1,0 +1,47 @@
+import { describe, expect, test } from 'bun:test'
+import { parseConfig, ProxyEvents, MemoryStore } from '../../src/index.ts'
+import { buildState, type StateDeps } from '../../src/state.ts'
+
+const configWith = (urls: string[], failureThreshold = 1) =>
+  parseConfig({ upstreams: { api: { targets: urls.map((url) => ({ url })), breaker: { failureThreshold } } }, routes: [{ pathPrefix: '/', upstream: 'api' }] })
+
+const deps = (): StateDeps => ({
+  store: new MemoryStore(),
+  random: Math.random,
+  events: new ProxyEvents(),
+  fetch: () => Promise.reject(new Error('unused')),
+  keepsWorkAlive: false,
+})
+
+describe('proxy state', () => {
+  test('a new state keeps what each target learnt, matched by URL; a target new to the config starts fresh', () => {
+    const d = deps()
+    const first = buildState(configWith(['http://127.0.0.1:9001', 'http://127.0.0.1:9002']), d)
+    const [a] = first.upstreams.get('api')!.targets
+    a!.requests = 7
+    a!.breaker.record(a!.breaker.acquire(1000), 1000, 'connection_refused') // threshold 1: open
+    expect(a!.breaker.state).toBe('open')
+    const second = buildState(configWith(['http://127.0.0.1:9001', 'http://127.0.0.1:9003']), d, first)
+    const [a2, c] = second.upstreams.get('api')!.targets
+    expect(a2!.breaker).toBe(a!.breaker) // the same breaker, still open
+    expect(a2!.requests).toBe(7)
+    expect(a2!.inFlight).toBe(0) // requests in flight finish on the old target
+    expect(c!.breaker.state).toBe('closed')
+    expect(first.upstreams.get('api')!.targets[0]!.url).toBe('http://127.0.0.1:9001') // the old state is untouched
+  })
+
+  test('a carried breaker reports to its new owner; changed breaker settings start a fresh breaker', () => {
+    const d = deps()
+    const transitions: string[] = []
+    d.events.on('breaker', (event) => transitions.push(`${event.target} ${event.transition.to}`))
+    const first = buildState(configWith(['http://127.0.0.1:9001']), d)
+    const second = buildState(configWith(['http://127.0.0.1:9001']), d, first)
+    const [target] = second.upstreams.get('api')!.targets
+    target!.breaker.record(target!.breaker.acquire(1000), 1000, 'connection_refused')
+    expect(target!.lastTransition?.to).toBe('open') // the new target object heard it
+    expect(transitions).toEqual(['http://127.0.0.1:9001 open'])
+    const third = buildState(configWith(['http://127.0.0.1:9001'], 5), d, second)
+    expect(third.upstreams.get('api')!.targets[0]!.breaker).not.toBe(target!.breaker)
+    expect(third.upstreams.get('api')!.targets[0]!.breaker.state).toBe('closed')
+  })
+})
