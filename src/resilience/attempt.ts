@@ -69,7 +69,8 @@ function attempt(send: Handler): Handler {
     target.requests++
     let upstream: Response
     try {
-      upstream = await send({ ...exchange, try: { signal: controller.signal, budgetMs } })
+      exchange.try = { signal: controller.signal, budgetMs }
+      upstream = await send(exchange)
     } catch (thrown) {
       end()
       const error = attemptError(thrown, controller.signal, target)

@@ -38,7 +38,8 @@ function serveUpstream(attempt: Handler, upstreams: ReadonlyMap<string, Upstream
       const target = upstream.balancer.pick((t) => free(t) && !exchange.tried.includes(t), context) ?? upstream.balancer.pick(free, context)
       if (target !== undefined) {
         try {
-          return await attempt({ ...exchange, target })
+          exchange.target = target
+          return await attempt(exchange)
         } catch (error) {
           if (!(error instanceof ProxyError) || !nothingSent(error) || !replayable(exchange.body)) throw error
           unreached.push(target)

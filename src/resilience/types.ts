@@ -34,10 +34,13 @@ export interface Exchange {
   readonly keepAlive: (work: Promise<unknown>) => void
   /** Where the request path reports what happens (see ProxyEventMap). */
   readonly events: ProxyEvents
-  /** The target chosen for this try (set by upstream selection, for the attempt and the send). */
-  readonly target?: Target
-  /** What the attempt decided for this try: the signal that cancels it and the time it has. */
-  readonly try?: { readonly signal: AbortSignal; readonly budgetMs: number }
+  /**
+   * The target chosen for the current try (set by upstream selection, for the attempt and the send).
+   * Set in place, not on a copy: a request's tries run one after another, and a copy per try costs.
+   */
+  target?: Target
+  /** What the attempt decided for the current try: the signal that cancels it and the time it has. */
+  try?: { readonly signal: AbortSignal; readonly budgetMs: number }
 }
 
 /** The one shape every policy wraps: an exchange in, a response out. */
