@@ -4,11 +4,12 @@
  */
 import { RedisClient, type Server } from 'bun'
 import type { MiddlewareHandler } from 'hono'
-import { ConfigError, createProxy, MemoryStore, type BreakerStore, type Config } from '../src/index.ts'
+import { createProxy, MemoryStore, type BreakerStore, type Config } from '../src/index.ts'
 import { RedisStore } from './stores/redis.ts'
 import { runCommand, type Host, type ServedProxy } from '../src/cli/command.ts'
 import { describeError, log } from '../src/log.ts'
 import { within } from '../src/resilience/timers.ts'
+import { openStore, type StoreOpeners } from '../src/stores/open.ts'
 
 /** Bun's idle timeout cuts slow upstream waits and streams: its maximum, so the proxy's own timeouts rule. */
 const IDLE_TIMEOUT_S = 255
@@ -48,21 +49,20 @@ export function serveProxy(
   }
 }
 
-/** The breaker store the config names: memory, or Redis through Bun's own client. */
-async function storeFor(config: Config): Promise<BreakerStore> {
-  const { type, url } = config.store
-  if (type === 'memory') return new MemoryStore(config.store.maxStoredBytes)
-  if (type === 'redis') {
+/** The stores Bun opens besides memory: Redis, through Bun's own client. */
+const openers: StoreOpeners = {
+  async redis(store) {
+    const url = store.type === 'redis' ? store.url : ''
     // No offline queue: while Redis is away commands fail at once, and the instance says so and goes on
     // locally. So connect before serving: a command sent while still connecting would fail too.
-    const redis = new RedisClient(url ?? 'redis://127.0.0.1:6379', { connectionTimeout: 2000, enableOfflineQueue: false })
-    // While Redis is down, connect() retries without end: give it connectionTimeout, then serve anyway.
+    const redis = new RedisClient(url, { connectionTimeout: 2000, enableOfflineQueue: false })
+    // While Redis is down, connect() retries without end: give it connectionTimeout, then serve anyway,
+    // with this client (it reconnects when Redis is back): an unreachable Redis is not an unopenable one.
     await within(redis.connect(), 2000, () => new Error(`no answer from ${url} in 2000 ms`)).catch((error: unknown) =>
-      log('error', 'store_unreachable', { store: 'redis', note: 'using the local view', ...describeError(error) }),
+      log('error', 'store_unreachable', { store: 'redis', note: 'using the local view until it answers', ...describeError(error) }),
     )
     return new RedisStore(redis)
-  }
-  throw new ConfigError([{ path: 'store.type', message: `"${type}" is not available on Bun (memory or redis)` }])
+  },
 }
 
 /** Bun's fetch, told to pass compressed bytes through untouched, with their Content-Encoding. */
@@ -88,7 +88,7 @@ export const bunHost: Host = {
     return (await file.exists()) ? file.text() : undefined
   },
   async serve(config, middleware) {
-    return serveProxy(config, middleware, await storeFor(config))
+    return serveProxy(config, middleware, await openStore(config.store, 'bun', openers))
   },
   serveOrigin(fetch) {
     const server = Bun.serve({ hostname: '127.0.0.1', port: 0, fetch })

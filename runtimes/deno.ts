@@ -3,10 +3,9 @@
  * upstream client that keeps compressed bytes and never re-sends on its own (undici); everything else lives in src/.
  */
 import type { MiddlewareHandler } from 'hono'
-import { ConfigError, createProxy, MemoryStore, type BreakerStore, type Config } from '../src/index.ts'
+import { createProxy, MemoryStore, type BreakerStore, type Config } from '../src/index.ts'
 import { DenoKvStore } from './stores/deno-kv.ts'
-import { UnreachableStore } from './stores/unreachable.ts'
-import { describeError, log } from '../src/log.ts'
+import { openStore, type StoreOpeners } from '../src/stores/open.ts'
 import { runCommand, type Host, type ServedProxy } from '../src/cli/command.ts'
 import { upstreamFetch } from './deno-upstream-fetch.ts'
 
@@ -32,19 +31,9 @@ export function serveProxy(config: Config, middleware: MiddlewareHandler[] = [],
   }
 }
 
-/** The breaker store the config names: memory, or Deno KV (a file at `store.path`, or Deno Deploy's). */
-async function storeFor(config: Config): Promise<BreakerStore> {
-  const { type, path } = config.store
-  if (type === 'memory') return new MemoryStore(config.store.maxStoredBytes)
-  if (type === 'deno-kv') {
-    try {
-      return new DenoKvStore(await Deno.openKv(path))
-    } catch (error) {
-      log('error', 'store_unreachable', { store: 'deno-kv', path, note: 'using the local view', ...describeError(error) })
-      return new UnreachableStore('deno-kv', error)
-    }
-  }
-  throw new ConfigError([{ path: 'store.type', message: `"${type}" is not available on Deno (memory or deno-kv)` }])
+/** The stores Deno opens besides memory: Deno KV (a file at `store.path`, or Deno Deploy's). */
+const openers: StoreOpeners = {
+  'deno-kv': async (store) => new DenoKvStore(await Deno.openKv(store.type === 'deno-kv' ? store.path : undefined)),
 }
 
 export const denoHost: Host = {
@@ -59,7 +48,7 @@ export const denoHost: Host = {
     }
   },
   async serve(config, middleware) {
-    return serveProxy(config, middleware, await storeFor(config))
+    return serveProxy(config, middleware, await openStore(config.store, 'deno', openers))
   },
   serveOrigin(fetch) {
     const server = Deno.serve({ hostname: '127.0.0.1', port: 0, onListen: () => {} }, fetch)

@@ -4,22 +4,12 @@
  * The app is built once per isolate and config; store writes outlive the response via waitUntil.
  */
 import type { Context, Hono, MiddlewareHandler } from 'hono'
-import {
-  ConfigError,
-  createProxy,
-  errorResponse,
-  logConfigWarnings,
-  MemoryStore,
-  parseConfig,
-  ProxyError,
-  type BreakerStore,
-  type Config,
-  type ProxyEnv,
-} from '../src/index.ts'
+import { ConfigError, createProxy, errorResponse, logConfigWarnings, parseConfig, ProxyError, type ProxyEnv } from '../src/index.ts'
 import { describeError, log } from '../src/log.ts'
 import bundledConfig from './workers.config.json'
 import { DurableObjectKeyStore, DurableObjectStore, type BreakerObject, type IdempotencyKeyObject } from './stores/durable-object.ts'
 import { KvStore } from './stores/kv.ts'
+import { openStore, type StoreOpeners } from '../src/stores/open.ts'
 
 export { BreakerObject, IdempotencyKeyObject } from './stores/durable-object.ts'
 
@@ -31,24 +21,31 @@ interface Env {
   [name: string]: unknown
 }
 
-let cached: { source: string; app: Hono<ProxyEnv> } | undefined
+let cached: { source: string; app: Promise<Hono<ProxyEnv>> } | undefined
 
-/** The app for this isolate's config; rebuilt only when the config text changes. */
-function appFor(env: Env, middleware: MiddlewareHandler[]): Hono<ProxyEnv> {
+/** The app for this isolate's config; rebuilt only when the config text changes (a bad one is read again). */
+function appFor(env: Env, middleware: MiddlewareHandler[]): Promise<Hono<ProxyEnv>> {
   const source = env.PROXY_CONFIG ?? JSON.stringify(bundledConfig)
   if (cached?.source === source) return cached.app
+  const app = build(source, env, middleware)
+  cached = { source, app }
+  app.catch(() => {
+    if (cached?.app === app) cached = undefined
+  })
+  return app
+}
+
+async function build(source: string, env: Env, middleware: MiddlewareHandler[]): Promise<Hono<ProxyEnv>> {
   const vars = Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => typeof e[1] === 'string'))
   const config = parseConfig(source, vars)
   logConfigWarnings(config)
-  const app = createProxy(config, {
-    store: storeFor(config, env),
+  return createProxy(config, {
+    store: await openStore(config.store, 'workers', openersFor(env)),
     fetch: keepEncodedFetch,
     clientAddress: (c) => c.req.header('cf-connecting-ip'),
     waitUntil: (c: Context, work) => c.executionCtx.waitUntil(work),
     middleware,
   })
-  cached = { source, app }
-  return app
 }
 
 /** Upstream fetch that leaves a compressed body encoded, as it came (workerd decodes by default). */
@@ -76,14 +73,16 @@ function withClientAcceptEncoding(request: Request): Request {
   return new Request(request, { headers, signal: request.signal })
 }
 
-function storeFor(config: Config, env: Env): BreakerStore {
-  const { type } = config.store
-  if (type === 'memory') return new MemoryStore(config.store.maxStoredBytes)
-  if (type === 'durable-object' && env.BREAKERS) {
-    return new DurableObjectStore(env.BREAKERS, env.IDEMPOTENCY_KEYS && new DurableObjectKeyStore(env.IDEMPOTENCY_KEYS))
+/** The stores Workers opens besides memory, through their bindings (wrangler.toml); a missing binding cannot be opened. */
+function openersFor(env: Env): StoreOpeners {
+  const bound = <T>(binding: T | undefined, name: string): T => {
+    if (binding === undefined) throw new Error(`the ${name} binding is missing (see wrangler.toml)`)
+    return binding
   }
-  if (type === 'kv' && env.BREAKER_HINTS) return new KvStore(env.BREAKER_HINTS)
-  throw new ConfigError([{ path: 'store.type', message: `"${type}" needs its binding (BREAKERS or BREAKER_HINTS) on Workers` }])
+  return {
+    'durable-object': () => new DurableObjectStore(bound(env.BREAKERS, 'BREAKERS'), env.IDEMPOTENCY_KEYS && new DurableObjectKeyStore(env.IDEMPOTENCY_KEYS)),
+    kv: () => new KvStore(bound(env.BREAKER_HINTS, 'BREAKER_HINTS')),
+  }
 }
 
 /** The worker, with the caller's middleware in front of forwarding. */
@@ -99,7 +98,7 @@ export default workerWith()
 
 async function serve(request: Request, env: Env, ctx: ExecutionContext, middleware: MiddlewareHandler[]): Promise<Response> {
   try {
-    return sendEncodedAsIs(await appFor(env, middleware).fetch(withClientAcceptEncoding(request), env, ctx))
+    return sendEncodedAsIs(await (await appFor(env, middleware)).fetch(withClientAcceptEncoding(request), env, ctx))
   } catch (error) {
     // Never Cloudflare's own error page: a bad config or a bug outside the app still answers JSON.
     const requestId = request.headers.get('x-request-id') ?? crypto.randomUUID()

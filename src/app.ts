@@ -63,7 +63,7 @@ const ALLOWED_METHODS = 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS'
  * path (see docs/adr/0004-forwarding-is-one-route.md).
  */
 export function createProxy(config: Config, options: ProxyOptions = {}): Hono<ProxyEnv> {
-  const store = options.store ?? new MemoryStore(config.store.maxStoredBytes)
+  const store = options.store ?? new MemoryStore(config.store.type === 'memory' ? config.store.maxStoredBytes : undefined)
   const random = options.random ?? Math.random
   const events = options.events ?? new ProxyEvents()
   logEvents(events)

@@ -1,4 +1,5 @@
 import * as v from 'valibot'
+import { DENO_KV, DURABLE_OBJECT, KV, MEMORY, REDIS } from '../stores/kinds.ts'
 import { isAddressOrCidr } from '../forwarding/trust.ts'
 
 /**
@@ -108,20 +109,8 @@ export const RouteSchema = v.strictObject({
   stripPrefix: v.optional(v.boolean(), false),
 })
 
-export const StoreSchema = v.strictObject({
-  type: v.optional(v.picklist(['memory', 'durable-object', 'kv', 'redis', 'deno-kv']), 'memory'),
-  /** How stale an instance's view of shared state may get. */
-  syncMs: v.optional(ms(), 1000),
-  url: v.optional(v.string()),
-  path: v.optional(v.string()),
-  binding: v.optional(v.string()),
-  /**
-   * The memory store's Idempotency-Key responses, in all: past it the oldest lose their bodies (their
-   * replays say `idempotent-body-omitted`), never their keys. Other stores bound each value by
-   * `idempotency.maxResponseBytes` and expire it after `ttlMs`.
-   */
-  maxStoredBytes: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0)), 67108864),
-})
+/** One object schema per kind of store, as each declares it (src/stores/kinds.ts), told apart by `type`. */
+export const StoreSchema = v.variant('type', [MEMORY.schema, REDIS.schema, DENO_KV.schema, DURABLE_OBJECT.schema, KV.schema])
 
 export const ConfigSchema = v.strictObject({
   $schema: v.optional(v.string()),

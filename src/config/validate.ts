@@ -1,3 +1,4 @@
+import { STORE_KINDS, storeKind } from '../stores/kinds.ts'
 import type { Config } from './schema.ts'
 import type { ConfigIssue } from './issues.ts'
 
@@ -31,12 +32,13 @@ export function crossFieldIssues(config: Config): ConfigIssue[] {
           'otherwise the proxy cuts calls that may still complete, and callers that retry run them twice',
       })
     }
-    if (upstream.idempotency.enabled && config.store.type === 'kv') {
+    if (upstream.idempotency.enabled && !storeKind(config.store.type)?.capabilities.keyClaims) {
+      const claiming = STORE_KINDS.filter((kind) => kind.capabilities.keyClaims).map((kind) => kind.type)
       issues.push({
         path: `${at}.idempotency.enabled`,
         message:
-          'needs a store that claims a key atomically (memory, durable-object, redis, deno-kv): Workers KV is eventually ' +
-          'consistent, so two duplicates could both claim a key and the request would run twice',
+          `needs a store that claims a key atomically (${claiming.join(', ')}): "${config.store.type}" cannot ` +
+          '(Workers KV is eventually consistent), so two duplicates could both claim a key and the request would run twice',
       })
     }
     const seen = new Set(upstream.targets.map((t) => t.url))

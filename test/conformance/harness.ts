@@ -188,15 +188,18 @@ export function wranglerDev(args: string[], port: number): Promise<RunningProxy>
   return startProcess(cmd, { WRANGLER_SEND_METRICS: 'false', CI: 'true' }, (line) => (line.includes(`Ready on http://127.0.0.1:${port}`) ? port : undefined))
 }
 
+/** The state directory a shared Durable Object store lives in, while a scenario holds one (see sharedStore). */
+let sharedPersistDir: string | undefined
+
 function startWrangler(config: ConfigInput, port: number, fixture: StartOptions['fixture']): Promise<RunningProxy> {
   const script = fixture === 'middleware' ? 'test/fixtures/workers-middleware-proxy.ts' : 'runtimes/workers.ts'
-  const persist = config.store?.path ?? mkdtempSync(join(tmpdir(), 'edge-proxy-wrangler-'))
+  const persist = sharedPersistDir ?? mkdtempSync(join(tmpdir(), 'edge-proxy-wrangler-'))
   return wranglerDev([script, '--persist-to', persist, '--var', `PROXY_CONFIG:${JSON.stringify(config)}`], port)
 }
 
 /**
  * workerd through `wrangler dev`, run by the npm-installed Node 22 (wrangler needs Node >= 22).
- * Each start gets a fresh state directory unless a scenario shares one (`store.path` reused as it).
+ * Each start gets a fresh state directory unless a scenario holds a shared store (then its directory).
  */
 export const workers: Runtime = {
   name: 'workers',
@@ -215,8 +218,11 @@ export const workers: Runtime = {
   async sharedStore() {
     // Two wrangler dev servers cannot hold one local Durable Object state at once; a restarted one
     // (fresh isolates, the same persisted state) plays instance B.
-    const path = mkdtempSync(join(tmpdir(), 'edge-proxy-do-'))
-    return { store: { type: 'durable-object', path, syncMs: 200 }, stop: async () => {}, concurrent: false }
+    sharedPersistDir = mkdtempSync(join(tmpdir(), 'edge-proxy-do-'))
+    const stop = async () => {
+      sharedPersistDir = undefined
+    }
+    return { store: { type: 'durable-object', syncMs: 200 }, stop, concurrent: false }
   },
 }
 

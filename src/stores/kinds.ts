@@ -1,0 +1,82 @@
+import * as v from 'valibot'
+
+/** The runtimes a store can be opened on. */
+export type RuntimeName = 'bun' | 'deno' | 'workers'
+
+/**
+ * A kind of store as it declares itself: its config schema (its `store.type` and its own fields),
+ * what it can do, and where it runs. The config schema is built from these, and each runtime opens
+ * the kinds it can (see openStore); a store's code lives with its runtime (runtimes/stores/).
+ */
+export interface StoreKind {
+  readonly type: string
+  readonly runtimes: readonly RuntimeName[]
+  readonly capabilities: {
+    /** Claims an Idempotency-Key atomically, so it can hold keys. */
+    readonly keyClaims: boolean
+    /** Shared by several proxy instances (processes, isolates). */
+    readonly shared: boolean
+  }
+  readonly schema: v.GenericSchema
+}
+
+/** How stale an instance's view of shared state may get: every kind of store has it. */
+const syncMs = v.optional(v.pipe(v.number(), v.integer(), v.minValue(1)), 1000)
+
+export const MEMORY = {
+  type: 'memory',
+  runtimes: ['bun', 'deno', 'workers'],
+  capabilities: { keyClaims: true, shared: false },
+  schema: v.strictObject({
+    type: v.optional(v.literal('memory'), 'memory'), // the default store
+    syncMs,
+    /** The Idempotency-Key responses it keeps, in all: past it the oldest lose their bodies, never their keys. */
+    maxStoredBytes: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0)), 67108864),
+  }),
+} as const satisfies StoreKind
+
+export const REDIS = {
+  type: 'redis',
+  runtimes: ['bun'],
+  capabilities: { keyClaims: true, shared: true },
+  schema: v.strictObject({
+    type: v.literal('redis'),
+    syncMs,
+    url: v.optional(v.pipe(v.string(), v.startsWith('redis', 'must be a redis:// or rediss:// URL')), 'redis://127.0.0.1:6379'),
+  }),
+} as const satisfies StoreKind
+
+export const DENO_KV = {
+  type: 'deno-kv',
+  runtimes: ['deno'],
+  capabilities: { keyClaims: true, shared: true },
+  /** `path`: a file, shared by the processes that open it; left out, Deno Deploy's own database. */
+  schema: v.strictObject({ type: v.literal('deno-kv'), syncMs, path: v.optional(v.string()) }),
+} as const satisfies StoreKind
+
+export const DURABLE_OBJECT = {
+  type: 'durable-object',
+  runtimes: ['workers'],
+  capabilities: { keyClaims: true, shared: true },
+  schema: v.strictObject({ type: v.literal('durable-object'), syncMs }),
+} as const satisfies StoreKind
+
+export const KV = {
+  type: 'kv',
+  runtimes: ['workers'],
+  // Eventually consistent, one write a second per key: "open until" hints, never key claims.
+  capabilities: { keyClaims: false, shared: true },
+  schema: v.strictObject({ type: v.literal('kv'), syncMs }),
+} as const satisfies StoreKind
+
+/** Every kind of store, told apart by `type`. */
+export const STORE_KINDS: readonly StoreKind[] = [MEMORY, REDIS, DENO_KV, DURABLE_OBJECT, KV]
+
+export function storeKind(type: string): StoreKind | undefined {
+  return STORE_KINDS.find((kind) => kind.type === type)
+}
+
+/** The kinds a runtime can open. */
+export function storeTypesOn(runtime: RuntimeName): string[] {
+  return STORE_KINDS.filter((kind) => kind.runtimes.includes(runtime)).map((kind) => kind.type)
+}

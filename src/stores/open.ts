@@ -1,0 +1,32 @@
+import { ConfigError } from '../config/issues.ts'
+import type { Config } from '../config/schema.ts'
+import { describeError, log } from '../log.ts'
+import { type RuntimeName, storeKind, storeTypesOn } from './kinds.ts'
+import { MemoryStore } from './memory.ts'
+import type { BreakerStore } from './types.ts'
+import { UnreachableStore } from './unreachable.ts'
+
+export type StoreConfig = Config['store']
+
+/** How a runtime opens the kinds of store it has, by type (memory needs none). */
+export type StoreOpeners = { [type: string]: (store: StoreConfig) => BreakerStore | Promise<BreakerStore> }
+
+/**
+ * Opens the configured store, by one rule on every runtime (docs/adr/0015-store-registry.md): a kind
+ * this runtime cannot open is a config error at start-up, naming the kinds it can; a store that
+ * fails to open is logged (`store_unreachable`) and stood in for by an UnreachableStore, so the
+ * instance serves on its local view rather than not at all.
+ */
+export async function openStore(store: StoreConfig, runtime: RuntimeName, openers: StoreOpeners): Promise<BreakerStore> {
+  if (store.type === 'memory') return new MemoryStore(store.maxStoredBytes)
+  const open = openers[store.type]
+  if (open === undefined || !storeKind(store.type)?.runtimes.includes(runtime)) {
+    throw new ConfigError([{ path: 'store.type', message: `"${store.type}" cannot be opened on ${runtime} (${storeTypesOn(runtime).join(' or ')})` }])
+  }
+  try {
+    return await open(store)
+  } catch (error) {
+    log('error', 'store_unreachable', { store: store.type, note: 'using the local view', ...describeError(error) })
+    return new UnreachableStore(store.type, error)
+  }
+}

@@ -1,0 +1,28 @@
+import type { BreakerStore, KeyStore } from './types.ts'
+
+/**
+ * Stands in for a store that could not be opened: every call fails with the reason, so the instance
+ * runs on its local breaker view and says so in `status`, and a keyed request gets 503
+ * IDEMPOTENCY_UNAVAILABLE (not sent) until the proxy is restarted with a store it can open.
+ */
+export class UnreachableStore implements BreakerStore {
+  readonly keys: KeyStore
+  private readonly reason: Error
+  constructor(
+    readonly kind: string,
+    cause: unknown,
+  ) {
+    const reason = new Error(`${kind} could not be opened: ${cause instanceof Error ? cause.message : String(cause)}`)
+    this.reason = reason
+    const fail = () => Promise.reject(reason)
+    this.keys = { claim: fail, complete: fail, release: fail }
+  }
+
+  publish(): Promise<void> {
+    return Promise.reject(this.reason)
+  }
+
+  read(): Promise<never> {
+    return Promise.reject(this.reason)
+  }
+}
