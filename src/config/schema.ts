@@ -84,8 +84,12 @@ export const IdempotencySchema = v.strictObject({
 export const UpstreamSchema = v.strictObject({
   targets: v.pipe(v.array(TargetSchema), v.minLength(1, 'needs at least one target')),
   balancer: v.optional(BalancerSchema, 'round-robin'),
-  /** The whole request, every attempt and the streamed response body included. */
+  /** Until the response headers, every attempt and backoff included (a streamed body has its own limits below). */
   timeoutMs: v.optional(ms(), 30000),
+  /** Once a body streams: the longest silence, whichever side holds it up (NGINX's proxy_read_timeout). */
+  idleTimeoutMs: v.optional(ms(), 60000),
+  /** Once a body streams: the longest it may last in all (0: no limit). */
+  streamTimeoutMs: v.optional(ms(0), 0),
   /** One attempt; defaults to timeoutMs. */
   tryTimeoutMs: v.optional(ms()),
   /** The upstream's own declared timeout: tryTimeoutMs must exceed it. */

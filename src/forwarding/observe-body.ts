@@ -8,6 +8,12 @@ export interface BodyObserver {
   waiting?(waiting: boolean): void
   /** Called when reading the source failed (or `chunk` threw), before `end` with the same error. */
   failed?(error: unknown): void
+  /**
+   * Whether the body should end cleanly (close) rather than fail on this error: for endings the proxy
+   * chose and logged itself (a stream's idle or total limit), which the runtime would otherwise print
+   * as a raw stack.
+   */
+  closesOn?(error: unknown): boolean
 }
 
 /**
@@ -40,7 +46,8 @@ export function observeBody(body: ReadableStream<Uint8Array>, observer: BodyObse
         } catch (error) {
           observer.waiting?.(false)
           observer.failed?.(error)
-          controller.error(error)
+          if (observer.closesOn?.(error)) controller.close()
+          else controller.error(error)
           end(error)
           void reader.cancel(error).catch(() => {})
         }

@@ -14,6 +14,8 @@ export class AbortCause extends Error {
 
 export const TRY_TIMEOUT = new AbortCause('timeout', 'attempt timed out')
 export const DEADLINE = new AbortCause('timeout', 'request deadline passed')
+export const STREAM_IDLE = new AbortCause('timeout', 'the stream was silent for idleTimeoutMs')
+export const STREAM_TOO_LONG = new AbortCause('timeout', 'the stream outlasted streamTimeoutMs')
 export const CLIENT_GONE = new AbortCause('client-gone', 'client disconnected')
 /** The deadline passed while the upstream waited for the client's body: the client's fault (408). */
 export const CLIENT_SLOW = new AbortCause('client-slow', 'the request body did not arrive in time')

@@ -4,7 +4,9 @@ import { ProxyError } from '../errors/proxy-error.ts'
 import type { Permit } from '../breaker/breaker.ts'
 import { recordLatency, type Target } from '../upstream/target.ts'
 import { responseFailure } from './verdict.ts'
-import { CLIENT_GONE, CLIENT_SLOW, DEADLINE, TRY_TIMEOUT } from './abort-reasons.ts'
+import { CLIENT_GONE, CLIENT_SLOW, DEADLINE, STREAM_IDLE, STREAM_TOO_LONG, TRY_TIMEOUT } from './abort-reasons.ts'
+import { watchStream } from './stream-timeouts.ts'
+import { log } from '../log.ts'
 import { attemptError } from './fetch-errors.ts'
 import { nothingSent } from './reach.ts'
 import type { Exchange, Handler, Policy } from './types.ts'
@@ -12,7 +14,8 @@ import type { Exchange, Handler, Policy } from './types.ts'
 /**
  * One attempt against a target. A single AbortController cancels the upstream call when the client
  * leaves, when the attempt's time (`tryTimeoutMs`, never past the request deadline) runs out, and,
- * once headers are in, when the request deadline passes while a streamed body still flows. At most
+ * once headers are in and the body streams, when it stays silent for `idleTimeoutMs` or outlasts
+ * `streamTimeoutMs` (when set): `timeoutMs` bounds the wait for the headers, not a stream's life. At most
  * one timer is armed at a time and every timer is cleared when the attempt ends, so finished
  * requests hold no memory. For a streamed body the target's in-flight count lasts until the body
  * ends (a long download is load); a short body of declared length ends the attempt at its headers.
@@ -49,10 +52,12 @@ function attempt(send: Handler): Handler {
     let timer = upload === null ? armTry() : setTimeout(() => controller.abort(upload.waitingForClient() ? CLIENT_SLOW : DEADLINE), remaining)
     let answered = false
     let ended = false
+    let stopWatch = () => {}
     const end = () => {
       if (ended) return
       ended = true
       clearTimeout(timer)
+      stopWatch()
       unfollowClient()
       unfollowBody()
       exchange.upstream.bulkhead.leave(target)
@@ -91,8 +96,17 @@ function attempt(send: Handler): Handler {
       end()
       return clientResponse(upstream, exchange.client.requestId)
     }
-    timer = setTimeout(() => controller.abort(DEADLINE), exchange.deadline - Date.now())
-    const body = observeBody(upstream.body!, { end })
+    const { idleTimeoutMs, streamTimeoutMs } = exchange.upstream.config
+    let limited = false
+    const watch = watchStream(idleTimeoutMs, streamTimeoutMs, (limit) => {
+      limited = true
+      const ms = limit === 'idle' ? idleTimeoutMs : streamTimeoutMs
+      log('warn', 'stream_timeout', { requestId: exchange.client.requestId, upstream: exchange.upstream.name, target: target.url, limit, ms })
+      controller.abort(limit === 'idle' ? STREAM_IDLE : STREAM_TOO_LONG)
+    })
+    stopWatch = watch.stop
+    // A stream the proxy ended at its limit (and logged) ends cleanly for the client, not as an error.
+    const body = observeBody(upstream.body!, { chunk: watch.chunk, end, closesOn: () => limited })
     return clientResponse(upstream, exchange.client.requestId, body)
   }
 }
