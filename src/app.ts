@@ -10,6 +10,7 @@ import type { BreakerStore } from './stores/types.ts'
 import type { Exchange } from './resilience/types.ts'
 import type { UpstreamFetch } from './forwarding/forward.ts'
 import { buildState, type ProxyState } from './state.ts'
+import { liftServerIdleTimeout, serverClientAddress } from './server-env.ts'
 import { proxyPath, requestTargetOf } from './routing/request-target.ts'
 import { isLoopback, trustedBy } from './forwarding/trust.ts'
 import { ProxyEvents } from './events/events.ts'
@@ -19,7 +20,10 @@ import { logEvents } from './events/log-events.ts'
 export interface ProxyOptions {
   /** The fetch used for upstream calls (default: the global one). Bun passes one that keeps compressed bytes. */
   fetch?: UpstreamFetch
-  /** The client's address, from the runtime's connection info. */
+  /**
+   * The client's address, from the runtime's connection info. Default: what the server the app is
+   * served by tells (Bun passes its Server as Hono's env: `requestIP`), else unknown.
+   */
   clientAddress?: (c: Context) => string | undefined
   /**
    * The scheme clients reach this proxy by (its listener's): what X-Forwarded-Proto says. Default:
@@ -71,7 +75,8 @@ export function createProxy(config: Config, options: ProxyOptions = {}): Hono<Pr
   const fetchUpstream: UpstreamFetch = options.fetch ?? ((input, init) => fetch(input, init))
   // Routes, upstreams and the policy list in one value: a reload would swap it (see state.ts).
   const state: ProxyState = buildState(config, { store, random, events, fetch: fetchUpstream, keepsWorkAlive: waitUntil !== undefined })
-  const clientAddress = options.clientAddress ?? (() => undefined)
+  // Served as it is (`export default proxy` on Bun), the server tells the client's address.
+  const clientAddress = options.clientAddress ?? serverClientAddress
 
   const trusted = trustedBy(config.trustedProxies)
   // Hono routes, and middleware reads c.req.path, by the same canonical path the proxy forwards.
@@ -91,6 +96,7 @@ export function createProxy(config: Config, options: ProxyOptions = {}): Hono<Pr
   const forwardRequest = (c: Context, seen?: { upstream?: string }): Promise<Response> => {
     const { route, upstreams, policies, handle } = state // the request keeps this state to its end
     const request = c.req.raw
+    liftServerIdleTimeout(c)
     const requestId = requestIdOf(request.headers)
     c.set('requestId', requestId)
     if (REFUSED_METHODS.has(request.method)) {

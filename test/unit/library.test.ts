@@ -81,3 +81,21 @@ test('admin without a token answers loopback clients only; with one, the bearer 
   }
   expect((await guarded.request('/_proxy/status', { headers: { authorization: 'Bearer wrong' } })).status).toBe(401)
 })
+
+test("served as it is by Bun (export default proxy): the client address comes from the server, and Bun's 10 s idle timeout does not cut a slow upstream", async () => {
+  const slow = startOrigin(async (req) => {
+    await Bun.sleep(4000) // well past the server's idle timeout below (Bun checks idleness every few seconds): the behaviour under test
+    return new Response(`for ${req.headers.get('x-forwarded-for')}`)
+  })
+  const proxy = createProxy(parseConfig({ upstreams: { api: { targets: [{ url: slow.url }] } }, routes: [{ pathPrefix: '/', upstream: 'api' }] }))
+  // What `export default proxy` gives Bun: the app's fetch, called with the Server as its second argument.
+  // An idle timeout of 1 s stands in for Bun's default 10 s.
+  const server = Bun.serve({ hostname: '127.0.0.1', port: 0, idleTimeout: 1, fetch: proxy.fetch })
+  try {
+    const res = await fetch(`http://127.0.0.1:${server.port}/slow`)
+    expect(await res.text()).toBe('for 127.0.0.1')
+  } finally {
+    server.stop(true)
+    await slow.stop()
+  }
+}, 15000)
