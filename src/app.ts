@@ -12,7 +12,7 @@ import type { UpstreamFetch } from './forwarding/forward.ts'
 import { buildState, type ProxyState } from './state.ts'
 import { liftServerIdleTimeout, serverClientAddress } from './server-env.ts'
 import { proxyPath, requestTargetOf } from './routing/request-target.ts'
-import { isLoopback, trustedBy } from './forwarding/trust.ts'
+import { isLoopback } from './forwarding/trust.ts'
 import { ProxyEvents } from './events/events.ts'
 import { logEvents } from './events/log-events.ts'
 
@@ -78,7 +78,6 @@ export function createProxy(config: Config, options: ProxyOptions = {}): Hono<Pr
   // Served as it is (`export default proxy` on Bun), the server tells the client's address.
   const clientAddress = options.clientAddress ?? serverClientAddress
 
-  const trusted = trustedBy(config.trustedProxies)
   // Hono routes, and middleware reads c.req.path, by the same canonical path the proxy forwards.
   const app = new Hono<ProxyEnv>({ getPath: proxyPath(config) })
   app.onError(panicBoundary)
@@ -94,7 +93,7 @@ export function createProxy(config: Config, options: ProxyOptions = {}): Hono<Pr
 
   /** Forwards one request; `seen`, when given, learns which upstream took it (for the request event). */
   const forwardRequest = (c: Context, seen?: { upstream?: string }): Promise<Response> => {
-    const { route, upstreams, policies, handle } = state // the request keeps this state to its end
+    const { config, route, upstreams, policies, handle, trusted } = state // the request keeps this state to its end
     const request = c.req.raw
     liftServerIdleTimeout(c)
     const requestId = requestIdOf(request.headers)

@@ -1,6 +1,7 @@
 import type { Config } from './config/schema.ts'
 import type { ProxyEvents } from './events/events.ts'
 import { forward, type UpstreamFetch } from './forwarding/forward.ts'
+import { type Trusted, trustedBy } from './forwarding/trust.ts'
 import { attempts } from './resilience/attempt.ts'
 import { idempotency } from './resilience/idempotent.ts'
 import { retries } from './resilience/retrying.ts'
@@ -12,8 +13,9 @@ import type { BreakerStore } from './stores/types.ts'
 import { createUpstream, type Upstream } from './upstream/upstream.ts'
 
 /**
- * Everything a config builds that a request uses: routes, upstreams (targets, balancers, breakers)
- * and the policy list over them. Held as one value, so a reload can replace it at once while
+ * Everything a config builds that a request uses: the config itself, routes, upstreams (targets,
+ * balancers, breakers), the policy list over them and the trusted proxies. (The canonical-path
+ * rule, `encodedSlashes`, is Hono's `getPath` too, fixed when the app is built.) Held as one value, so a reload can replace it at once while
  * requests in flight keep the state they started with.
  */
 export interface ProxyState {
@@ -23,6 +25,8 @@ export interface ProxyState {
   /** In request order; `handle` runs them in front of forwarding. */
   readonly policies: readonly Policy[]
   readonly handle: Handler
+  /** Whether a client address is one of `trustedProxies`. */
+  readonly trusted: Trusted
 }
 
 /** What a state is built with, the same from one config to the next. */
@@ -53,5 +57,12 @@ export function buildState(config: Config, deps: StateDeps, previous?: ProxyStat
     upstreamSelection(upstreams),
     attempts,
   ]
-  return { config, route: createRouter(config.routes), upstreams, policies, handle: compose(policies, forward(deps.fetch)) }
+  return {
+    config,
+    route: createRouter(config.routes),
+    upstreams,
+    policies,
+    handle: compose(policies, forward(deps.fetch)),
+    trusted: trustedBy(config.trustedProxies),
+  }
 }

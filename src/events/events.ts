@@ -16,6 +16,8 @@ export interface ProxyEventMap {
   'budget-refused': { requestId: string; upstream: string }
   /** A target's breaker moved. */
   breaker: { upstream: string; target: string; transition: Transition; inFlight: number }
+  /** A streaming body was ended at its idle or total limit (it ends cleanly for the client). */
+  'stream-limit': { requestId: string; upstream: string; target: string; limit: 'idle' | 'total'; ms: number }
   /** What became of an Idempotency-Key. */
   key: { requestId: string; upstream: string; outcome: 'claimed' | 'replayed' | 'in-flight' | 'reused' | 'stored' | 'released' }
 }

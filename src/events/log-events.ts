@@ -1,9 +1,10 @@
 import { log } from '../log.ts'
 import type { ProxyEvents } from './events.ts'
 
-/** Today's log lines, as one subscriber of the event seam: retries at info, breaker transitions (opening at warn). */
+/** Today's log lines, as one subscriber of the event seam: retries at info, breaker transitions (opening at warn), streams ended at a limit. */
 export function logEvents(events: ProxyEvents): void {
   events.on('retry', (event) => log('info', 'retry', { ...event }))
+  events.on('stream-limit', (event) => log('warn', 'stream_timeout', { ...event }))
   events.on('breaker', ({ upstream, target, transition, inFlight }) =>
     log(transition.to === 'open' ? 'warn' : 'info', 'breaker', {
       upstream,

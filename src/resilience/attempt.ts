@@ -6,7 +6,6 @@ import { recordLatency, type Target } from '../upstream/target.ts'
 import { responseFailure } from './verdict.ts'
 import { CLIENT_GONE, CLIENT_SLOW, DEADLINE, STREAM_IDLE, STREAM_TOO_LONG, TRY_TIMEOUT } from './abort-reasons.ts'
 import { watchStream } from './stream-timeouts.ts'
-import { log } from '../log.ts'
 import { attemptError } from './fetch-errors.ts'
 import { nothingSent } from './reach.ts'
 import type { Exchange, Handler, Policy } from './types.ts'
@@ -101,7 +100,7 @@ function attempt(send: Handler): Handler {
     const watch = watchStream(idleTimeoutMs, streamTimeoutMs, (limit) => {
       limited = true
       const ms = limit === 'idle' ? idleTimeoutMs : streamTimeoutMs
-      log('warn', 'stream_timeout', { requestId: exchange.client.requestId, upstream: exchange.upstream.name, target: target.url, limit, ms })
+      exchange.events.emit('stream-limit', { requestId: exchange.client.requestId, upstream: exchange.upstream.name, target: target.url, limit, ms })
       controller.abort(limit === 'idle' ? STREAM_IDLE : STREAM_TOO_LONG)
     })
     stopWatch = watch.stop
