@@ -2,7 +2,7 @@
  * The proxy on Bun: `bun run serve [--config FILE] [--port N]`, or `npm start` for the demo.
  * Wires the core to Bun.serve and Bun's fetch; everything else lives in src/.
  */
-import { RedisClient, type Server } from 'bun'
+import { RedisClient, type Server, type ServerWebSocket, type WebSocketHandler } from 'bun'
 import type { MiddlewareHandler } from 'hono'
 import { createProxy, MemoryStore, type BreakerStore, type Config } from '../src/index.ts'
 import { RedisStore } from './stores/redis.ts'
@@ -10,6 +10,8 @@ import { runCommand, type Host, type ServedProxy } from '../src/cli/command.ts'
 import { describeError, log } from '../src/log.ts'
 import { within } from '../src/resilience/timers.ts'
 import { openStore, type StoreOpeners } from '../src/stores/open.ts'
+import { connectWithHeaders } from '../src/websocket/standard.ts'
+import { closeTunnels, type ClientLink, type SocketEnd, type WebSocketSupport } from '../src/websocket/types.ts'
 
 /** Bun's idle timeout cuts slow upstream waits and streams: its maximum, so the proxy's own timeouts rule. */
 const IDLE_TIMEOUT_S = 255
@@ -19,14 +21,23 @@ export function serveProxy(
   config: Config,
   middleware: MiddlewareHandler[] = [],
   store: BreakerStore = new MemoryStore(),
-): ServedProxy & { server: Server<undefined> } {
-  let server: Server<undefined>
+): ServedProxy & { server: Server<ClientLink> } {
+  let server: Server<ClientLink>
+  const webSockets: WebSocketSupport = {
+    connect: connectWithHeaders(),
+    accept(request, { headers }, link) {
+      if (!server.upgrade(request, { headers, data: link })) throw new Error('Bun could not upgrade the request')
+      return new Response(null, { status: 101 }) // Bun answers an upgraded request itself
+    },
+    open: new Set(),
+  }
   const app = createProxy(config, {
     store,
     fetch: keepEncoding,
     clientAddress: (c) => server.requestIP(c.req.raw)?.address,
     scheme: 'http',
     middleware,
+    webSockets,
   })
   server = Bun.serve({
     hostname: config.listen.hostname,
@@ -35,6 +46,7 @@ export function serveProxy(
     // The proxy enforces limits.maxBodyBytes itself, with the contract's 413 body.
     maxRequestBodySize: Number.MAX_SAFE_INTEGER,
     fetch: (request) => app.fetch(request),
+    websocket: relayClients(config.limits.webSocketBufferBytes),
     error: lastResort,
   })
   return {
@@ -43,10 +55,53 @@ export function serveProxy(
     port: server.port!,
     async drain() {
       const force = setTimeout(() => void server.stop(true), config.drainTimeoutMs)
-      await server.stop(false)
+      // Bun's graceful stop waits for WebSockets too: once in-flight requests are done, they get 1001.
+      const stopped = server.stop(false)
+      await requestsDone(server)
+      await closeTunnels(webSockets)
+      await stopped
       clearTimeout(force)
     },
   }
+}
+
+/**
+ * Bun's server-side WebSocket events, relayed to the link each upgrade carries as its data. Bun's own
+ * limits are lifted so the relay's rule: no idle close (idleTimeoutMs is the proxy's), and no
+ * message dropped past a backpressure limit (the relay closes a tunnel whose reader falls behind by
+ * more than `bufferBytes`). Pings and pongs are activity.
+ */
+function relayClients(bufferBytes: number): WebSocketHandler<ClientLink> {
+  return {
+    open: (ws) => ws.data.open(bunEnd(ws)),
+    message: (ws, message) => ws.data.message(message),
+    close: (ws, code, reason) => ws.data.closed(code, reason),
+    ping: (ws) => ws.data.alive(),
+    pong: (ws) => ws.data.alive(),
+    idleTimeout: 0,
+    sendPings: false,
+    backpressureLimit: bufferBytes * 2,
+    closeOnBackpressureLimit: false,
+  }
+}
+
+function bunEnd(ws: ServerWebSocket<ClientLink>): SocketEnd {
+  return {
+    send: (message) => void ws.send(message),
+    close(code, reason) {
+      try {
+        ws.close(code, reason)
+      } catch {
+        ws.close(1000, reason)
+      }
+    },
+    buffered: () => ws.getBufferedAmount(),
+  }
+}
+
+/** Resolves once the server has no HTTP request in flight (Bun counts them; WebSockets apart). */
+async function requestsDone(server: Server<ClientLink>): Promise<void> {
+  while (server.pendingRequests > 0) await new Promise((resolve) => setTimeout(resolve, 50))
 }
 
 /** The stores Bun opens besides memory: Redis, through Bun's own client. */

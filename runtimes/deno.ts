@@ -8,15 +8,37 @@ import { DenoKvStore } from './stores/deno-kv.ts'
 import { openStore, type StoreOpeners } from '../src/stores/open.ts'
 import { runCommand, type Host, type ServedProxy } from '../src/cli/command.ts'
 import { upstreamFetch } from './deno-upstream-fetch.ts'
+import { connectWithHeaders, linkWebSocket } from '../src/websocket/standard.ts'
+import { closeTunnels, type WebSocketSupport } from '../src/websocket/types.ts'
+
+/**
+ * WebSockets on Deno: clients upgraded by Deno.upgradeWebSocket (its own idle close off: idleTimeoutMs
+ * is the proxy's), upstreams opened by Deno's WebSocket, which takes headers.
+ */
+function denoWebSockets(): WebSocketSupport {
+  return {
+    connect: connectWithHeaders(),
+    accept(request, { protocol, headers }, link) {
+      const { socket, response } = Deno.upgradeWebSocket(request, { protocol: protocol || undefined, idleTimeout: 0 })
+      const end = linkWebSocket(socket, link)
+      socket.addEventListener('open', () => link.open(end), { once: true })
+      response.headers.set('x-request-id', headers.get('x-request-id')!)
+      return response
+    },
+    open: new Set(),
+  }
+}
 
 /** Serves the proxy for `config` on Deno, with the caller's middleware in front of forwarding. */
 export function serveProxy(config: Config, middleware: MiddlewareHandler[] = [], store: BreakerStore = new MemoryStore()): ServedProxy {
+  const webSockets = denoWebSockets()
   const app = createProxy(config, {
     store,
     fetch: upstreamFetch,
     clientAddress: (c) => (c.env as Deno.ServeHandlerInfo<Deno.NetAddr>).remoteAddr.hostname,
     scheme: 'http',
     middleware,
+    webSockets,
   })
   const server = Deno.serve({ hostname: config.listen.hostname, port: config.listen.port, onListen: () => {} }, (request, info) => app.fetch(request, info))
   const addr = server.addr as Deno.NetAddr
@@ -25,6 +47,9 @@ export function serveProxy(config: Config, middleware: MiddlewareHandler[] = [],
     port: addr.port,
     async drain() {
       const force = setTimeout(() => Deno.exit(0), config.drainTimeoutMs)
+      // Deno's shutdown closes upgraded sockets at once (1001) and then waits for in-flight requests:
+      // the tunnels are closed first, so both their sides hear 1001 from the proxy.
+      await closeTunnels(webSockets)
       await server.shutdown()
       clearTimeout(force)
     },

@@ -10,6 +10,8 @@ import bundledConfig from './workers.config.json'
 import { DurableObjectKeyStore, DurableObjectStore, type BreakerObject, type IdempotencyKeyObject } from './stores/durable-object.ts'
 import { KvStore } from './stores/kv.ts'
 import { openStore, type StoreOpeners } from '../src/stores/open.ts'
+import { linkWebSocket } from '../src/websocket/standard.ts'
+import { HandshakeFailed, type WebSocketSupport } from '../src/websocket/types.ts'
 
 export { BreakerObject, IdempotencyKeyObject } from './stores/durable-object.ts'
 
@@ -45,7 +47,36 @@ async function build(source: string, env: Env, middleware: MiddlewareHandler[]):
     clientAddress: (c) => c.req.header('cf-connecting-ip'),
     waitUntil: (c: Context, work) => c.executionCtx.waitUntil(work),
     middleware,
+    webSockets: workersWebSockets(),
   })
+}
+
+/**
+ * WebSockets on Workers: the upstream's socket comes from a fetch with `Upgrade: websocket` (its 101
+ * carries `webSocket`), the client's from a WebSocketPair whose other end goes back in the 101.
+ */
+function workersWebSockets(): WebSocketSupport {
+  return {
+    async connect(url, { protocols, headers, signal }) {
+      headers.set('upgrade', 'websocket')
+      if (protocols.length > 0) headers.set('sec-websocket-protocol', protocols.join(', '))
+      const response = await fetch(url, { headers, signal })
+      const socket = response.webSocket
+      if (response.status !== 101 || socket === null) {
+        void response.body?.cancel().catch(() => {})
+        throw new HandshakeFailed(`expected 101 to the WebSocket handshake, got ${response.status}`, response.status)
+      }
+      socket.accept()
+      return { socket, protocol: response.headers.get('sec-websocket-protocol') ?? '' }
+    },
+    accept(_, { headers }, link) {
+      const [client, server] = Object.values(new WebSocketPair()) as [WebSocket, WebSocket]
+      server.accept()
+      link.open(linkWebSocket(server, link))
+      return new Response(null, { status: 101, webSocket: client, headers })
+    },
+    open: new Set(),
+  }
 }
 
 /** Upstream fetch that leaves a compressed body encoded, as it came (workerd decodes by default). */

@@ -15,6 +15,8 @@ import { proxyPath, requestTargetOf } from './routing/request-target.ts'
 import { isLoopback } from './forwarding/trust.ts'
 import { ProxyEvents } from './events/events.ts'
 import { logEvents } from './events/log-events.ts'
+import { isWebSocketUpgrade } from './websocket/tunnel.ts'
+import type { WebSocketSupport } from './websocket/types.ts'
 
 /** What a runtime tells the core: how to call upstreams and who the client is. */
 export interface ProxyOptions {
@@ -50,6 +52,11 @@ export interface ProxyOptions {
    * under the proxy's panic boundary. Admin endpoints are not behind it: they have their token.
    */
   middleware?: MiddlewareHandler[]
+  /**
+   * How this runtime accepts and opens WebSockets (runtimes/ give one each). Without it a WebSocket
+   * upgrade is answered 501 WEBSOCKET_UNSUPPORTED.
+   */
+  webSockets?: WebSocketSupport
 }
 
 export type ProxyEnv = { Variables: { requestId: string } }
@@ -74,7 +81,14 @@ export function createProxy(config: Config, options: ProxyOptions = {}): Hono<Pr
   const waitUntil = options.waitUntil
   const fetchUpstream: UpstreamFetch = options.fetch ?? ((input, init) => fetch(input, init))
   // Routes, upstreams and the policy list in one value: a reload would swap it (see state.ts).
-  const state: ProxyState = buildState(config, { store, random, events, fetch: fetchUpstream, keepsWorkAlive: waitUntil !== undefined })
+  const state: ProxyState = buildState(config, {
+    store,
+    random,
+    events,
+    fetch: fetchUpstream,
+    keepsWorkAlive: waitUntil !== undefined,
+    webSockets: options.webSockets,
+  })
   // Served as it is (`export default proxy` on Bun), the server tells the client's address.
   const clientAddress = options.clientAddress ?? serverClientAddress
 
@@ -106,6 +120,9 @@ export function createProxy(config: Config, options: ProxyOptions = {}): Hono<Pr
     const host = request.headers.get('host')
     const match = route(request.method, host, target)
     if (match === undefined) throw new ProxyError('NO_ROUTE', `no route for ${request.method} ${target.pathname}`)
+    const webSocket = isWebSocketUpgrade(request)
+    if (webSocket && !match.websocket) throw new ProxyError('WEBSOCKET_NOT_ALLOWED', 'this route does not accept WebSocket upgrades')
+    if (webSocket && options.webSockets === undefined) throw new ProxyError('WEBSOCKET_UNSUPPORTED', 'WebSockets are not supported where this proxy is served')
     const upstream = upstreams.get(match.upstream)!
     if (seen !== undefined) seen.upstream = upstream.name
     const deadline = Date.now() + upstream.config.timeoutMs
@@ -131,6 +148,7 @@ export function createProxy(config: Config, options: ProxyOptions = {}): Hono<Pr
         reached: [],
         keepAlive: waitUntil === undefined ? ignore : (work) => waitUntil(c, work),
         events,
+        webSocket,
       }
       return handle(exchange)
     }

@@ -11,6 +11,8 @@ import { compose, type Handler, type Policy } from './resilience/types.ts'
 import { createRouter, type Router } from './routing/router.ts'
 import type { BreakerStore } from './stores/types.ts'
 import { createUpstream, type Upstream } from './upstream/upstream.ts'
+import { tunnel } from './websocket/tunnel.ts'
+import type { WebSocketSupport } from './websocket/types.ts'
 
 /**
  * Everything a config builds that a request uses: the config itself, routes, upstreams (targets,
@@ -37,6 +39,8 @@ export interface StateDeps {
   fetch: UpstreamFetch
   /** Given on runtimes that cancel a request's unfinished work when it ends (Workers). */
   keepsWorkAlive: boolean
+  /** How the runtime proxies WebSockets; without it an upgrade is answered 501. */
+  webSockets?: WebSocketSupport
 }
 
 /**
@@ -62,7 +66,15 @@ export function buildState(config: Config, deps: StateDeps, previous?: ProxyStat
     route: createRouter(config.routes),
     upstreams,
     policies,
-    handle: compose(policies, forward(deps.fetch)),
+    handle: compose(policies, lastHandler(config, deps)),
     trusted: trustedBy(config.trustedProxies),
   }
+}
+
+/** What the policy list runs last: a tunnel for a WebSocket upgrade, `forward` for the rest. */
+function lastHandler(config: Config, deps: StateDeps): Handler {
+  const send = forward(deps.fetch)
+  if (deps.webSockets === undefined) return send
+  const open = tunnel(deps.webSockets, config.limits.webSocketBufferBytes)
+  return (exchange) => (exchange.webSocket ? open(exchange) : send(exchange))
 }

@@ -111,6 +111,8 @@ export const RouteSchema = v.strictObject({
   host: v.optional(v.pipe(v.string(), v.minLength(1), v.toLowerCase())),
   methods: v.optional(v.array(v.pipe(v.string(), v.regex(/^[A-Za-z]+$/, 'invalid method'), v.toUpperCase()))),
   stripPrefix: v.optional(v.boolean(), false),
+  /** `false` refuses WebSocket upgrades on this route (403 WEBSOCKET_NOT_ALLOWED) instead of proxying them. */
+  websocket: v.optional(v.boolean(), true),
 })
 
 /** One object schema per kind of store, as each declares it (src/stores/kinds.ts), told apart by `type`. */
@@ -133,6 +135,11 @@ export const ConfigSchema = v.strictObject({
   limits: v.optional(
     v.strictObject({
       maxBodyBytes: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0)), 1073741824),
+      /**
+       * The most bytes a WebSocket tunnel queues toward a side that reads too slowly (per direction,
+       * plus the message in hand) before it closes the tunnel with 1013.
+       */
+      webSocketBufferBytes: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1024)), 16777216),
     }),
     {},
   ),

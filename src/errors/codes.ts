@@ -11,6 +11,12 @@ export const ERROR_STATUS = {
   NO_HEALTHY_TARGET: 503,
   TARGET_SATURATED: 503,
   UPSTREAM_UNREACHABLE: 502,
+  /** The upstream answered a WebSocket handshake with anything but 101 (Proxy-Status http_upgrade_failed). */
+  WEBSOCKET_HANDSHAKE_FAILED: 502,
+  /** The route has `websocket: false`. */
+  WEBSOCKET_NOT_ALLOWED: 403,
+  /** Served where the runtime gave the proxy no way to accept WebSockets (a library use without an adapter). */
+  WEBSOCKET_UNSUPPORTED: 501,
   UPSTREAM_TIMEOUT: 504,
   IDEMPOTENCY_IN_FLIGHT: 409,
   IDEMPOTENCY_KEY_REUSED: 422,
@@ -33,6 +39,7 @@ export const PROXY_FAULTS: ReadonlySet<string> = new Set<ErrorCode>([
   'NO_HEALTHY_TARGET',
   'TARGET_SATURATED',
   'UPSTREAM_UNREACHABLE',
+  'WEBSOCKET_HANDSHAKE_FAILED',
   'UPSTREAM_TIMEOUT',
   'IDEMPOTENCY_UNAVAILABLE',
   'INTERNAL_ERROR',

@@ -1,7 +1,13 @@
 import { ERROR_STATUS, type ErrorCode } from './codes.ts'
 
 /** RFC 9209 error types the proxy reports in `Proxy-Status`. */
-export type ProxyStatusError = 'connection_refused' | 'connection_timeout' | 'connection_terminated' | 'http_response_timeout' | 'destination_unavailable'
+export type ProxyStatusError =
+  | 'connection_refused'
+  | 'connection_timeout'
+  | 'connection_terminated'
+  | 'http_response_timeout'
+  | 'destination_unavailable'
+  | 'http_upgrade_failed'
 
 /** What `Proxy-Status` says about the next hop when an error involves an upstream. */
 export interface UpstreamFault {

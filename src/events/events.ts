@@ -1,5 +1,6 @@
 import type { Transition } from '../breaker/breaker.ts'
 import { describeError, log } from '../log.ts'
+import type { TunnelSummary } from '../websocket/relay.ts'
 
 /**
  * What the request path reports as it goes. Logging is one subscriber; metrics, the access log and
@@ -18,6 +19,8 @@ export interface ProxyEventMap {
   breaker: { upstream: string; target: string; transition: Transition; inFlight: number }
   /** A streaming body was ended at its idle or total limit (it ends cleanly for the client). */
   'stream-limit': { requestId: string; upstream: string; target: string; limit: 'idle' | 'total'; ms: number }
+  /** A WebSocket tunnel closed: who closed it, with what, and how much it carried. */
+  websocket: { requestId: string; upstream: string; target: string } & TunnelSummary
   /** What became of an Idempotency-Key. */
   key: { requestId: string; upstream: string; outcome: 'claimed' | 'replayed' | 'in-flight' | 'reused' | 'stored' | 'released' }
 }

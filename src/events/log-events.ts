@@ -5,6 +5,7 @@ import type { ProxyEvents } from './events.ts'
 export function logEvents(events: ProxyEvents): void {
   events.on('retry', (event) => log('info', 'retry', { ...event }))
   events.on('stream-limit', (event) => log('warn', 'stream_timeout', { ...event }))
+  events.on('websocket', (event) => log('info', 'websocket_closed', { ...event }))
   events.on('breaker', ({ upstream, target, transition, inFlight }) =>
     log(transition.to === 'open' ? 'warn' : 'info', 'breaker', {
       upstream,

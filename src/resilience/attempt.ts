@@ -22,6 +22,7 @@ import type { Exchange, Handler, Policy } from './types.ts'
  * body flows only the request deadline runs (the try's time starts once it is sent); a deadline that
  * passes while the upstream waits for the client's next chunk is the client's 408, not a failure of
  * the target. The target's breaker gets its verdict at the headers: what the upstream answered, and how fast.
+ * A WebSocket's verdict is its handshake; its tunnel holds the target's in-flight slot until it closes.
  */
 export const attempts: Policy = { name: 'attempts', wrap: attempt }
 
@@ -52,13 +53,17 @@ function attempt(send: Handler): Handler {
     let answered = false
     let ended = false
     let stopWatch = () => {}
-    const end = () => {
-      if (ended) return
-      ended = true
+    /** Stops the try's timers and stops following the client; the target's slot is left apart (see `end`). */
+    const settle = () => {
       clearTimeout(timer)
       stopWatch()
       unfollowClient()
       unfollowBody()
+    }
+    const end = () => {
+      if (ended) return
+      ended = true
+      settle()
       exchange.upstream.bulkhead.leave(target)
     }
 
@@ -91,6 +96,13 @@ function attempt(send: Handler): Handler {
     recordLatency(target, latencyMs)
     judge(target, permit, responseFailure(upstream, latencyMs, exchange.upstream.config.breaker))
     clearTimeout(timer)
+    const { tunnel } = exchange
+    if (tunnel !== undefined) {
+      // An open WebSocket is load until it closes; its own watch (relay.ts) bounds its silences.
+      settle()
+      void tunnel.closed.then(() => exchange.upstream.bulkhead.leave(target))
+      return upstream
+    }
     if (!mustObserveBody(exchange.request.method, upstream)) {
       end()
       return clientResponse(upstream, exchange.client.requestId)

@@ -2,6 +2,7 @@ import { ProxyError, type ProxyStatusError } from '../errors/proxy-error.ts'
 import type { Target } from '../upstream/target.ts'
 import { AbortCause } from './abort-reasons.ts'
 import { BodyBrokeOff, BodyTooLarge } from '../forwarding/request-body.ts'
+import { HandshakeFailed } from '../websocket/types.ts'
 
 /**
  * Turns what a failed attempt threw into the proxy's error. Connection refused, a connect that timed
@@ -19,6 +20,12 @@ export function attemptError(error: unknown, signal: AbortSignal, target: Target
   }
   if (inChain(reason, (e) => e instanceof BodyTooLarge)) return new ProxyError('PAYLOAD_TOO_LARGE', 'request body exceeds the limit')
   if (inChain(reason, (e) => e instanceof BodyBrokeOff)) return new ProxyError('CLIENT_CLOSED_REQUEST', 'the request body broke off: the client left')
+  if (reason instanceof HandshakeFailed) {
+    return new ProxyError('WEBSOCKET_HANDSHAKE_FAILED', `upstream ${target.hop} refused the WebSocket handshake`, {
+      fault: { error: 'http_upgrade_failed', nextHop: target.hop, requestSent: true },
+      cause: error,
+    })
+  }
   const code = errorCode(error)
   /** The connection failed: the runtime's own error stays the cause, for the log. */
   const unreachable = (message: string, kind: ProxyStatusError, requestSent: boolean) =>

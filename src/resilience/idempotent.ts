@@ -53,7 +53,8 @@ export const keyed = (request: Request, upstream: Upstream): boolean =>
 
 function idempotent(serve: Handler): Handler {
   return (exchange) => {
-    if (!keyed(exchange.request, exchange.upstream)) return serve(exchange)
+    // A WebSocket is a live conversation, not a response to store: its key is not claimed.
+    if (exchange.webSocket || !keyed(exchange.request, exchange.upstream)) return serve(exchange)
     return serveKeyed(serve, exchange, exchange.upstream.keys!, idempotencyKeyOf(exchange.request)!)
   }
 }

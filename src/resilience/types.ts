@@ -3,6 +3,7 @@ import type { ClientInfo } from '../forwarding/headers.ts'
 import type { Upstream } from '../upstream/upstream.ts'
 import type { Target } from '../upstream/target.ts'
 import type { ProxyEvents } from '../events/events.ts'
+import type { OpenTunnel } from '../websocket/types.ts'
 
 /** One proxied request: the client's request and what the proxy decided about it so far. */
 export interface Exchange {
@@ -34,6 +35,10 @@ export interface Exchange {
   readonly keepAlive: (work: Promise<unknown>) => void
   /** Where the request path reports what happens (see ProxyEventMap). */
   readonly events: ProxyEvents
+  /** A WebSocket upgrade: the last handler opens a tunnel instead of forwarding. */
+  readonly webSocket: boolean
+  /** The tunnel a WebSocket upgrade opened (set by the tunnel, for the attempt): open until it closes. */
+  tunnel?: OpenTunnel
   /**
    * The target chosen for the current try (set by upstream selection, for the attempt and the send).
    * Set in place, not on a copy: a request's tries run one after another, and a copy per try costs.

@@ -5,6 +5,8 @@ import type { RequestTarget } from './request-target.ts'
 export interface RouteMatch {
   upstream: string
   path: string
+  /** Whether the route proxies WebSocket upgrades. */
+  websocket: boolean
 }
 
 export type Router = (method: string, host: string | null, target: RequestTarget) => RouteMatch | undefined
@@ -22,7 +24,7 @@ export function createRouter(routes: readonly RouteConfig[]): Router {
       if (route.host !== undefined && (hostname === null || !hostMatches(route.host, hostname))) continue
       if (route.methods !== undefined && !route.methods.includes(method)) continue
       const path = route.stripPrefix ? stripPrefix(route.pathPrefix, pathname) : pathname
-      return { upstream: route.upstream, path: path + search }
+      return { upstream: route.upstream, path: path + search, websocket: route.websocket }
     }
     return undefined
   }

@@ -16,6 +16,7 @@ import { security } from './scenarios/security.ts'
 import { sharedState } from './scenarios/shared-state.ts'
 import { streaming } from './scenarios/streaming.ts'
 import { timeouts } from './scenarios/timeouts.ts'
+import { websockets } from './scenarios/websockets.ts'
 
 export const SCENARIOS: Scenario[] = [
   ...forwarding,
@@ -29,6 +30,7 @@ export const SCENARIOS: Scenario[] = [
   ...retries,
   ...faults,
   ...hostileInput,
+  ...websockets,
 ]
 
 for (const runtime of RUNTIMES) {

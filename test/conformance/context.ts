@@ -1,5 +1,6 @@
 import type { ConfigInput, UpstreamConfig } from '../../src/config/schema.ts'
 import { startOrigin, type Origin, type OriginHandler } from '../support/origin.ts'
+import { startWsOrigin, type WsOrigin } from '../support/ws-origin.ts'
 import type { RunningProxy, Runtime, StartOptions } from './harness.ts'
 
 type UpstreamInput = ConfigInput['upstreams'][string]
@@ -11,6 +12,13 @@ export class ScenarioContext {
 
   origin(handler?: OriginHandler): Origin {
     const origin = startOrigin(handler)
+    this.cleanups.push(() => origin.stop())
+    return origin
+  }
+
+  /** A WebSocket echo origin (see ws-origin.ts). */
+  wsOrigin(): WsOrigin {
+    const origin = startWsOrigin()
     this.cleanups.push(() => origin.stop())
     return origin
   }

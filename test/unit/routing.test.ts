@@ -4,7 +4,7 @@ import { targetUrl } from '../../src/routing/target-url.ts'
 import { canonicalPath, requestTargetOf } from '../../src/routing/request-target.ts'
 import type { RouteConfig } from '../../src/config/schema.ts'
 
-const route = (r: Partial<RouteConfig> & { pathPrefix: string; upstream: string }): RouteConfig => ({ stripPrefix: false, ...r })
+const route = (r: Partial<RouteConfig> & { pathPrefix: string; upstream: string }): RouteConfig => ({ stripPrefix: false, websocket: true, ...r })
 const at = (path: string) => requestTargetOf(new Request(`http://proxy.test${path}`), 'reject')!
 
 describe('router', () => {
@@ -16,22 +16,26 @@ describe('router', () => {
     route({ pathPrefix: '/tenant', upstream: 'tenants', host: '*.example.com' }),
   ])
   test('the longest matching prefix wins', () => {
-    expect(router('GET', null, at('/api/v2/users?x=1'))).toEqual({ upstream: 'v2', path: '/users?x=1' })
-    expect(router('GET', null, at('/api/v1'))).toEqual({ upstream: 'api', path: '/api/v1' })
-    expect(router('GET', null, at('/other'))).toEqual({ upstream: 'root', path: '/other' })
+    expect(router('GET', null, at('/api/v2/users?x=1'))).toMatchObject({ upstream: 'v2', path: '/users?x=1' })
+    expect(router('GET', null, at('/api/v1'))).toMatchObject({ upstream: 'api', path: '/api/v1' })
+    expect(router('GET', null, at('/other'))).toMatchObject({ upstream: 'root', path: '/other' })
   })
   test('prefixes match whole segments', () => {
     expect(router('GET', null, at('/apix'))!.upstream).toBe('root')
     expect(router('GET', null, at('/api'))!.upstream).toBe('api')
   })
   test('stripPrefix leaves a rooted path', () => {
-    expect(router('GET', null, at('/api/v2'))).toEqual({ upstream: 'v2', path: '/' })
+    expect(router('GET', null, at('/api/v2'))).toMatchObject({ upstream: 'v2', path: '/' })
   })
   test('host and methods narrow a route', () => {
     expect(router('GET', 'admin.example.com:8080', at('/admin'))!.upstream).toBe('admin')
     expect(router('POST', 'admin.example.com', at('/admin'))!.upstream).toBe('root')
     expect(router('GET', 'other.example.org', at('/admin'))!.upstream).toBe('root')
     expect(router('GET', 'A.Example.com', at('/tenant/1'))!.upstream).toBe('tenants')
+  })
+  test('a route says whether it proxies WebSockets', () => {
+    expect(router('GET', null, at('/api'))!.websocket).toBe(true)
+    expect(createRouter([route({ pathPrefix: '/', upstream: 'u', websocket: false })])('GET', null, at('/x'))!.websocket).toBe(false)
   })
   test('no match gives undefined', () => {
     expect(createRouter([route({ pathPrefix: '/api', upstream: 'api' })])('GET', null, at('/x'))).toBeUndefined()

@@ -1,0 +1,75 @@
+import { ConnectFailed, HandshakeFailed, type ConnectUpstream, type Message, type SocketEnd, type SocketEvents } from './types.ts'
+
+/**
+ * Drives `events` from a standard WebSocket (Deno's upgraded socket, Workers' pair, any upstream
+ * socket) and returns its end. Binary messages come as ArrayBuffers, never Blobs (a Blob would
+ * have to be read, which could reorder messages).
+ */
+export function linkWebSocket(socket: WebSocket, events: SocketEvents): SocketEnd {
+  socket.binaryType = 'arraybuffer'
+  socket.addEventListener('message', (event) => events.message(event.data as Message))
+  // An `error` is always followed by a `close` (code 1006): the close says it all.
+  socket.addEventListener('close', (event) => events.closed(event.code, event.reason))
+  return {
+    send: (message) => socket.send(message),
+    close: (code, reason) => closeWebSocket(socket, code, reason),
+    buffered: () => socket.bufferedAmount ?? 0,
+  }
+}
+
+/** Closes with the code, or with 1000 where the API refuses it (a client may only send 1000 and 3000–4999). */
+function closeWebSocket(socket: WebSocket, code: number | undefined, reason: string): void {
+  try {
+    if (code === undefined) socket.close()
+    else socket.close(code, reason)
+  } catch {
+    socket.close(1000, reason)
+  }
+}
+
+/** `http://h/p` → `ws://h/p`, `https://` → `wss://`. */
+export const webSocketUrl = (url: string): string => url.replace(/^http/, 'ws')
+
+/**
+ * Opens an upstream WebSocket with the constructor Bun and Deno give, which takes the request's
+ * headers (`new WebSocket(url, { protocols, headers })`; the standard one takes no headers). It
+ * tells a connection that failed (nothing sent) from a handshake the upstream refused by the
+ * runtime's message: it is all the standard error event carries.
+ */
+export function connectWithHeaders(extra: Record<string, unknown> = {}): ConnectUpstream {
+  return (url, { protocols, headers, signal }) =>
+    new Promise((resolve, reject) => {
+      if (signal.aborted) return reject(signal.reason)
+      const WithHeaders = WebSocket as unknown as new (url: string, init: object) => WebSocket
+      const socket = new WithHeaders(webSocketUrl(url), { protocols, headers: Object.fromEntries(headers), ...extra })
+      socket.binaryType = 'arraybuffer'
+      let failure: Error | undefined
+      const cancel = () => {
+        failure = signal.reason
+        socket.close()
+      }
+      signal.addEventListener('abort', cancel, { once: true })
+      socket.addEventListener('error', (event) => {
+        failure ??= handshakeError((event as ErrorEvent).message ?? '')
+      })
+      socket.addEventListener('open', () => {
+        signal.removeEventListener('abort', cancel)
+        resolve({ socket, protocol: socket.protocol ?? '' })
+      })
+      socket.addEventListener('close', () => {
+        signal.removeEventListener('abort', cancel)
+        reject(failure ?? new HandshakeFailed('the upstream closed during the handshake'))
+      })
+    })
+}
+
+/**
+ * A refused handshake: Bun says `Expected 101 status code: 503`, Deno `Invalid status code: 503`.
+ * A failed connection: Bun says `Failed to connect`, Deno `tcp connect error`.
+ */
+function handshakeError(message: string): Error {
+  const status = /status code:? (\d{3})/i.exec(message)
+  if (status !== null) return new HandshakeFailed(message, Number(status[1]))
+  if (/connect|dns|resolve|refused/i.test(message)) return new ConnectFailed(message)
+  return new HandshakeFailed(message)
+}
