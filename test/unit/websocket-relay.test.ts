@@ -12,7 +12,14 @@ function fakeEnd() {
     close: (code, reason) => void closes.push({ code, reason }),
     buffered: () => buffered,
   }
-  return { end, sent, closes, setBuffered: (bytes: number) => void (buffered = bytes) }
+  return {
+    end,
+    sent,
+    closes,
+    setBuffered: (bytes: number) => {
+      buffered = bytes
+    },
+  }
 }
 
 function setup(options: { bufferBytes?: number; idleMs?: number } = {}) {
