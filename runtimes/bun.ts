@@ -4,13 +4,14 @@
  */
 import { RedisClient, type Server, type ServerWebSocket, type WebSocketHandler } from 'bun'
 import type { MiddlewareHandler } from 'hono'
-import { createProxy, MemoryStore, type BreakerStore, type Config } from '../src/index.ts'
+import { createProxy, MemoryStore, type BreakerStore, type Config, type UpstreamFetch } from '../src/index.ts'
 import { RedisStore } from './stores/redis.ts'
 import { runCommand, type Host, type ServedProxy } from '../src/cli/command.ts'
 import { describeError, log } from '../src/log.ts'
 import { within } from '../src/resilience/timers.ts'
 import { openStore, type StoreOpeners } from '../src/stores/open.ts'
 import { connectWithHeaders } from '../src/websocket/standard.ts'
+import { readTlsFiles, type TlsFiles } from './tls.ts'
 import { closeTunnels, type ClientLink, type SocketEnd, type WebSocketSupport } from '../src/websocket/types.ts'
 
 /** Bun's idle timeout cuts slow upstream waits and streams: its maximum, so the proxy's own timeouts rule. */
@@ -23,8 +24,9 @@ export function serveProxy(
   store: BreakerStore = new MemoryStore(),
 ): ServedProxy & { server: Server<ClientLink> } {
   let server: Server<ClientLink>
+  const tls = readTlsFiles(config)
   const webSockets: WebSocketSupport = {
-    connect: connectWithHeaders(),
+    connect: connectWithHeaders((upstream) => ({ tls: tls.client(upstream) })),
     accept(request, { headers }, link) {
       if (!server.upgrade(request, { headers, data: link })) throw new Error('Bun could not upgrade the request')
       return new Response(null, { status: 101 }) // Bun answers an upgraded request itself
@@ -33,9 +35,9 @@ export function serveProxy(
   }
   const app = createProxy(config, {
     store,
-    fetch: keepEncoding,
+    fetch: bunFetch(tls),
     clientAddress: (c) => server.requestIP(c.req.raw)?.address,
-    scheme: 'http',
+    scheme: tls.listener ? 'https' : 'http',
     middleware,
     webSockets,
   })
@@ -43,6 +45,7 @@ export function serveProxy(
     hostname: config.listen.hostname,
     port: config.listen.port,
     idleTimeout: IDLE_TIMEOUT_S,
+    tls: tls.listener,
     // The proxy enforces limits.maxBodyBytes itself, with the contract's 413 body.
     maxRequestBodySize: Number.MAX_SAFE_INTEGER,
     fetch: (request) => app.fetch(request),
@@ -51,7 +54,7 @@ export function serveProxy(
   })
   return {
     server,
-    url: `http://${server.hostname}:${server.port}`,
+    url: `${tls.listener ? 'https' : 'http'}://${server.hostname}:${server.port}`,
     port: server.port!,
     async drain() {
       const force = setTimeout(() => void server.stop(true), config.drainTimeoutMs)
@@ -120,10 +123,17 @@ const openers: StoreOpeners = {
   },
 }
 
-/** Bun's fetch, told to pass compressed bytes through untouched, with their Content-Encoding. */
-function keepEncoding(input: string, init: RequestInit): Promise<Response> {
-  ;(init as BunFetchRequestInit).decompress = false
-  return fetch(input, init)
+/**
+ * Bun's fetch, told to pass compressed bytes through untouched, with their Content-Encoding, and
+ * given the upstream's TLS settings (its CA, server name) for `https://` targets.
+ */
+function bunFetch(tls: TlsFiles): UpstreamFetch {
+  return (input, init, upstream) => {
+    const bunInit = init as BunFetchRequestInit
+    bunInit.decompress = false
+    if (upstream !== undefined) bunInit.tls = tls.client(upstream)
+    return fetch(input, bunInit)
+  }
 }
 
 /** Bun's own error hook: reached only if the app's panic boundary itself failed. */

@@ -10,7 +10,8 @@ import { Readable } from 'node:stream'
 import type { ReadableStream as WebReadableStream } from 'node:stream/web'
 import { Agent, type Dispatcher } from 'undici'
 import type { IncomingHttpHeaders } from 'undici/types/header.d.ts'
-import { NULL_BODY_STATUSES, type UpstreamFetch } from '../src/index.ts'
+import { NULL_BODY_STATUSES, type UpstreamFetch, type UpstreamTls } from '../src/index.ts'
+import type { ClientTls } from './tls.ts'
 
 /**
  * One pool for every target. An idle connection is closed after 4 s, or sooner when the upstream's
@@ -18,10 +19,30 @@ import { NULL_BODY_STATUSES, type UpstreamFetch } from '../src/index.ts'
  * just closed, and one that does fails (the retry policy decides what happens next), never re-sent.
  * undici's own header and body timeouts are off: the proxy's timeouts rule (a try is aborted).
  */
-const agent = new Agent({ keepAliveTimeout: 4000, keepAliveTimeoutThreshold: 1000, connections: 256, headersTimeout: 0, bodyTimeout: 0 })
+const poolOptions = { keepAliveTimeout: 4000, keepAliveTimeoutThreshold: 1000, connections: 256, headersTimeout: 0, bodyTimeout: 0 }
 
-export const upstreamFetch: UpstreamFetch = (input, init) =>
-  new Promise((resolve, reject) => {
+/**
+ * The upstream fetch: one pool for plain and public-CA targets, and one more per upstream `tls`
+ * setting (its CA, server name), since undici takes TLS options per pool.
+ */
+export function upstreamFetch(client: (tls: UpstreamTls) => ClientTls): UpstreamFetch {
+  const shared = new Agent(poolOptions)
+  const pools = new Map<UpstreamTls, Agent>()
+  const poolFor = (tls: UpstreamTls | undefined): Agent => {
+    if (tls === undefined) return shared
+    let pool = pools.get(tls)
+    if (pool === undefined) {
+      const { ca, serverName, rejectUnauthorized } = client(tls)
+      pool = new Agent({ ...poolOptions, connect: { ca, servername: serverName, rejectUnauthorized } })
+      pools.set(tls, pool)
+    }
+    return pool
+  }
+  return (input, init, tls) => send(poolFor(tls), input, init)
+}
+
+function send(agent: Agent, input: string, init: RequestInit): Promise<Response> {
+  return new Promise((resolve, reject) => {
     const signal = init.signal ?? null
     if (signal?.aborted) return reject(signal.reason)
     const url = new URL(input)
@@ -94,6 +115,7 @@ export const upstreamFetch: UpstreamFetch = (input, init) =>
       handler,
     )
   })
+}
 
 /** The body as undici takes it: bytes as they are (a buffered, replayable body), a stream as a Readable. */
 function requestBody(body: RequestInit['body']): Uint8Array | Readable | null {

@@ -8,6 +8,7 @@ import { DenoKvStore } from './stores/deno-kv.ts'
 import { openStore, type StoreOpeners } from '../src/stores/open.ts'
 import { runCommand, type Host, type ServedProxy } from '../src/cli/command.ts'
 import { upstreamFetch } from './deno-upstream-fetch.ts'
+import { readTlsFiles } from './tls.ts'
 import { connectWithHeaders, linkWebSocket } from '../src/websocket/standard.ts'
 import { closeTunnels, type WebSocketSupport } from '../src/websocket/types.ts'
 
@@ -17,6 +18,7 @@ import { closeTunnels, type WebSocketSupport } from '../src/websocket/types.ts'
  */
 function denoWebSockets(): WebSocketSupport {
   return {
+    // Deno's WebSocket takes no TLS options: a wss:// target with a private CA needs DENO_CERT (see README).
     connect: connectWithHeaders(),
     accept(request, { protocol, headers }, link) {
       const { socket, response } = Deno.upgradeWebSocket(request, { protocol: protocol || undefined, idleTimeout: 0 })
@@ -32,18 +34,22 @@ function denoWebSockets(): WebSocketSupport {
 /** Serves the proxy for `config` on Deno, with the caller's middleware in front of forwarding. */
 export function serveProxy(config: Config, middleware: MiddlewareHandler[] = [], store: BreakerStore = new MemoryStore()): ServedProxy {
   const webSockets = denoWebSockets()
+  const tls = readTlsFiles(config)
+  const scheme = tls.listener ? 'https' : 'http'
   const app = createProxy(config, {
     store,
-    fetch: upstreamFetch,
+    fetch: upstreamFetch(tls.client),
     clientAddress: (c) => (c.env as Deno.ServeHandlerInfo<Deno.NetAddr>).remoteAddr.hostname,
-    scheme: 'http',
+    scheme,
     middleware,
     webSockets,
   })
-  const server = Deno.serve({ hostname: config.listen.hostname, port: config.listen.port, onListen: () => {} }, (request, info) => app.fetch(request, info))
+  // With a certificate, Deno negotiates HTTP/2 or HTTP/1.1 by ALPN.
+  const listen = { hostname: config.listen.hostname, port: config.listen.port, onListen: () => {}, ...tls.listener }
+  const server = Deno.serve(listen, (request, info) => app.fetch(request, info))
   const addr = server.addr as Deno.NetAddr
   return {
-    url: `http://${addr.hostname}:${addr.port}`,
+    url: `${scheme}://${addr.hostname}:${addr.port}`,
     port: addr.port,
     async drain() {
       const force = setTimeout(() => Deno.exit(0), config.drainTimeoutMs)

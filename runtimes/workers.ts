@@ -4,7 +4,7 @@
  * The app is built once per isolate and config; store writes outlive the response via waitUntil.
  */
 import type { Context, Hono, MiddlewareHandler } from 'hono'
-import { ConfigError, createProxy, errorResponse, logConfigWarnings, parseConfig, ProxyError, type ProxyEnv } from '../src/index.ts'
+import { type Config, ConfigError, createProxy, errorResponse, logConfigWarnings, parseConfig, ProxyError, type ProxyEnv } from '../src/index.ts'
 import { describeError, log } from '../src/log.ts'
 import bundledConfig from './workers.config.json'
 import { DurableObjectKeyStore, DurableObjectStore, type BreakerObject, type IdempotencyKeyObject } from './stores/durable-object.ts'
@@ -41,6 +41,12 @@ async function build(source: string, env: Env, middleware: MiddlewareHandler[]):
   const vars = Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => typeof e[1] === 'string'))
   const config = parseConfig(source, vars)
   logConfigWarnings(config)
+  const ignored = notOnWorkers(config)
+  if (ignored.length > 0)
+    log('warn', 'config_not_enforced', {
+      paths: ignored,
+      note: "not possible on Workers: TLS to clients is Cloudflare's, and fetch trusts the public CAs only",
+    })
   return createProxy(config, {
     store: await openStore(config.store, 'workers', openersFor(env)),
     fetch: keepEncodedFetch,
@@ -77,6 +83,13 @@ function workersWebSockets(): WebSocketSupport {
     },
     open: new Set(),
   }
+}
+
+/** TLS settings a Worker cannot act on: its listener is Cloudflare's edge, and its fetch takes no CA or server name. */
+function notOnWorkers(config: Config): string[] {
+  const paths = config.listen.tls === undefined ? [] : ['listen.tls']
+  for (const [name, upstream] of Object.entries(config.upstreams)) if (upstream.tls !== undefined) paths.push(`upstreams.${name}.tls`)
+  return paths
 }
 
 /** Upstream fetch that leaves a compressed body encoded, as it came (workerd decodes by default). */

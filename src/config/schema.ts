@@ -21,6 +21,16 @@ const originUrl = v.pipe(
   }, 'must be an http(s) origin (scheme://host[:port]) with no path, query or credentials'),
 )
 
+/** How the proxy reaches an upstream's `https://` targets. */
+export const UpstreamTlsSchema = v.strictObject({
+  /** A PEM file of the CA(s) trusted for the targets' certificates (a private CA), instead of the system's. */
+  caFile: v.optional(v.pipe(v.string(), v.minLength(1))),
+  /** The name the certificate is checked against and sent as SNI (default: the target URL's host). */
+  serverName: v.optional(v.pipe(v.string(), v.minLength(1))),
+  /** `false` accepts any certificate: for tests only, never in production. */
+  rejectUnauthorized: v.optional(v.boolean(), true),
+})
+
 export const TargetSchema = v.strictObject({
   url: originUrl,
   weight: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(1000)), 1),
@@ -101,6 +111,8 @@ export const UpstreamSchema = v.strictObject({
   queueTimeoutMs: v.optional(ms(0), 0),
   fallback: v.optional(v.string()),
   idempotency: v.optional(IdempotencySchema, {}),
+  /** TLS to `https://` targets (Bun and Deno; Workers trusts the public CAs only). */
+  tls: v.optional(UpstreamTlsSchema),
   /** Headers added to every upstream request; values may use $remote_addr, $request_id and $time. */
   requestHeaders: v.optional(v.record(headerName, v.string()), {}),
 })
@@ -124,6 +136,8 @@ export const ConfigSchema = v.strictObject({
     v.strictObject({
       hostname: v.optional(v.string(), '127.0.0.1'),
       port: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(65535)), 8080),
+      /** Serve HTTPS with this PEM certificate (chain) and key (Bun: HTTP/1.1; Deno: HTTP/2 or 1.1 by ALPN). Workers: TLS is Cloudflare's. */
+      tls: v.optional(v.strictObject({ certFile: v.pipe(v.string(), v.minLength(1)), keyFile: v.pipe(v.string(), v.minLength(1)) })),
     }),
     {},
   ),
@@ -176,3 +190,4 @@ export type UpstreamConfig = Config['upstreams'][string]
 export type TargetConfig = UpstreamConfig['targets'][number]
 export type RouteConfig = Config['routes'][number]
 export type BalancerName = v.InferOutput<typeof BalancerSchema>
+export type UpstreamTls = v.InferOutput<typeof UpstreamTlsSchema>

@@ -8,6 +8,8 @@ export type ProxyStatusError =
   | 'http_response_timeout'
   | 'destination_unavailable'
   | 'http_upgrade_failed'
+  | 'tls_certificate_error'
+  | 'tls_protocol_error'
 
 /** What `Proxy-Status` says about the next hop when an error involves an upstream. */
 export interface UpstreamFault {

@@ -1,9 +1,13 @@
 import type { Handler } from '../resilience/types.ts'
 import { targetUrl } from '../routing/target-url.ts'
 import { upstreamRequestHeaders } from './headers.ts'
+import type { UpstreamTls } from '../config/schema.ts'
 
-/** The fetch the proxy calls upstream; runtimes pass their own to keep compressed bytes intact. */
-export type UpstreamFetch = (input: string, init: RequestInit) => Promise<Response>
+/**
+ * The fetch the proxy calls upstream; runtimes pass their own to keep compressed bytes intact, and
+ * to reach `https://` targets with the upstream's `tls` settings (a private CA, a server name).
+ */
+export type UpstreamFetch = (input: string, init: RequestInit, tls?: UpstreamTls) => Promise<Response>
 
 /**
  * Sends the exchange to one target and returns the upstream's response as it came. Redirects are
@@ -28,6 +32,6 @@ export function forward(upstreamFetch: UpstreamFetch): Handler {
       init.body = stream
       init.duplex = 'half'
     }
-    return upstreamFetch(targetUrl(target.url, exchange.path), init)
+    return upstreamFetch(targetUrl(target.url, exchange.path), init, exchange.upstream.config.tls)
   }
 }

@@ -36,11 +36,36 @@ export function attemptError(error: unknown, signal: AbortSignal, target: Target
   if (code === 'UND_ERR_CONNECT_TIMEOUT') {
     return unreachable(`connecting to upstream ${target.hop} timed out`, 'connection_timeout', false)
   }
+  if (code !== undefined && CERTIFICATE_ERRORS.has(code)) {
+    return unreachable(`the certificate of upstream ${target.hop} is not trusted (${code})`, 'tls_certificate_error', false)
+  }
+  if (code?.startsWith('ERR_SSL_')) {
+    return unreachable(`the TLS handshake with upstream ${target.hop} failed (${code})`, 'tls_protocol_error', false)
+  }
   if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
     return unreachable(`upstream ${target.hop} could not be resolved`, 'destination_unavailable', false)
   }
   return unreachable(`connection to upstream ${target.hop} failed`, 'connection_terminated', true)
 }
+
+/**
+ * The certificate checks that fail a TLS handshake (node:tls's codes; Bun's fetch and undici on Deno
+ * use them): before the handshake completes nothing of the request is sent.
+ */
+const CERTIFICATE_ERRORS: ReadonlySet<string> = new Set([
+  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
+  'SELF_SIGNED_CERT_IN_CHAIN',
+  'DEPTH_ZERO_SELF_SIGNED_CERT',
+  'CERT_HAS_EXPIRED',
+  'CERT_NOT_YET_VALID',
+  'CERT_UNTRUSTED',
+  'CERT_REJECTED',
+  'CERT_SIGNATURE_FAILURE',
+  'HOSTNAME_MISMATCH',
+  'ERR_TLS_CERT_ALTNAME_INVALID',
+])
 
 /** The system error code of a fetch failure, wherever the runtime put it (the error or its cause). */
 function errorCode(error: unknown): string | undefined {

@@ -1,3 +1,4 @@
+import type { UpstreamTls } from '../config/schema.ts'
 import { ConnectFailed, HandshakeFailed, type ConnectUpstream, type Message, type SocketEnd, type SocketEvents } from './types.ts'
 
 /**
@@ -34,14 +35,15 @@ export const webSocketUrl = (url: string): string => url.replace(/^http/, 'ws')
  * Opens an upstream WebSocket with the constructor Bun and Deno give, which takes the request's
  * headers (`new WebSocket(url, { protocols, headers })`; the standard one takes no headers). It
  * tells a connection that failed (nothing sent) from a handshake the upstream refused by the
- * runtime's message: it is all the standard error event carries.
+ * runtime's message: it is all the standard error event carries. `tlsOptions` gives the
+ * constructor's options for an upstream's `tls` (Bun takes `{ tls }`; Deno has none).
  */
-export function connectWithHeaders(extra: Record<string, unknown> = {}): ConnectUpstream {
-  return (url, { protocols, headers, signal }) =>
+export function connectWithHeaders(tlsOptions: (tls: UpstreamTls) => Record<string, unknown> = () => ({})): ConnectUpstream {
+  return (url, { protocols, headers, signal, tls }) =>
     new Promise((resolve, reject) => {
       if (signal.aborted) return reject(signal.reason)
       const WithHeaders = WebSocket as unknown as new (url: string, init: object) => WebSocket
-      const socket = new WithHeaders(webSocketUrl(url), { protocols, headers: Object.fromEntries(headers), ...extra })
+      const socket = new WithHeaders(webSocketUrl(url), { protocols, headers: Object.fromEntries(headers), ...(tls && tlsOptions(tls)) })
       socket.binaryType = 'arraybuffer'
       let failure: Error | undefined
       const cancel = () => {

@@ -31,7 +31,12 @@ export function tunnel(support: WebSocketSupport, bufferBytes: number): Handler 
     const protocols = offeredProtocols(request.headers)
     const headers = upstreamRequestHeaders(new Headers(request.headers), client, upstream.requestHeaders)
     for (const name of HANDSHAKE) headers.delete(name)
-    const { socket, protocol } = await support.connect(targetUrl(target.url, exchange.path), { protocols, headers, signal: exchange.try!.signal })
+    const { socket, protocol } = await support.connect(targetUrl(target.url, exchange.path), {
+      protocols,
+      headers,
+      signal: exchange.try!.signal,
+      tls: upstream.config.tls,
+    })
     const { idleTimeoutMs, streamTimeoutMs } = upstream.config
     const { requestId } = client
     const { client: link, tunnel } = relay((events) => linkWebSocket(socket, events), {

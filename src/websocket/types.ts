@@ -1,3 +1,5 @@
+import type { UpstreamTls } from '../config/schema.ts'
+
 /** A WebSocket message as it is relayed: text, or binary bytes. */
 export type Message = string | ArrayBuffer | Uint8Array
 
@@ -39,6 +41,8 @@ export interface ConnectInit {
   headers: Headers
   /** Cancels the handshake (the try's time, the client leaving). */
   signal: AbortSignal
+  /** The upstream's TLS settings, for `https://` targets. */
+  tls?: UpstreamTls
 }
 
 /**

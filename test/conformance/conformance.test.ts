@@ -17,6 +17,7 @@ import { sharedState } from './scenarios/shared-state.ts'
 import { streaming } from './scenarios/streaming.ts'
 import { timeouts } from './scenarios/timeouts.ts'
 import { websockets } from './scenarios/websockets.ts'
+import { tls } from './scenarios/tls.ts'
 
 export const SCENARIOS: Scenario[] = [
   ...forwarding,
@@ -31,6 +32,7 @@ export const SCENARIOS: Scenario[] = [
   ...faults,
   ...hostileInput,
   ...websockets,
+  ...tls,
 ]
 
 for (const runtime of RUNTIMES) {

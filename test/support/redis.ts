@@ -1,16 +1,9 @@
-import { spawnSync } from 'node:child_process'
+import { ensureTool } from './debian.ts'
 import { within } from './wait.ts'
-
-/** Installs Debian's redis-server when the machine has none (tests run as root here and in CI). */
-function ensureRedisServer(): void {
-  if (spawnSync('sh', ['-c', 'command -v redis-server']).status === 0) return
-  const install = spawnSync('sh', ['-c', 'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq redis-server'], { stdio: 'inherit' })
-  if (install.status !== 0) throw new Error('could not install redis-server with apt-get')
-}
 
 /** A real redis-server on 127.0.0.1 and `port`, with no persistence; resolves once it accepts connections. */
 export async function startRedis(port: number): Promise<{ url: string; stop(): Promise<void> }> {
-  ensureRedisServer()
+  ensureTool('redis-server', 'redis-server')
   const proc = Bun.spawn(['redis-server', '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
     stdout: 'pipe',
     stderr: 'inherit',

@@ -23,14 +23,15 @@ export interface WsOrigin {
  * An echo origin: every message comes back as it came. A text message `close:CODE:REASON` makes it
  * close with that code and reason, `die` makes it drop the connection without a close frame, and
  * `flood:N:BYTES` makes it send N binary messages of BYTES at once. It picks the subprotocol `chat`
- * when offered, and refuses handshakes on `/refuse` with a plain 503.
+ * when offered, and refuses handshakes on `/refuse` with a plain 503. With `tls` it serves wss://.
  */
-export function startWsOrigin(): WsOrigin {
+export function startWsOrigin(tls?: { cert: string; key: string }): WsOrigin {
   const handshakes: Headers[] = []
   let closeWaiters: ((closed: Closed) => void)[] = []
   const server = Bun.serve({
     hostname: '127.0.0.1',
     port: 0,
+    tls,
     fetch(request, server) {
       if (new URL(request.url).pathname === '/refuse') return new Response('not a WebSocket here', { status: 503 })
       const offered =
@@ -67,7 +68,7 @@ export function startWsOrigin(): WsOrigin {
     },
   })
   return {
-    url: `http://127.0.0.1:${server.port}`,
+    url: `${tls ? 'https' : 'http'}://127.0.0.1:${server.port}`,
     port: server.port!,
     handshakes,
     nextClose: () => new Promise((resolve) => closeWaiters.push(resolve)),
