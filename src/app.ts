@@ -12,7 +12,7 @@ import type { UpstreamFetch } from './forwarding/forward.ts'
 import { buildState, type ProxyState } from './state.ts'
 import { liftServerIdleTimeout, serverClientAddress } from './server-env.ts'
 import { proxyPath, requestTargetOf } from './routing/request-target.ts'
-import { isLoopback } from './forwarding/trust.ts'
+import { isLoopback, plainAddress } from './forwarding/trust.ts'
 import { ProxyEvents } from './events/events.ts'
 import { logEvents } from './events/log-events.ts'
 import { isWebSocketUpgrade } from './websocket/tunnel.ts'
@@ -129,7 +129,7 @@ export function createProxy(config: Config, options: ProxyOptions = {}): Hono<Pr
     // A body some policy may need again (a retry, a failover, a keyed request's fingerprint) is read ahead.
     const replays = policies.some((policy) => policy.replaysBody?.(request, upstream) ?? false)
     const body = readRequestBody(request, config.limits.maxBodyBytes, replays ? upstream.config.retry.maxBodyBytes : 0, deadline)
-    const address = clientAddress(c) ?? 'unknown'
+    const address = plainAddress(clientAddress(c) ?? 'unknown')
     const isTrusted = trusted(address)
     const priorHops = isTrusted ? request.headers.get('x-forwarded-for') : null
     const forwardedFor = priorHops ? `${priorHops}, ${address}` : address

@@ -26,6 +26,16 @@ export function trustedBy(ranges: readonly string[]): Trusted {
   }
 }
 
+const MAPPED = '::ffff:'
+
+/**
+ * The client address as headers and logs give it: an IPv4-mapped IPv6 address (`::ffff:10.0.0.5`,
+ * as a dual-stack listener reports IPv4 clients) as the IPv4 address it is.
+ */
+export function plainAddress(address: string): string {
+  return address.startsWith(MAPPED) && address.includes('.') ? address.slice(MAPPED.length) : address
+}
+
 /** Whether the client is on this machine (127.0.0.0/8, ::1). */
 export function isLoopback(address: string): boolean {
   return parse(address)?.range() === 'loopback'

@@ -1,3 +1,4 @@
+import { plainAddress } from '../../src/forwarding/trust.ts'
 import { describe, expect, test } from 'bun:test'
 import { clientResponseHeaders, upstreamRequestHeaders } from '../../src/forwarding/headers.ts'
 import { requestIdOf } from '../../src/forwarding/request-id.ts'
@@ -99,4 +100,11 @@ describe('x-request-id', () => {
     }
     expect(requestIdOf(new Headers())).toMatch(/^[0-9a-f-]{36}$/)
   })
+})
+
+test('an IPv4-mapped client address (a dual-stack listener) is given as IPv4; others as they are', () => {
+  expect(plainAddress('::ffff:127.0.0.1')).toBe('127.0.0.1')
+  expect(plainAddress('::ffff:abcd')).toBe('::ffff:abcd')
+  expect(plainAddress('2001:db8::1')).toBe('2001:db8::1')
+  expect(plainAddress('unknown')).toBe('unknown')
 })

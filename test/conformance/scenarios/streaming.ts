@@ -38,6 +38,44 @@ async function countBytes(body: ReadableStream<Uint8Array>): Promise<number> {
 
 export const streaming: Scenario[] = [
   {
+    name: 'an SSE stream of one event per second for 45 s, with the default config (timeoutMs 30 s), arrives whole and event by event',
+    timeoutMs: 70000,
+    async run(ctx) {
+      const origin = ctx.origin(() => {
+        let sent = 0
+        const encoder = new TextEncoder()
+        return new Response(
+          new ReadableStream({
+            async pull(controller) {
+              if (sent > 0) await Bun.sleep(1000) // the origin's own pace: one event a second
+              if (sent === 45) return controller.close()
+              controller.enqueue(encoder.encode(`id: ${sent}\ndata: event ${sent}\n\n`))
+              sent++
+            },
+          }),
+          { headers: { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' } },
+        )
+      })
+      const proxy = await ctx.proxy(oneUpstream([origin.url]))
+      const res = await fetch(`${proxy.url}/events`, { headers: { accept: 'text/event-stream' } })
+      expect(res.headers.get('content-type')).toBe('text/event-stream')
+      const arrivals: { data: string; at: number }[] = []
+      const decoder = new TextDecoder()
+      let text = ''
+      const reader = res.body!.getReader()
+      for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
+        text += decoder.decode(chunk.value, { stream: true })
+        for (let end = text.indexOf('\n\n'); end >= 0; end = text.indexOf('\n\n')) {
+          arrivals.push({ data: text.slice(0, end).split('\n')[1]!, at: Date.now() })
+          text = text.slice(end + 2)
+        }
+      }
+      expect(arrivals.map((a) => a.data)).toEqual(Array.from({ length: 45 }, (_, i) => `data: event ${i}`))
+      // Passed on as they came, not gathered: the last event arrived some 44 s after the first.
+      expect(arrivals.at(-1)!.at - arrivals[0]!.at).toBeGreaterThan(40000)
+    },
+  },
+  {
     name: 'a 200 MB upload and a 200 MB download stream through with the proxy memory flat',
     skip: { workers: "the memory probe would read wrangler's own process, not workerd's" },
     timeoutMs: 120000,
