@@ -5,6 +5,9 @@
  * the p99 round trip per system and size, interleaved over ROUNDS rounds, and the ratio of each
  * proxy to the direct run taken within a round, then the median. Run it with `npm run bench:ws`.
  *
+ * A bare relay per runtime (bench/bare-ws-*.ts: the same runtime APIs, no features) shows what the
+ * extra hop itself costs, apart from the proxy's work.
+ *
  * Environment: ROUNDS (3), DURATION (5, seconds), CONNECTIONS (16); ONLY as in bench/run.ts.
  */
 import { denoBinary, freePort, startProcess, writeConfig, type RunningProxy } from '../test/conformance/harness.ts'
@@ -20,14 +23,21 @@ const origin = await startProcess([process.execPath, 'bench/ws-echo.ts'], { PORT
   line.includes('ws-echo listening') ? originPort : undefined,
 )
 const config = writeConfig({ upstreams: { echo: { targets: [{ url: origin.url }] } }, routes: [{ pathPrefix: '/', upstream: 'echo' }] })
+/** A bare relay on `port`, ready when it says it listens. */
+const bare = (cmd: string[], port: number) =>
+  startProcess(cmd, { TARGET: origin.url.replace('http', 'ws'), PORT: String(port) }, (line) => (line.includes('listening') ? port : undefined))
 const proxies: RunningProxy[] = [
   await startProcess([process.execPath, 'runtimes/bun.ts', '--config', config, '--port', '0']),
   await startProcess([denoBinary(), 'run', '-A', 'runtimes/deno.ts', '--config', config, '--port', '0']),
+  await bare([process.execPath, 'bench/bare-ws-bun.ts'], freePort()),
+  await bare([denoBinary(), 'run', '-A', 'bench/bare-ws-deno.ts'], freePort()),
 ]
 const systems = (
   [
     ['origin (direct)', origin.url],
+    ['bare relay (Bun)', proxies[2]!.url],
     ['edge-proxy (Bun)', proxies[0]!.url],
+    ['bare relay (Deno)', proxies[3]!.url],
     ['edge-proxy (Deno)', proxies[1]!.url],
   ] as [string, string][]
 ).filter(([name]) => ONLY === undefined || name === 'origin (direct)' || ONLY.some((word) => name.includes(word)))
@@ -91,16 +101,18 @@ try {
     rounds.push(thisRound)
   }
   console.log(
-    '\n| system | message | msg/s (median) | p99 ms (median) | msg/s ratio to direct | p99 ratio to direct |\n| --- | ---: | ---: | ---: | ---: | ---: |',
+    '\n| system | message | msg/s (median) | p99 ms (median) | msg/s / direct | p99 / direct | msg/s / bare relay |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: |',
   )
   for (const size of SIZES) {
     for (const [name] of systems) {
       const key = `${name} ${size}`
       const direct = `origin (direct) ${size}`
       const of = (pick: (s: Sample) => number) => median(rounds.map((r) => pick(r.get(key)!)))
-      const ratio = (pick: (s: Sample) => number) => median(rounds.map((r) => pick(r.get(key)!) / pick(r.get(direct)!)))
+      const ratio = (pick: (s: Sample) => number, to: string) => median(rounds.map((r) => pick(r.get(key)!) / pick(r.get(to)!)))
+      const relay = name.startsWith('edge-proxy') ? `bare relay (${name.slice('edge-proxy ('.length)} ${size}` : undefined
+      const toRelay = relay !== undefined && rounds[0]!.has(relay) ? ratio((s) => s.perSecond, relay).toFixed(3) : ''
       console.log(
-        `| ${name} | ${size} B | ${of((s) => s.perSecond).toFixed(0)} | ${of((s) => s.p99ms).toFixed(2)} | ${ratio((s) => s.perSecond).toFixed(3)} | ${ratio((s) => s.p99ms).toFixed(2)} |`,
+        `| ${name} | ${size} B | ${of((s) => s.perSecond).toFixed(0)} | ${of((s) => s.p99ms).toFixed(2)} | ${ratio((s) => s.perSecond, direct).toFixed(3)} | ${ratio((s) => s.p99ms, direct).toFixed(2)} | ${toRelay} |`,
       )
     }
   }
