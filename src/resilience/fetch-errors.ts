@@ -11,6 +11,7 @@ import { HandshakeFailed } from '../websocket/types.ts'
  */
 export function attemptError(error: unknown, signal: AbortSignal, target: Target): ProxyError {
   const reason: unknown = signal.aborted ? signal.reason : error
+  if (reason instanceof ProxyError) return reason // the proxy's own verdict (a bad path, a client that cannot be upgraded)
   if (reason instanceof AbortCause) {
     if (reason.kind === 'client-gone') return new ProxyError('CLIENT_CLOSED_REQUEST', 'client closed the request')
     if (reason.kind === 'client-slow') return new ProxyError('REQUEST_TIMEOUT', 'the request body did not arrive within the request timeout')

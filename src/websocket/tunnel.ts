@@ -57,15 +57,18 @@ export function tunnel(support: WebSocketSupport, bufferBytes: number): Handler 
       },
     })
     support.open.add(tunnel)
-    exchange.tunnel = tunnel
     const answer = new Headers({ 'x-request-id': requestId })
     if (protocol !== '') answer.set('sec-websocket-protocol', protocol)
+    let accepted: Response
     try {
-      return support.accept(request, { protocol, headers: answer }, link)
+      accepted = support.accept(request, { protocol, headers: answer }, link)
     } catch (error) {
+      // The client's side failed, not the target's: the attempt releases its permit uncounted.
       tunnel.close(1011, 'the client could not be upgraded')
       throw new ProxyError('BAD_REQUEST', 'the WebSocket handshake could not be completed', { cause: error })
     }
+    exchange.tunnel = tunnel
+    return accepted
   }
 }
 
