@@ -15,6 +15,8 @@ import { proxyPath, requestTargetOf } from './routing/request-target.ts'
 import { isLoopback, plainAddress } from './forwarding/trust.ts'
 import { ProxyEvents } from './events/events.ts'
 import { logEvents } from './events/log-events.ts'
+import { accessLog } from './events/access-log.ts'
+import { setLogLevel } from './log.ts'
 import { isWebSocketUpgrade } from './websocket/tunnel.ts'
 import type { WebSocketSupport } from './websocket/types.ts'
 
@@ -61,6 +63,20 @@ export interface ProxyOptions {
 
 export type ProxyEnv = { Variables: { requestId: string } }
 
+/** What forwarding tells the request event as it goes. */
+interface Seen {
+  client?: string
+  upstream?: string
+  exchange?: Exchange
+  bytesIn?: number | null
+}
+
+/** A message's Content-Length, or null when it has none. */
+function declaredLength(headers: Headers): number | null {
+  const length = headers.get('content-length')
+  return length === null ? null : Number(length)
+}
+
 const ignore = () => {}
 
 /** CONNECT asks for a tunnel, never forwarded; TRACE echoes the request's headers back (NGINX refuses it too). */
@@ -77,7 +93,9 @@ export function createProxy(config: Config, options: ProxyOptions = {}): Hono<Pr
   const store = options.store ?? new MemoryStore(config.store.type === 'memory' ? config.store.maxStoredBytes : undefined)
   const random = options.random ?? Math.random
   const events = options.events ?? new ProxyEvents()
+  setLogLevel(config.log.level)
   logEvents(events)
+  if (config.log.access) accessLog(events)
   const waitUntil = options.waitUntil
   const fetchUpstream: UpstreamFetch = options.fetch ?? ((input, init) => fetch(input, init))
   // Routes, upstreams and the policy list in one value: a reload would swap it (see state.ts).
@@ -105,13 +123,15 @@ export function createProxy(config: Config, options: ProxyOptions = {}): Hono<Pr
   )
   for (const middleware of options.middleware ?? []) app.use('*', middleware)
 
-  /** Forwards one request; `seen`, when given, learns which upstream took it (for the request event). */
-  const forwardRequest = (c: Context, seen?: { upstream?: string }): Promise<Response> => {
+  /** Forwards one request; `seen`, when given, learns what the request event reports. */
+  const forwardRequest = (c: Context, seen?: Seen): Promise<Response> => {
     const { config, route, upstreams, policies, handle, trusted } = state // the request keeps this state to its end
     const request = c.req.raw
     liftServerIdleTimeout(c)
     const requestId = requestIdOf(request.headers)
     c.set('requestId', requestId)
+    const address = plainAddress(clientAddress(c) ?? 'unknown')
+    if (seen !== undefined) seen.client = address
     if (REFUSED_METHODS.has(request.method)) {
       throw new ProxyError('METHOD_NOT_ALLOWED', `${request.method} is not forwarded`, { headers: { allow: ALLOWED_METHODS } })
     }
@@ -129,7 +149,6 @@ export function createProxy(config: Config, options: ProxyOptions = {}): Hono<Pr
     // A body some policy may need again (a retry, a failover, a keyed request's fingerprint) is read ahead.
     const replays = policies.some((policy) => policy.replaysBody?.(request, upstream) ?? false)
     const body = readRequestBody(request, config.limits.maxBodyBytes, replays ? upstream.config.retry.maxBodyBytes : 0, deadline)
-    const address = plainAddress(clientAddress(c) ?? 'unknown')
     const isTrusted = trusted(address)
     const priorHops = isTrusted ? request.headers.get('x-forwarded-for') : null
     const forwardedFor = priorHops ? `${priorHops}, ${address}` : address
@@ -149,33 +168,52 @@ export function createProxy(config: Config, options: ProxyOptions = {}): Hono<Pr
         keepAlive: waitUntil === undefined ? ignore : (work) => waitUntil(c, work),
         events,
         webSocket,
+        record: { bytesOut: 0 },
+      }
+      if (seen !== undefined) {
+        seen.exchange = exchange
+        seen.bytesIn = body.bytes?.byteLength ?? declaredLength(request.headers)
       }
       return handle(exchange)
     }
     return body instanceof Promise ? body.then(serve) : serve(body)
   }
 
-  /** Forwards and reports the outcome as a `request` event: taken only while someone listens. */
+  /**
+   * Forwards and reports the outcome as a `request` event, once the response body has ended (its
+   * bytes counted): taken only while someone listens (the access log, metrics).
+   */
   const forwardAndReport = async (c: Context): Promise<Response> => {
     const started = Date.now()
-    const seen: { upstream?: string } = {}
-    const report = (status: number, code?: string) =>
+    const seen: Seen = {}
+    const report = (status: number, bytesOut: number | null, code?: string) => {
+      const { exchange } = seen
+      const last = exchange?.tried.at(-1)
       events.emit('request', {
         requestId: c.get('requestId'),
         method: c.req.method,
         path: c.req.path,
+        client: seen.client ?? 'unknown',
         upstream: seen.upstream,
         status,
         ...(code === undefined ? {} : { code }),
         durationMs: Date.now() - started,
+        tries: exchange?.tried.length ?? 0,
+        ...(last === undefined ? {} : { target: last.url, breaker: last.breaker.state }),
+        ...(exchange?.record.key === undefined ? {} : { key: exchange.record.key }),
+        bytesIn: seen.bytesIn ?? null,
+        bytesOut,
       })
+    }
     try {
       const response = await forwardRequest(c, seen)
-      report(response.status)
+      const record = seen.exchange?.record
+      if (record?.bodyEnded === undefined) report(response.status, declaredLength(response.headers))
+      else void record.bodyEnded.then(() => report(response.status, record.bytesOut))
       return response
     } catch (error) {
-      if (error instanceof ProxyError) report(error.status, error.code)
-      else report(500, 'INTERNAL_ERROR')
+      if (error instanceof ProxyError) report(error.status, null, error.code)
+      else report(500, null, 'INTERNAL_ERROR')
       throw error
     }
   }

@@ -5,7 +5,7 @@ import { logConfigWarnings } from '../config/warnings.ts'
 import { parseConfig } from '../config/parse.ts'
 import type { Config } from '../config/schema.ts'
 import { demoBanner, demoConfig, demoOrigin } from '../demo/origins.ts'
-import { describeError, log } from '../log.ts'
+import { announce, batchLogLines, describeError, flushLogs, log, setLogLevel } from '../log.ts'
 
 /** A proxy a runtime is serving. */
 export interface ServedProxy {
@@ -37,6 +37,8 @@ export interface Host {
  */
 export async function runCommand(host: Host, middleware: MiddlewareHandler[] = []): Promise<void> {
   host.onStrayError((kind, error) => log('error', kind, describeError(error)))
+  // Stdout lines are written once per turn, many in one write (log.ts), and flushed before any exit.
+  batchLogLines((flush) => setTimeout(flush, 0))
   let config: Config
   let proxy: ServedProxy
   try {
@@ -48,14 +50,15 @@ export async function runCommand(host: Host, middleware: MiddlewareHandler[] = [
       throw new ConfigError([{ path: '', message: `config file ${path} not found` }])
     }
     config = parseConfig(text, host.env)
+    setLogLevel(config.log.level)
     if (options.port !== undefined) config.listen.port = options.port
     logConfigWarnings(config)
     proxy = await host.serve(config, middleware)
   } catch (error) {
     console.error(error instanceof Error ? error.message : String(error))
-    return host.exit(1)
+    return exitFlushed(host, 1)
   }
-  log('info', 'listening', { url: proxy.url, port: proxy.port })
+  announce('listening', { url: proxy.url, port: proxy.port })
   drainOnSignal(host, proxy)
 }
 
@@ -64,7 +67,7 @@ async function startDemo(host: Host, port: number): Promise<void> {
   const flaky = host.serveOrigin(demoOrigin('flaky', true).fetch)
   const config = parseConfig(demoConfig(stable.url, flaky.url, port))
   const proxy = await host.serve(config, [])
-  log('info', 'listening', { url: proxy.url, port: proxy.port, demo: true })
+  announce('listening', { url: proxy.url, port: proxy.port, demo: true })
   console.log(demoBanner(proxy.url, config.admin.pathPrefix))
   drainOnSignal(host, proxy, () => {
     stable.stop()
@@ -72,16 +75,22 @@ async function startDemo(host: Host, port: number): Promise<void> {
   })
 }
 
+/** Exits once the log lines gathered for this turn are written. */
+function exitFlushed(host: Host, code: number): never {
+  flushLogs()
+  return host.exit(code)
+}
+
 /** On SIGTERM or SIGINT: drain, then exit 0. A second signal exits at once. */
 function drainOnSignal(host: Host, proxy: ServedProxy, after: () => void = () => {}): void {
   let draining = false
   host.onSignal(async (signal) => {
-    if (draining) host.exit(1)
+    if (draining) exitFlushed(host, 1)
     draining = true
-    log('info', 'draining', { signal })
+    announce('draining', { signal })
     await proxy.drain()
     after()
-    log('info', 'stopped', {})
-    host.exit(0)
+    announce('stopped', {})
+    exitFlushed(host, 0)
   })
 }

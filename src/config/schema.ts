@@ -173,6 +173,15 @@ export const ConfigSchema = v.strictObject({
     {},
   ),
   drainTimeoutMs: v.optional(ms(0), 30000),
+  log: v.optional(
+    v.strictObject({
+      /** Lines below this level are dropped (the access log apart). */
+      level: v.optional(v.picklist(['debug', 'info', 'warn', 'error']), 'info'),
+      /** One JSON line per request (`"event":"access"`); `false` turns it off. */
+      access: v.optional(v.boolean(), true),
+    }),
+    {},
+  ),
   /**
    * Clients whose X-Forwarded-For, X-Forwarded-Proto/Host, Forwarded, X-Real-IP and True-Client-IP are
    * believed (addresses or CIDRs, e.g. a load balancer in front); from anyone else they are replaced.

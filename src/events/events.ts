@@ -1,4 +1,4 @@
-import type { Transition } from '../breaker/breaker.ts'
+import type { BreakerState, Transition } from '../breaker/breaker.ts'
 import { describeError, log } from '../log.ts'
 import type { TunnelSummary } from '../websocket/relay.ts'
 
@@ -7,8 +7,31 @@ import type { TunnelSummary } from '../websocket/relay.ts'
  * the dashboard are others. Every event names its upstream and, where there is one, its request id.
  */
 export interface ProxyEventMap {
-  /** A request was answered: by an upstream (its status) or with a proxy error (status and code). */
-  request: { requestId: string; method: string; path: string; upstream: string | undefined; status: number; code?: string; durationMs: number }
+  /**
+   * A request was answered, by an upstream (its status) or with a proxy error (status and code), and
+   * its response body has ended: `durationMs` runs to the body's end, `bytesOut` counts it (null when
+   * unknown: a HEAD, a body that failed before any byte).
+   */
+  request: {
+    requestId: string
+    method: string
+    path: string
+    /** The client's address. */
+    client: string
+    upstream: string | undefined
+    status: number
+    code?: string
+    durationMs: number
+    /** How many tries were made, and the target of the last one. */
+    tries: number
+    target?: string
+    /** The last target's breaker as the request ended. */
+    breaker?: BreakerState
+    /** What became of its Idempotency-Key, when it had one. */
+    key?: KeyOutcome
+    bytesIn: number | null
+    bytesOut: number | null
+  }
   /** One try of a request ended: the upstream answered (status) or the try failed (code). */
   try: { requestId: string; upstream: string; target: string; status?: number; code?: string; latencyMs: number }
   /** A failed try will be tried again after `delayMs`. */
@@ -22,8 +45,11 @@ export interface ProxyEventMap {
   /** A WebSocket tunnel closed: who closed it, with what, and how much it carried. */
   websocket: { requestId: string; upstream: string; target: string } & TunnelSummary
   /** What became of an Idempotency-Key. */
-  key: { requestId: string; upstream: string; outcome: 'claimed' | 'replayed' | 'in-flight' | 'reused' | 'stored' | 'released' }
+  key: { requestId: string; upstream: string; outcome: KeyOutcome }
 }
+
+/** What became of an Idempotency-Key: the first of its request, or a duplicate's answer. */
+export type KeyOutcome = 'claimed' | 'replayed' | 'in-flight' | 'reused' | 'stored' | 'released'
 
 export type ProxyEventName = keyof ProxyEventMap
 type Listener<K extends ProxyEventName> = (event: ProxyEventMap[K]) => void

@@ -72,6 +72,8 @@ function attempt(send: Handler): Handler {
       clearTimeout(timer)
       timer = armTry()
     })
+    exchange.record.bytesOut = 0
+    exchange.record.bodyEnded = undefined
     const permit = target.breaker.acquire(started)
     exchange.tried.push(target)
     exchange.upstream.bulkhead.enter(target)
@@ -116,8 +118,23 @@ function attempt(send: Handler): Handler {
       controller.abort(limit === 'idle' ? STREAM_IDLE : STREAM_TOO_LONG)
     })
     stopWatch = watch.stop
+    const { record } = exchange
+    let bodyEnded!: () => void
+    record.bodyEnded = new Promise((resolve) => {
+      bodyEnded = resolve
+    })
     // A stream the proxy ended at its limit (and logged) ends cleanly for the client, not as an error.
-    const body = observeBody(upstream.body!, { chunk: watch.chunk, end, closesOn: () => limited })
+    const body = observeBody(upstream.body!, {
+      chunk(bytes) {
+        watch.chunk()
+        record.bytesOut += bytes.byteLength
+      },
+      end() {
+        end()
+        bodyEnded()
+      },
+      closesOn: () => limited,
+    })
     return clientResponse(upstream, exchange.client.requestId, body)
   }
 }

@@ -9,7 +9,7 @@ import type { Config } from '../config/schema.ts'
 import { ConfigError } from '../config/issues.ts'
 import type { BreakerStore } from '../stores/types.ts'
 import type { Upstream } from '../upstream/upstream.ts'
-import type { ProxyEventMap } from '../events/events.ts'
+import type { KeyOutcome } from '../events/events.ts'
 
 /** A key as the IETF draft "The Idempotency-Key HTTP Header Field" uses it: a short visible-ASCII string. */
 const KEY = /^[\x21-\x7e]{1,255}$/
@@ -67,7 +67,10 @@ async function serveKeyed(serve: Handler, exchange: Exchange, keys: KeyStore, ke
   const [fingerprint, scope] = await Promise.all([fingerprintOf(exchange), scopeOf(exchange)])
   key = `${scope}:${key}`
   const existing = await storeCall(() => keys.claim(upstream, key, fingerprint, config.timeoutMs + CLAIM_GRACE_MS), exchange)
-  const report = (outcome: ProxyEventMap['key']['outcome']) => exchange.events.emit('key', { requestId: exchange.client.requestId, upstream, outcome })
+  const report = (outcome: KeyOutcome) => {
+    exchange.record.key = outcome
+    exchange.events.emit('key', { requestId: exchange.client.requestId, upstream, outcome })
+  }
   if (existing !== undefined) {
     report(existing.fingerprint !== fingerprint ? 'reused' : existing.state === 'in-flight' ? 'in-flight' : 'replayed')
     return duplicate(existing, fingerprint, exchange)

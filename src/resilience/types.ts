@@ -2,7 +2,7 @@ import type { RequestBody } from '../forwarding/request-body.ts'
 import type { ClientInfo } from '../forwarding/headers.ts'
 import type { Upstream } from '../upstream/upstream.ts'
 import type { Target } from '../upstream/target.ts'
-import type { ProxyEvents } from '../events/events.ts'
+import type { KeyOutcome, ProxyEvents } from '../events/events.ts'
 import type { OpenTunnel } from '../websocket/types.ts'
 
 /** One proxied request: the client's request and what the proxy decided about it so far. */
@@ -37,6 +37,8 @@ export interface Exchange {
   readonly events: ProxyEvents
   /** A WebSocket upgrade: the last handler opens a tunnel instead of forwarding. */
   readonly webSocket: boolean
+  /** What the request's access line and metrics report, filled in as it goes. */
+  readonly record: ExchangeRecord
   /** The tunnel a WebSocket upgrade opened (set by the tunnel, for the attempt): open until it closes. */
   tunnel?: OpenTunnel
   /**
@@ -46,6 +48,16 @@ export interface Exchange {
   target?: Target
   /** What the attempt decided for the current try: the signal that cancels it and the time it has. */
   try?: { readonly signal: AbortSignal; readonly budgetMs: number }
+}
+
+/** What a request's access line and metrics report beyond its status, filled in as it goes. */
+export interface ExchangeRecord {
+  /** The Idempotency-Key's last outcome, when the request had one. */
+  key?: KeyOutcome
+  /** Response body bytes passed to the client (an observed, streamed body; else Content-Length is read). */
+  bytesOut: number
+  /** Set when the response body is observed: settles when it ends, however it ends. */
+  bodyEnded?: Promise<void>
 }
 
 /** The one shape every policy wraps: an exchange in, a response out. */

@@ -18,6 +18,7 @@ import { streaming } from './scenarios/streaming.ts'
 import { timeouts } from './scenarios/timeouts.ts'
 import { websockets } from './scenarios/websockets.ts'
 import { tls } from './scenarios/tls.ts'
+import { operations } from './scenarios/operations.ts'
 
 export const SCENARIOS: Scenario[] = [
   ...forwarding,
@@ -33,6 +34,7 @@ export const SCENARIOS: Scenario[] = [
   ...hostileInput,
   ...websockets,
   ...tls,
+  ...operations,
 ]
 
 for (const runtime of RUNTIMES) {

@@ -17,10 +17,11 @@ describe('the event seam', () => {
     const { app } = scripted(() => (++calls === 1 ? new Response('busy', { status: 503 }) : new Response('ok')), {}, { events })
     const res = await app.request('/items', { headers: { 'x-request-id': 'ev-1' } })
     expect(res.status).toBe(200)
+    await res.text() // the request is reported once its body has ended
     expect(seen.map((s) => s.name)).toEqual(['try', 'retry', 'try', 'request'])
     expect(seen[0]!.event).toMatchObject({ requestId: 'ev-1', upstream: 'api', target: 'http://127.0.0.1:9001', status: 503 })
     expect(seen[1]!.event).toMatchObject({ requestId: 'ev-1', retry: 1, reason: 'status 503' })
-    expect(seen[3]!.event).toMatchObject({ requestId: 'ev-1', method: 'GET', path: '/items', upstream: 'api', status: 200 })
+    expect(seen[3]!.event).toMatchObject({ requestId: 'ev-1', method: 'GET', path: '/items', upstream: 'api', status: 200, tries: 2, bytesOut: 2 })
   })
 
   test('proxy errors are reported with their code; breaker transitions too', async () => {
