@@ -2,9 +2,10 @@
  * The proxy on Bun: `bun run serve [--config FILE] [--port N]`, or `npm start` for the demo.
  * Wires the core to Bun.serve and Bun's fetch; everything else lives in src/.
  */
+import { watchFile } from './watch.ts'
 import { RedisClient, type Server, type ServerWebSocket, type WebSocketHandler } from 'bun'
 import type { MiddlewareHandler } from 'hono'
-import { createProxy, MemoryStore, type BreakerStore, type Config, type UpstreamFetch } from '../src/index.ts'
+import { createProxyControl, MemoryStore, type BreakerStore, type Config, type UpstreamFetch } from '../src/index.ts'
 import { RedisStore } from './stores/redis.ts'
 import { runCommand, type Host, type ServedProxy } from '../src/cli/command.ts'
 import { describeError, log } from '../src/log.ts'
@@ -24,7 +25,7 @@ export function serveProxy(
   store: BreakerStore = new MemoryStore(),
 ): ServedProxy & { server: Server<ClientLink> } {
   let server: Server<ClientLink>
-  const tls = readTlsFiles(config)
+  let tls!: TlsFiles // read by `prepare` at start and on each reload: a missing file refuses the config
   const webSockets: WebSocketSupport = {
     connect: connectWithHeaders((upstream) => ({ tls: tls.client(upstream) })),
     accept(request, { headers }, link) {
@@ -33,11 +34,15 @@ export function serveProxy(
     },
     open: new Set(),
   }
-  const app = createProxy(config, {
+  const proxy = createProxyControl(config, {
+    prepare: (next) => {
+      tls = readTlsFiles(next)
+    },
+    env: process.env,
     store,
-    fetch: bunFetch(tls),
+    fetch: bunFetch(() => tls),
     clientAddress: (c) => server.requestIP(c.req.raw)?.address,
-    scheme: tls.listener ? 'https' : 'http',
+    scheme: config.listen.tls ? 'https' : 'http',
     middleware,
     webSockets,
   })
@@ -48,12 +53,13 @@ export function serveProxy(
     tls: tls.listener,
     // The proxy enforces limits.maxBodyBytes itself, with the contract's 413 body.
     maxRequestBodySize: Number.MAX_SAFE_INTEGER,
-    fetch: (request) => app.fetch(request),
+    fetch: (request) => proxy.app.fetch(request),
     websocket: relayClients(config.limits.webSocketBufferBytes),
     error: lastResort,
   })
   return {
     server,
+    reload: proxy.reload,
     url: `${tls.listener ? 'https' : 'http'}://${server.hostname}:${server.port}`,
     port: server.port!,
     async drain() {
@@ -127,11 +133,11 @@ const openers: StoreOpeners = {
  * Bun's fetch, told to pass compressed bytes through untouched, with their Content-Encoding, and
  * given the upstream's TLS settings (its CA, server name) for `https://` targets.
  */
-function bunFetch(tls: TlsFiles): UpstreamFetch {
+function bunFetch(tls: () => TlsFiles): UpstreamFetch {
   return (input, init, upstream) => {
     const bunInit = init as BunFetchRequestInit
     bunInit.decompress = false
-    if (upstream !== undefined) bunInit.tls = tls.client(upstream)
+    if (upstream !== undefined) bunInit.tls = tls().client(upstream)
     return fetch(input, bunInit)
   }
 }
@@ -160,9 +166,9 @@ export const bunHost: Host = {
     return { url: `http://127.0.0.1:${server.port}`, stop: () => void server.stop(true) }
   },
   onSignal(handler) {
-    process.on('SIGTERM', () => handler('SIGTERM'))
-    process.on('SIGINT', () => handler('SIGINT'))
+    for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) process.on(signal, () => handler(signal))
   },
+  watch: watchFile,
   onStrayError(handler) {
     process.on('unhandledRejection', (reason) => handler('unhandled_rejection', reason))
     process.on('uncaughtException', (error) => handler('uncaught_exception', error))

@@ -3,12 +3,13 @@
  * upstream client that keeps compressed bytes and never re-sends on its own (undici); everything else lives in src/.
  */
 import type { MiddlewareHandler } from 'hono'
-import { createProxy, MemoryStore, type BreakerStore, type Config } from '../src/index.ts'
+import { createProxyControl, MemoryStore, type BreakerStore, type Config } from '../src/index.ts'
 import { DenoKvStore } from './stores/deno-kv.ts'
 import { openStore, type StoreOpeners } from '../src/stores/open.ts'
 import { runCommand, type Host, type ServedProxy } from '../src/cli/command.ts'
 import { upstreamFetch } from './deno-upstream-fetch.ts'
-import { readTlsFiles } from './tls.ts'
+import { readTlsFiles, type TlsFiles } from './tls.ts'
+import { watchFile } from './watch.ts'
 import { connectWithHeaders, linkWebSocket } from '../src/websocket/standard.ts'
 import { closeTunnels, type WebSocketSupport } from '../src/websocket/types.ts'
 
@@ -34,21 +35,26 @@ function denoWebSockets(): WebSocketSupport {
 /** Serves the proxy for `config` on Deno, with the caller's middleware in front of forwarding. */
 export function serveProxy(config: Config, middleware: MiddlewareHandler[] = [], store: BreakerStore = new MemoryStore()): ServedProxy {
   const webSockets = denoWebSockets()
-  const tls = readTlsFiles(config)
-  const scheme = tls.listener ? 'https' : 'http'
-  const app = createProxy(config, {
+  let tls!: TlsFiles // read by `prepare` at start and on each reload: a missing file refuses the config
+  const proxy = createProxyControl(config, {
+    prepare: (next) => {
+      tls = readTlsFiles(next)
+    },
+    env: Deno.env.toObject(),
     store,
-    fetch: upstreamFetch(tls.client),
+    fetch: upstreamFetch((upstream) => tls.client(upstream)),
     clientAddress: (c) => (c.env as Deno.ServeHandlerInfo<Deno.NetAddr>).remoteAddr.hostname,
-    scheme,
+    scheme: config.listen.tls ? 'https' : 'http',
     middleware,
     webSockets,
   })
+  const scheme = tls.listener ? 'https' : 'http'
   // With a certificate, Deno negotiates HTTP/2 or HTTP/1.1 by ALPN.
   const listen = { hostname: config.listen.hostname, port: config.listen.port, onListen: () => {}, ...tls.listener }
-  const server = Deno.serve(listen, (request, info) => app.fetch(request, info))
+  const server = Deno.serve(listen, (request, info) => proxy.app.fetch(request, info))
   const addr = server.addr as Deno.NetAddr
   return {
+    reload: proxy.reload,
     url: `${scheme}://${addr.hostname}:${addr.port}`,
     port: addr.port,
     async drain() {
@@ -86,9 +92,9 @@ export const denoHost: Host = {
     return { url: `http://127.0.0.1:${(server.addr as Deno.NetAddr).port}`, stop: () => void server.shutdown() }
   },
   onSignal(handler) {
-    Deno.addSignalListener('SIGTERM', () => handler('SIGTERM'))
-    Deno.addSignalListener('SIGINT', () => handler('SIGINT'))
+    for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) Deno.addSignalListener(signal, () => handler(signal))
   },
+  watch: watchFile,
   onStrayError(handler) {
     globalThis.addEventListener('unhandledrejection', (event) => {
       event.preventDefault()

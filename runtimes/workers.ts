@@ -54,6 +54,7 @@ async function build(source: string, env: Env, middleware: MiddlewareHandler[]):
     waitUntil: (c: Context, work) => c.executionCtx.waitUntil(work),
     middleware,
     webSockets: workersWebSockets(),
+    reloadable: false, // on Workers a config change is a deploy
   })
 }
 

@@ -16,7 +16,9 @@ import { isLoopback, plainAddress } from './forwarding/trust.ts'
 import { ProxyEvents } from './events/events.ts'
 import { logEvents } from './events/log-events.ts'
 import { accessLog } from './events/access-log.ts'
-import { setLogLevel } from './log.ts'
+import { announce, setLogLevel } from './log.ts'
+import { applicable, configChanges, type ConfigChanges } from './config/diff.ts'
+import { parseConfig } from './config/parse.ts'
 import { isWebSocketUpgrade } from './websocket/tunnel.ts'
 import type { WebSocketSupport } from './websocket/types.ts'
 
@@ -59,6 +61,28 @@ export interface ProxyOptions {
    * upgrade is answered 501 WEBSOCKET_UNSUPPORTED.
    */
   webSockets?: WebSocketSupport
+  /**
+   * Called with each config before it takes effect, at start and on every reload: a runtime reads
+   * what the config names (certificate files) here, and throws a ConfigError to refuse it.
+   */
+  prepare?: (config: Config) => void
+  /** The variables `${NAME}` expands from in a config posted to `PUT {admin}/config` (default: none). */
+  env?: Record<string, string | undefined>
+  /** Whether `PUT {admin}/config` may apply a config (false on Workers, where a change is a deploy). Default true. */
+  reloadable?: boolean
+}
+
+/** The proxy app and the handle that changes its config while it serves. */
+export interface ProxyControl {
+  app: Hono<ProxyEnv>
+  /** The config requests start with now. */
+  config(): Config
+  /**
+   * Applies a validated config: requests in flight finish on the one they started with; targets that
+   * remain keep their breaker, counters and retry budget. Logs `config_reloaded` with what changed.
+   * Throws (a ConfigError from `prepare`) and changes nothing when the config is refused.
+   */
+  reload(config: Config): ConfigChanges
 }
 
 export type ProxyEnv = { Variables: { requestId: string } }
@@ -90,23 +114,37 @@ const ALLOWED_METHODS = 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS'
  * path (see docs/adr/0004-forwarding-is-one-route.md).
  */
 export function createProxy(config: Config, options: ProxyOptions = {}): Hono<ProxyEnv> {
+  return createProxyControl(config, options).app
+}
+
+/** `createProxy`, with the handle a runtime reloads the config through (SIGHUP, --watch, `PUT {admin}/config`). */
+export function createProxyControl(config: Config, options: ProxyOptions = {}): ProxyControl {
+  options.prepare?.(config)
   const store = options.store ?? new MemoryStore(config.store.type === 'memory' ? config.store.maxStoredBytes : undefined)
   const random = options.random ?? Math.random
   const events = options.events ?? new ProxyEvents()
   setLogLevel(config.log.level)
   logEvents(events)
-  if (config.log.access) accessLog(events)
+  let stopAccessLog = config.log.access ? accessLog(events) : undefined
   const waitUntil = options.waitUntil
   const fetchUpstream: UpstreamFetch = options.fetch ?? ((input, init) => fetch(input, init))
-  // Routes, upstreams and the policy list in one value: a reload would swap it (see state.ts).
-  const state: ProxyState = buildState(config, {
-    store,
-    random,
-    events,
-    fetch: fetchUpstream,
-    keepsWorkAlive: waitUntil !== undefined,
-    webSockets: options.webSockets,
-  })
+  // Routes, upstreams and the policy list in one value: a reload swaps it (see state.ts).
+  const deps = { store, random, events, fetch: fetchUpstream, keepsWorkAlive: waitUntil !== undefined, webSockets: options.webSockets }
+  let state: ProxyState = buildState(config, deps)
+  const reload = (given: Config): ConfigChanges => {
+    const next = applicable(state.config, given)
+    options.prepare?.(next)
+    const changes = configChanges(state.config, given)
+    state = buildState(next, deps, state)
+    setLogLevel(next.log.level)
+    if (next.log.access && stopAccessLog === undefined) stopAccessLog = accessLog(events)
+    if (!next.log.access && stopAccessLog !== undefined) {
+      stopAccessLog()
+      stopAccessLog = undefined
+    }
+    announce('config_reloaded', { ...changes })
+    return changes
+  }
   // Served as it is (`export default proxy` on Bun), the server tells the client's address.
   const clientAddress = options.clientAddress ?? serverClientAddress
 
@@ -115,11 +153,12 @@ export function createProxy(config: Config, options: ProxyOptions = {}): Hono<Pr
   app.onError(panicBoundary)
   app.route(
     config.admin.pathPrefix,
-    adminApp(
-      config,
-      () => state.upstreams.values(),
-      (c) => isLoopback(clientAddress(c) ?? 'unknown'),
-    ),
+    adminApp({
+      config: () => state.config,
+      upstreams: () => state.upstreams.values(),
+      isLoopbackClient: (c) => isLoopback(clientAddress(c) ?? 'unknown'),
+      ...(options.reloadable === false ? {} : { reload: (text: string) => reload(parseConfig(text, options.env ?? {})) }),
+    }),
   )
   for (const middleware of options.middleware ?? []) app.use('*', middleware)
 
@@ -218,5 +257,5 @@ export function createProxy(config: Config, options: ProxyOptions = {}): Hono<Pr
     }
   }
   app.all('*', (c) => (events.listening('request') ? forwardAndReport(c) : forwardRequest(c)))
-  return app
+  return { app, config: () => state.config, reload }
 }

@@ -1,5 +1,7 @@
 /** The package: the proxy as a Hono app, its config, and the pieces a runtime wires together. */
-export { createProxy, type ProxyEnv, type ProxyOptions } from './app.ts'
+export { createProxy, createProxyControl, type ProxyControl, type ProxyEnv, type ProxyOptions } from './app.ts'
+export type { ConfigChanges } from './config/diff.ts'
+export { VERSION } from './version.ts'
 export { parseConfig } from './config/parse.ts'
 export { logConfigWarnings } from './config/warnings.ts'
 export { ConfigError, type ConfigIssue, formatIssues } from './config/issues.ts'

@@ -1,16 +1,41 @@
 import { Hono, type Context } from 'hono'
+import type { ConfigChanges } from '../config/diff.ts'
+import { ConfigError, formatIssues } from '../config/issues.ts'
 import type { Config } from '../config/schema.ts'
 import { ProxyError } from '../errors/proxy-error.ts'
 import type { Upstream } from '../upstream/upstream.ts'
 import { requireToken } from './auth.ts'
 import { statusOf } from './status.ts'
 
+/** What the admin endpoints read and act on: always the proxy's current config and upstreams. */
+export interface AdminSource {
+  config(): Config
+  upstreams(): Iterable<Upstream>
+  isLoopbackClient(c: Context): boolean
+  /** Validates and applies a posted config (throws ConfigError); absent where a config change is a deploy (Workers). */
+  reload?: (text: string) => ConfigChanges
+}
+
 /** The admin endpoints (CONTRACT §7), mounted under `admin.pathPrefix`; the prefix is reserved. */
-export function adminApp(config: Config, upstreams: () => Iterable<Upstream>, isLoopbackClient: (c: Context) => boolean): Hono {
+export function adminApp(source: AdminSource): Hono {
   const admin = new Hono()
   admin.get('/healthz', (c) => c.json({ status: 'ok' }))
-  admin.use('*', requireToken(config.admin.token, isLoopbackClient))
-  admin.get('/status', (c) => c.json(statusOf(upstreams())))
+  admin.use(
+    '*',
+    requireToken(() => source.config().admin.token, source.isLoopbackClient),
+  )
+  admin.get('/status', (c) => c.json(statusOf(source.upstreams())))
+  admin.put('/config', async (c) => {
+    if (source.reload === undefined) throw new ProxyError('RELOAD_UNSUPPORTED', 'a config change is a deploy here: redeploy with the new config')
+    // Loopback alone is not enough to replace the whole config: a token must guard it.
+    if (source.config().admin.token === undefined) throw new ProxyError('UNAUTHORIZED', 'set admin.token to apply a config over HTTP')
+    try {
+      return c.json({ status: 'reloaded', ...source.reload(await c.req.text()) })
+    } catch (error) {
+      if (!(error instanceof ConfigError)) throw error
+      throw new ProxyError('CONFIG_INVALID', `invalid config, nothing changed:\n${formatIssues(error.issues)}`)
+    }
+  })
   admin.all('*', (c) => {
     throw new ProxyError('NO_ROUTE', `no admin endpoint at ${c.req.path}`)
   })

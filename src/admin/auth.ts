@@ -12,8 +12,9 @@ const challenge = { 'www-authenticate': 'Bearer realm="edge-proxy admin"' }
  * Without one: loopback clients only, so a proxy started without a token (the demo, a laptop)
  * works as it is and one reachable from elsewhere does not show its state to everyone.
  */
-export function requireToken(token: string | undefined, isLoopbackClient: (c: Context) => boolean): MiddlewareHandler {
+export function requireToken(tokenOf: () => string | undefined, isLoopbackClient: (c: Context) => boolean): MiddlewareHandler {
   return async (c, next) => {
+    const token = tokenOf() // the current config's: a reload may change it
     if (token === undefined) {
       if (!isLoopbackClient(c)) {
         throw new ProxyError('UNAUTHORIZED', 'admin.token is not set: admin endpoints answer loopback clients only', { headers: challenge })

@@ -1,5 +1,7 @@
 import type { MiddlewareHandler } from 'hono'
-import { parseArgs } from '../config/args.ts'
+import { parseArgs, type StartOptions, USAGE } from '../config/args.ts'
+import type { ConfigChanges } from '../config/diff.ts'
+import { VERSION } from '../version.ts'
 import { ConfigError } from '../config/issues.ts'
 import { logConfigWarnings } from '../config/warnings.ts'
 import { parseConfig } from '../config/parse.ts'
@@ -9,6 +11,8 @@ import { announce, batchLogLines, describeError, flushLogs, log, setLogLevel } f
 
 /** A proxy a runtime is serving. */
 export interface ServedProxy {
+  /** Applies a validated config (see ProxyControl.reload); throws, changing nothing, when it is refused. */
+  reload(config: Config): ConfigChanges
   url: string
   port: number
   /** Stops accepting, lets in-flight requests finish up to `drainTimeoutMs`, then closes the rest. */
@@ -25,41 +29,77 @@ export interface Host {
   serve(config: Config, middleware: MiddlewareHandler[]): ServedProxy | Promise<ServedProxy>
   /** Serves a demo origin on 127.0.0.1 and a free port. */
   serveOrigin(fetch: (request: Request) => Response | Promise<Response>): { url: string; stop(): void }
-  onSignal(handler: (signal: string) => void): void
+  /** Calls `handler` on SIGTERM, SIGINT and SIGHUP. */
+  onSignal(handler: (signal: 'SIGTERM' | 'SIGINT' | 'SIGHUP') => void): void
+  /** Calls `onChange` whenever the file at `path` changes (`--watch`). */
+  watch(path: string, onChange: () => void): void
   /** Calls `handler` for unhandled rejections and uncaught exceptions, and keeps the process alive. */
   onStrayError(handler: (kind: 'unhandled_rejection' | 'uncaught_exception', error: unknown) => void): void
   exit(code: number): never
 }
 
 /**
- * The command every runtime runs: `[--config FILE] [--port N]` (or PROXY_CONFIG and PORT), the demo
- * when no config is found, a clean exit 1 naming every bad field, drain on SIGTERM or SIGINT.
+ * The command every runtime runs: `[--config FILE] [--port N] [--watch]` (or PROXY_CONFIG and PORT),
+ * `--help`, `--version`, `--check`; the demo when no config is found; a clean exit 1 naming every bad
+ * field; reload on SIGHUP (and on change with --watch); drain on SIGTERM or SIGINT.
  */
 export async function runCommand(host: Host, middleware: MiddlewareHandler[] = []): Promise<void> {
   host.onStrayError((kind, error) => log('error', kind, describeError(error)))
   // Stdout lines are written once per turn, many in one write (log.ts), and flushed before any exit.
   batchLogLines((flush) => setTimeout(flush, 0))
-  let config: Config
+  let options: StartOptions
+  let path: string
   let proxy: ServedProxy
   try {
-    const options = parseArgs(host.args, host.env)
-    const path = options.configPath ?? 'proxy.config.json'
+    options = parseArgs(host.args, host.env)
+    if (options.action === 'help') return printAndExit(host, USAGE)
+    if (options.action === 'version') return printAndExit(host, `edge-proxy ${VERSION}`)
+    path = options.configPath ?? 'proxy.config.json'
     const text = await host.readText(path)
     if (text === undefined) {
-      if (options.configPath === undefined) return startDemo(host, options.port ?? 8080)
+      if (options.configPath === undefined && options.action === undefined) return startDemo(host, options.port ?? 8080)
       throw new ConfigError([{ path: '', message: `config file ${path} not found` }])
     }
-    config = parseConfig(text, host.env)
-    setLogLevel(config.log.level)
-    if (options.port !== undefined) config.listen.port = options.port
-    logConfigWarnings(config)
+    const config = loadConfig(text, host, options)
+    if (options.action === 'check') return printAndExit(host, `${path}: valid`)
     proxy = await host.serve(config, middleware)
   } catch (error) {
     console.error(error instanceof Error ? error.message : String(error))
     return exitFlushed(host, 1)
   }
   announce('listening', { url: proxy.url, port: proxy.port })
-  drainOnSignal(host, proxy)
+  const reload = async (trigger: string) => {
+    try {
+      const text = await host.readText(path)
+      if (text === undefined) throw new ConfigError([{ path: '', message: `config file ${path} not found` }])
+      proxy.reload(loadConfig(text, host, options))
+    } catch (error) {
+      // The old config keeps serving.
+      const why = error instanceof ConfigError ? { issues: error.issues } : describeError(error)
+      log('error', 'config_reload_refused', { trigger, file: path, ...why })
+    }
+  }
+  if (options.watch) host.watch(path, () => void reload('watch'))
+  drainOnSignal(
+    host,
+    proxy,
+    () => {},
+    () => void reload('SIGHUP'),
+  )
+}
+
+/** Parses and validates a config text as the command line amends it, logging its warnings; throws ConfigError. */
+function loadConfig(text: string, host: Host, options: StartOptions): Config {
+  const config = parseConfig(text, host.env)
+  setLogLevel(config.log.level)
+  if (options.port !== undefined) config.listen.port = options.port
+  logConfigWarnings(config)
+  return config
+}
+
+function printAndExit(host: Host, text: string): never {
+  console.log(text)
+  return exitFlushed(host, 0)
 }
 
 async function startDemo(host: Host, port: number): Promise<void> {
@@ -81,10 +121,11 @@ function exitFlushed(host: Host, code: number): never {
   return host.exit(code)
 }
 
-/** On SIGTERM or SIGINT: drain, then exit 0. A second signal exits at once. */
-function drainOnSignal(host: Host, proxy: ServedProxy, after: () => void = () => {}): void {
+/** On SIGTERM or SIGINT: drain, then exit 0; a second signal exits at once. SIGHUP: `onHangUp` (reload). */
+function drainOnSignal(host: Host, proxy: ServedProxy, after: () => void = () => {}, onHangUp: () => void = () => {}): void {
   let draining = false
   host.onSignal(async (signal) => {
+    if (signal === 'SIGHUP') return onHangUp()
     if (draining) exitFlushed(host, 1)
     draining = true
     announce('draining', { signal })

@@ -23,6 +23,10 @@ export const ERROR_STATUS = {
   /** The Idempotency-Key store did not answer: the request is not sent, so the client's retry is safe. */
   IDEMPOTENCY_UNAVAILABLE: 503,
   UNAUTHORIZED: 401,
+  /** `PUT {admin}/config` with a config that fails validation: the message lists every issue by path; nothing changed. */
+  CONFIG_INVALID: 400,
+  /** `PUT {admin}/config` where a config change is a deploy (Workers), or where no token guards it. */
+  RELOAD_UNSUPPORTED: 501,
   INTERNAL_ERROR: 500,
   /** The client went away first (nginx's 499): only ever seen in logs and metrics. */
   CLIENT_CLOSED_REQUEST: 499,

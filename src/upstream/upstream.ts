@@ -32,8 +32,8 @@ export interface UpstreamOptions {
 
 /**
  * Builds an upstream. Given the one it replaces (a reload), each target of the same URL keeps its
- * breaker (when the breaker settings are unchanged) and its counters; requests still in flight on
- * the old one finish there.
+ * breaker (when the breaker settings are unchanged) and its counters, and the upstream its retry
+ * budget (when its percentage is unchanged); requests still in flight on the old one finish there.
  */
 export function createUpstream(name: string, config: UpstreamConfig, options: UpstreamOptions, previous?: Upstream): Upstream {
   const sameBreaker = previous !== undefined && JSON.stringify(previous.config.breaker) === JSON.stringify(config.breaker)
@@ -59,7 +59,10 @@ export function createUpstream(name: string, config: UpstreamConfig, options: Up
     requestHeaders: Object.entries(config.requestHeaders),
     view,
     bulkhead: new Bulkhead(),
-    retryBudget: new RetryBudget(config.retry.budgetPercent),
+    retryBudget:
+      previous !== undefined && previous.config.retry.budgetPercent === config.retry.budgetPercent
+        ? previous.retryBudget
+        : new RetryBudget(config.retry.budgetPercent),
     keys: options.store.keys,
   }
 }

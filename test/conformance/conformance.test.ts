@@ -18,7 +18,7 @@ import { streaming } from './scenarios/streaming.ts'
 import { timeouts } from './scenarios/timeouts.ts'
 import { websockets } from './scenarios/websockets.ts'
 import { tls } from './scenarios/tls.ts'
-import { operations } from './scenarios/operations.ts'
+import { commandLine, operations } from './scenarios/operations.ts'
 
 export const SCENARIOS: Scenario[] = [
   ...forwarding,
@@ -35,6 +35,7 @@ export const SCENARIOS: Scenario[] = [
   ...websockets,
   ...tls,
   ...operations,
+  ...commandLine,
 ]
 
 for (const runtime of RUNTIMES) {

@@ -21,6 +21,10 @@ export interface RunningProxy {
   line(text: string): Promise<string>
   /** Sends a signal and resolves with the exit code. */
   stop(signal?: NodeJS.Signals): Promise<number>
+  /** Sends a signal and leaves the process running (SIGHUP: reload). */
+  signal(signal: NodeJS.Signals): void
+  /** The config file it was started with (`--config`), where there is one. */
+  configFile?: string
 }
 
 /** `fixture: 'middleware'` starts the runtime's entrypoint with test/fixtures/user-middleware.ts (a /private guard, throws on /boom). */
@@ -45,6 +49,8 @@ export interface Runtime {
   sharedStore(): Promise<SharedStore>
   /** A store config of this runtime's kind that cannot be reached. */
   unreachableStore: ConfigInput['store']
+  /** The proxy's command line before its arguments (`--help`, `--check`...), where it has one (not Workers). */
+  command?: string[]
 }
 
 const root = join(import.meta.dir, '..', '..')
@@ -130,6 +136,8 @@ export async function startProcess(
       if (found !== undefined) return Promise.resolve(found)
       return within(new Promise<string>((resolve) => lineWaiters.push({ text: wanted, resolve })), 10000, `a log line with ${wanted}`)
     },
+    signal: (signal) => void proc.kill(signal),
+    ...(cmd.includes('--config') ? { configFile: cmd[cmd.indexOf('--config') + 1] } : {}),
     async stop(signal = 'SIGTERM') {
       // The signal goes to the leader alone, as a user's kill would: task runners forward it, and a
       // proxy signalled twice takes the second as "exit now".
@@ -143,6 +151,7 @@ export async function startProcess(
 
 export const bun: Runtime = {
   name: 'bun',
+  command: [process.execPath, 'runtimes/bun.ts'],
   start(config, options = {}) {
     const entry = options.fixture === 'middleware' ? 'test/fixtures/bun-middleware-proxy.ts' : 'runtimes/bun.ts'
     return startProcess([process.execPath, entry, '--config', writeConfig(config), '--port', String(options.port ?? 0)])
@@ -166,13 +175,18 @@ export function denoBinary(): string {
   throw new Error('no deno binary under node_modules/@deno: run npm install')
 }
 
+const DENO_PERMISSIONS = ['--allow-net', '--allow-read', '--allow-env', '--allow-sys', '--allow-write']
+
 export const deno: Runtime = {
   name: 'deno',
+  get command() {
+    return [denoBinary(), 'run', ...DENO_PERMISSIONS, 'runtimes/deno.ts']
+  },
   start(config, options = {}) {
     const entry = options.fixture === 'middleware' ? 'test/fixtures/deno-middleware-proxy.ts' : 'runtimes/deno.ts'
-    const permissions = ['--allow-net', '--allow-read', '--allow-env', '--allow-sys', '--allow-write']
-    return startProcess([denoBinary(), 'run', ...permissions, entry, '--config', writeConfig(config), '--port', String(options.port ?? 0)])
+    return startProcess([denoBinary(), 'run', ...DENO_PERMISSIONS, entry, '--config', writeConfig(config), '--port', String(options.port ?? 0)])
   },
+
   unreachableStore: { type: 'deno-kv', path: '/proc/no-such-dir/breakers.sqlite3', syncMs: 100 },
   async sharedStore() {
     const path = join(mkdtempSync(join(tmpdir(), 'edge-proxy-kv-')), 'breakers.sqlite3')

@@ -2,6 +2,7 @@ import { describe, expect, test } from 'bun:test'
 import { parseConfig } from '../../src/config/parse.ts'
 import { ConfigError } from '../../src/config/issues.ts'
 import { parseArgs } from '../../src/config/args.ts'
+import { applicable, configChanges } from '../../src/config/diff.ts'
 import { notYetEnforced } from '../../src/config/not-enforced.ts'
 import { timeoutWarnings } from '../../src/config/validate.ts'
 
@@ -138,6 +139,29 @@ describe('command line', () => {
     expect(() => parseArgs(['--verbose'], {})).toThrow('unknown argument --verbose')
     expect(() => parseArgs(['--port', 'x'], {})).toThrow('invalid port x')
     expect(() => parseArgs(['--config'], {})).toThrow('--config needs a value')
+  })
+  test('--watch, and the flags that answer and exit (the first wins)', () => {
+    expect(parseArgs(['--watch', '--config', 'a.json'], {})).toEqual({ configPath: 'a.json', watch: true })
+    expect(parseArgs(['--check', '--help'], {})).toEqual({ action: 'check' })
+    expect(parseArgs(['-h'], {}).action).toBe('help')
+    expect(parseArgs(['--version'], {}).action).toBe('version')
+  })
+})
+
+describe('config changes (a reload)', () => {
+  const base = parseConfig({ upstreams: { api: { targets: [{ url: 'http://127.0.0.1:9001' }] } }, routes: [{ pathPrefix: '/', upstream: 'api' }] })
+  test('each differing path, added and removed upstreams as one path each; restart-only settings apart', () => {
+    const next = parseConfig({
+      listen: { port: 9999 },
+      upstreams: { api: { targets: [{ url: 'http://127.0.0.1:9002' }], timeoutMs: 5000 }, extra: { targets: [{ url: 'http://127.0.0.1:9003' }] } },
+      routes: [{ pathPrefix: '/', upstream: 'api' }],
+    })
+    expect(configChanges(base, next)).toEqual({
+      changed: ['upstreams.api.targets', 'upstreams.api.timeoutMs', 'upstreams.extra'],
+      restartRequired: ['listen.port'],
+    })
+    expect(configChanges(base, base)).toEqual({ changed: [], restartRequired: [] })
+    expect(applicable(base, next).listen).toEqual(base.listen)
   })
 })
 

@@ -1,6 +1,13 @@
 import { expect } from 'bun:test'
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { VERSION } from '../../../src/version.ts'
 import { freePort } from '../../support/origin.ts'
-import type { Scenario } from '../context.ts'
+import { within } from '../../support/wait.ts'
+import { proxyError, type Scenario, type ScenarioContext, type UpstreamStatus } from '../context.ts'
+import { writeConfig } from '../harness.ts'
+
+const root = join(import.meta.dir, '..', '..', '..')
 
 /** The access line of `requestId`, parsed. */
 async function accessLine(proxy: { line(text: string): Promise<string> }, requestId: string): Promise<Record<string, unknown>> {
@@ -80,6 +87,110 @@ export const operations: Scenario[] = [
       expect(await proxy.line('"event":"upstream_error"')).toContain('"level":"warn"')
       expect(proxy.output()).not.toContain('"requestId":"quiet-1"')
       expect(proxy.output()).not.toContain('"event":"access"')
+    },
+  },
+]
+
+/** Runs the runtime's proxy command with `args` to its exit: its exit code and output. */
+async function command(ctx: ScenarioContext, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const proc = Bun.spawn([...ctx.runtime.command!, ...args], { cwd: root, stdout: 'pipe', stderr: 'pipe' })
+  const [stdout, stderr, code] = await Promise.all([
+    new Response(proc.stdout).text(),
+    new Response(proc.stderr).text(),
+    within(proc.exited, 30000, 'the command to exit'),
+  ])
+  return { code, stdout, stderr }
+}
+
+const NO_CLI = 'a Worker has no command line: wrangler is its CLI, and a config change is a deploy'
+
+export const commandLine: Scenario[] = [
+  {
+    name: 'CLI: --help lists every flag, env var and signal; --version; --check exits 0 for a good config and 1 naming every bad field, without serving',
+    skip: { workers: NO_CLI },
+    async run(ctx) {
+      const help = await command(ctx, ['--help'])
+      expect(help.code).toBe(0)
+      for (const word of ['--config', '--port', '--watch', '--check', '--version', 'PROXY_CONFIG', 'PORT', 'SIGHUP', 'SIGTERM'])
+        expect(help.stdout).toContain(word)
+      const version = await command(ctx, ['--version'])
+      expect(version.code).toBe(0)
+      expect(version.stdout.trim()).toBe(`edge-proxy ${VERSION}`)
+      const good = writeConfig({ upstreams: { api: { targets: [{ url: 'http://127.0.0.1:9' }] } }, routes: [{ pathPrefix: '/', upstream: 'api' }] })
+      const valid = await command(ctx, ['--check', '--config', good])
+      expect(valid.code).toBe(0)
+      expect(valid.stdout).toContain('valid')
+      expect(valid.stdout).not.toContain('"event":"listening"')
+      const bad = writeConfig({
+        upstreams: { api: { targets: [{ url: 'not a url' }], balancer: 'nope' } },
+        routes: [{ pathPrefix: '/', upstream: 'api' }],
+      } as never)
+      const invalid = await command(ctx, ['--check', '--config', bad])
+      expect(invalid.code).toBe(1)
+      expect(invalid.stderr).toContain('upstreams.api.targets[0].url')
+      expect(invalid.stderr).toContain('upstreams.api.balancer')
+    },
+  },
+  {
+    name: 'hot reload under 200 req/s: add a target, remove one, change a timeout (SIGHUP, PUT config); an invalid config changes nothing; no request fails; a kept target keeps its open breaker',
+    skip: { workers: NO_CLI },
+    timeoutMs: 40000,
+    async run(ctx) {
+      const named = (name: string) => ctx.origin(() => new Response(name))
+      const [a, b] = [named('a'), named('b')]
+      const broken = ctx.origin(() => new Response('down', { status: 503 }))
+      const upstream = (targets: string[], timeoutMs: number) => ({
+        targets: targets.map((url) => ({ url })),
+        timeoutMs,
+        breaker: { failureThreshold: 1, cooldownMs: 60000 },
+      })
+      const config = (targets: string[], timeoutMs: number) => ({
+        upstreams: { api: upstream(targets, timeoutMs) },
+        routes: [{ pathPrefix: '/', upstream: 'api' }],
+        admin: { token: 'reload-token' },
+      })
+      const proxy = await ctx.proxy(config([a.url, broken.url], 30000))
+      const auth = { authorization: 'Bearer reload-token' }
+      // Open the broken target's breaker before the load: its one failure is retried on `a`.
+      expect(await (await fetch(`${proxy.url}/warm`)).text()).toBeTruthy()
+      await fetch(`${proxy.url}/warm`).then((r) => r.text())
+      const brokenState = async () => {
+        const status = (await (await fetch(`${proxy.url}/_proxy/status`, { headers: auth })).json()) as { upstreams: Record<string, UpstreamStatus> }
+        return status.upstreams.api!.targets.find((t) => t.url === broken.url)?.breaker
+      }
+      expect(await brokenState()).toBe('open')
+
+      // 200 requests a second, 800 in all, while the config changes under them.
+      const answers: Promise<{ status: number; body: string }>[] = []
+      const load = (async () => {
+        for (let i = 0; i < 800; i++) {
+          answers.push(fetch(`${proxy.url}/load/${i}`).then(async (r) => ({ status: r.status, body: await r.text() })))
+          await Bun.sleep(5) // the pace of the load itself
+        }
+      })()
+      // 1. SIGHUP: add `b`, change the timeout.
+      writeFileSync(proxy.configFile!, JSON.stringify(config([a.url, broken.url, b.url], 20000)))
+      proxy.signal('SIGHUP')
+      const first = JSON.parse(await proxy.line('"event":"config_reloaded"')) as { changed: string[] }
+      expect(first.changed).toEqual(expect.arrayContaining(['upstreams.api.targets', 'upstreams.api.timeoutMs']))
+      // 2. PUT: remove `a`.
+      const put = await fetch(`${proxy.url}/_proxy/config`, { method: 'PUT', headers: auth, body: JSON.stringify(config([broken.url, b.url], 20000)) })
+      expect(put.status).toBe(200)
+      // The posted config has no listen.port (the test's proxy runs on --port 0): a restart-only setting, kept as it runs.
+      expect(await put.json()).toEqual({ status: 'reloaded', changed: ['upstreams.api.targets'], restartRequired: ['listen.port'] })
+      // 3. An invalid config, posted and signalled: refused, nothing changes.
+      const invalid = await fetch(`${proxy.url}/_proxy/config`, { method: 'PUT', headers: auth, body: '{"upstreams": {"api": {"targets": []}}, "routes": []}' })
+      expect(invalid.status).toBe(400)
+      expect((await proxyError(invalid)).code).toBe('CONFIG_INVALID')
+      writeFileSync(proxy.configFile!, '{ "upstreams": { "api": { "targets": [ { "url": "nope" } ] } } }')
+      proxy.signal('SIGHUP')
+      expect(await proxy.line('"event":"config_reload_refused"')).toContain('upstreams.api.targets[0].url')
+      await load
+      const results = await Promise.all(answers)
+      expect(results.filter((r) => r.status !== 200)).toEqual([])
+      // After `a` left, only `b` answers; the broken target stayed open through every reload.
+      expect(results.at(-1)!.body).toBe('b')
+      expect(await brokenState()).toBe('open')
     },
   },
 ]
