@@ -65,6 +65,7 @@ export function serveProxy(
     async drain() {
       const force = setTimeout(() => void server.stop(true), config.drainTimeoutMs)
       // Bun's graceful stop waits for WebSockets too: once in-flight requests are done, they get 1001.
+      proxy.stop()
       const stopped = server.stop(false)
       await requestsDone(server)
       await closeTunnels(webSockets)

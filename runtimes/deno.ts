@@ -61,6 +61,7 @@ export function serveProxy(config: Config, middleware: MiddlewareHandler[] = [],
       const force = setTimeout(() => Deno.exit(0), config.drainTimeoutMs)
       // Deno's shutdown closes upgraded sockets at once (1001) and then waits for in-flight requests:
       // the tunnels are closed first, so both their sides hear 1001 from the proxy.
+      proxy.stop()
       await closeTunnels(webSockets)
       await server.shutdown()
       clearTimeout(force)

@@ -45,7 +45,7 @@ async function build(source: string, env: Env, middleware: MiddlewareHandler[]):
   if (ignored.length > 0)
     log('warn', 'config_not_enforced', {
       paths: ignored,
-      note: "not possible on Workers: TLS to clients is Cloudflare's, and fetch trusts the public CAs only",
+      note: 'not acted on on Workers (see README: TLS, health checks)',
     })
   return createProxy(config, {
     store: await openStore(config.store, 'workers', openersFor(env)),
@@ -55,6 +55,7 @@ async function build(source: string, env: Env, middleware: MiddlewareHandler[]):
     middleware,
     webSockets: workersWebSockets(),
     reloadable: false, // on Workers a config change is a deploy
+    healthChecks: false, // no timer outlives a request
   })
 }
 
@@ -86,10 +87,16 @@ function workersWebSockets(): WebSocketSupport {
   }
 }
 
-/** TLS settings a Worker cannot act on: its listener is Cloudflare's edge, and its fetch takes no CA or server name. */
+/**
+ * Settings a Worker cannot act on: TLS (its listener is Cloudflare's edge, and its fetch takes no CA
+ * or server name) and active health checks (no timer outlives a request; not built for Workers yet).
+ */
 function notOnWorkers(config: Config): string[] {
   const paths = config.listen.tls === undefined ? [] : ['listen.tls']
-  for (const [name, upstream] of Object.entries(config.upstreams)) if (upstream.tls !== undefined) paths.push(`upstreams.${name}.tls`)
+  for (const [name, upstream] of Object.entries(config.upstreams)) {
+    if (upstream.tls !== undefined) paths.push(`upstreams.${name}.tls`)
+    if (upstream.healthCheck !== undefined) paths.push(`upstreams.${name}.healthCheck`)
+  }
   return paths
 }
 

@@ -19,6 +19,7 @@ import { accessLog } from './events/access-log.ts'
 import { announce, setLogLevel } from './log.ts'
 import { applicable, configChanges, type ConfigChanges } from './config/diff.ts'
 import { parseConfig } from './config/parse.ts'
+import { startHealthChecks } from './health/checks.ts'
 import { isWebSocketUpgrade } from './websocket/tunnel.ts'
 import type { WebSocketSupport } from './websocket/types.ts'
 
@@ -70,6 +71,8 @@ export interface ProxyOptions {
   env?: Record<string, string | undefined>
   /** Whether `PUT {admin}/config` may apply a config (false on Workers, where a change is a deploy). Default true. */
   reloadable?: boolean
+  /** Whether active health checks run from timers here (false on Workers, where no timer outlives a request). Default true. */
+  healthChecks?: boolean
 }
 
 /** The proxy app and the handle that changes its config while it serves. */
@@ -83,6 +86,8 @@ export interface ProxyControl {
    * Throws (a ConfigError from `prepare`) and changes nothing when the config is refused.
    */
   reload(config: Config): ConfigChanges
+  /** Stops what runs between requests (active health checks): when the proxy drains. */
+  stop(): void
 }
 
 export type ProxyEnv = { Variables: { requestId: string } }
@@ -131,11 +136,15 @@ export function createProxyControl(config: Config, options: ProxyOptions = {}): 
   // Routes, upstreams and the policy list in one value: a reload swaps it (see state.ts).
   const deps = { store, random, events, fetch: fetchUpstream, keepsWorkAlive: waitUntil !== undefined, webSockets: options.webSockets }
   let state: ProxyState = buildState(config, deps)
+  const checks = () => (options.healthChecks === false ? () => {} : startHealthChecks(state.upstreams.values(), fetchUpstream, events, random))
+  let stopChecks = checks()
   const reload = (given: Config): ConfigChanges => {
     const next = applicable(state.config, given)
     options.prepare?.(next)
     const changes = configChanges(state.config, given)
     state = buildState(next, deps, state)
+    stopChecks()
+    stopChecks = checks() // targets that remain keep their health (see createUpstream)
     setLogLevel(next.log.level)
     if (next.log.access && stopAccessLog === undefined) stopAccessLog = accessLog(events)
     if (!next.log.access && stopAccessLog !== undefined) {
@@ -257,5 +266,5 @@ export function createProxyControl(config: Config, options: ProxyOptions = {}): 
     }
   }
   app.all('*', (c) => (events.listening('request') ? forwardAndReport(c) : forwardRequest(c)))
-  return { app, config: () => state.config, reload }
+  return { app, config: () => state.config, reload, stop: () => stopChecks() }
 }

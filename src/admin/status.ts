@@ -18,7 +18,8 @@ export function statusOf(upstreams: Iterable<Upstream>, now = Date.now()) {
         lastTransition: t.lastTransition
           ? { from: t.lastTransition.from, to: t.lastTransition.to, reason: t.lastTransition.reason, at: iso(t.lastTransition.at) }
           : null,
-        healthy: true,
+        healthy: t.health.healthy,
+        health: t.health.last === undefined ? null : { ...t.health.last, at: iso(t.health.last.at) },
         inFlight: t.inFlight,
         maxInFlight: Number.isFinite(t.maxInFlight) ? t.maxInFlight : null,
         requests: t.requests,

@@ -71,6 +71,10 @@ export const HealthCheckSchema = v.strictObject({
   timeoutMs: v.optional(ms(), 2000),
   healthyThreshold: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1)), 2),
   unhealthyThreshold: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1)), 3),
+  /** The statuses that pass (default: any 2xx). */
+  expectStatus: v.optional(v.array(statusCode)),
+  /** Headers every check sends (a Host, a token). */
+  headers: v.optional(v.record(headerName, v.string()), {}),
 })
 
 export const IdempotencySchema = v.strictObject({

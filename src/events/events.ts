@@ -40,6 +40,8 @@ export interface ProxyEventMap {
   'budget-refused': { requestId: string; upstream: string }
   /** A target's breaker moved. */
   breaker: { upstream: string; target: string; transition: Transition; inFlight: number }
+  /** Active health checks moved a target in or out of balancing. */
+  health: { upstream: string; target: string; healthy: boolean; status?: number; error?: string }
   /** A streaming body was ended at its idle or total limit (it ends cleanly for the client). */
   'stream-limit': { requestId: string; upstream: string; target: string; limit: 'idle' | 'total'; ms: number }
   /** A WebSocket tunnel closed: who closed it, with what, and how much it carried. */

@@ -7,6 +7,7 @@ export function logEvents(events: ProxyEvents): void {
   // Each try at debug: subscribed only when debug lines are written, so otherwise a try costs nothing.
   if (logs('debug')) events.on('try', (event) => log('debug', 'try', { ...event }))
   events.on('stream-limit', (event) => log('warn', 'stream_timeout', { ...event }))
+  events.on('health', (event) => log(event.healthy ? 'info' : 'warn', 'health', { ...event }))
   events.on('websocket', (event) => log('info', 'websocket_closed', { ...event }))
   events.on('breaker', ({ upstream, target, transition, inFlight }) =>
     log(transition.to === 'open' ? 'warn' : 'info', 'breaker', {

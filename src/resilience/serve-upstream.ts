@@ -31,8 +31,8 @@ function serveUpstream(attempt: Handler, upstreams: ReadonlyMap<string, Upstream
     upstream.view.refresh(Date.now())
     for (;;) {
       const now = Date.now()
-      /** Its breaker lets a request through and this pass has not failed to reach it. */
-      const usable = (t: Target) => t.breaker.admits(now) && !unreached.includes(t)
+      /** Healthy, its breaker lets a request through, and this pass has not failed to reach it. */
+      const usable = (t: Target) => t.health.healthy && t.breaker.admits(now) && !unreached.includes(t)
       const free = (t: Target) => upstream.bulkhead.hasRoom(t) && usable(t)
       // A retry goes to a target this request has not tried, when there is one.
       const target = upstream.balancer.pick((t) => free(t) && !exchange.tried.includes(t), context) ?? upstream.balancer.pick(free, context)
@@ -71,7 +71,7 @@ function noTarget(upstream: Upstream, saturated: boolean, now: number): ProxyErr
   if (saturated) {
     return new ProxyError('TARGET_SATURATED', `every target of upstream "${upstream.name}" is at its maxInFlight`)
   }
-  if (upstream.targets.every((t) => !t.breaker.admits(now))) {
+  if (upstream.targets.every((t) => !t.breaker.admits(now) && t.health.healthy)) {
     const waitMs = Math.min(...upstream.targets.map((t) => t.breaker.retryAfterMs(now)))
     return new ProxyError('BREAKER_OPEN', `every target of upstream "${upstream.name}" has its breaker open`, {
       headers: { 'retry-after': String(Math.max(1, Math.ceil(waitMs / 1000))) },

@@ -1,5 +1,6 @@
 import type { TargetConfig } from '../config/schema.ts'
 import type { Breaker, Transition } from '../breaker/breaker.ts'
+import { initialHealth, type TargetHealth } from '../health/checks.ts'
 
 /** One upstream server and what this instance knows of it. */
 export interface Target {
@@ -17,6 +18,8 @@ export interface Target {
   /** Exponentially weighted moving average of time to response headers; 0 before the first response. */
   latencyMs: number
   lastTransition: Transition | undefined
+  /** What active health checks say: an unhealthy target is out of balancing until checks bring it back. */
+  health: TargetHealth
 }
 
 export function createTarget(config: TargetConfig, breaker: Breaker): Target {
@@ -32,6 +35,7 @@ export function createTarget(config: TargetConfig, breaker: Breaker): Target {
     failures: 0,
     latencyMs: 0,
     lastTransition: undefined,
+    health: initialHealth(),
   }
 }
 

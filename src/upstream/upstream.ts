@@ -72,5 +72,6 @@ function carryOver(from: Target, to: Target): void {
   to.requests = from.requests
   to.failures = from.failures
   to.latencyMs = from.latencyMs
+  to.health = from.health
   if (to.breaker === from.breaker) to.lastTransition = from.lastTransition
 }

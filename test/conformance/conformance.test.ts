@@ -19,6 +19,7 @@ import { timeouts } from './scenarios/timeouts.ts'
 import { websockets } from './scenarios/websockets.ts'
 import { tls } from './scenarios/tls.ts'
 import { commandLine, operations } from './scenarios/operations.ts'
+import { healthChecks } from './scenarios/health.ts'
 
 export const SCENARIOS: Scenario[] = [
   ...forwarding,
@@ -36,6 +37,7 @@ export const SCENARIOS: Scenario[] = [
   ...tls,
   ...operations,
   ...commandLine,
+  ...healthChecks,
 ]
 
 for (const runtime of RUNTIMES) {

@@ -3,7 +3,6 @@ import { parseConfig } from '../../src/config/parse.ts'
 import { ConfigError } from '../../src/config/issues.ts'
 import { parseArgs } from '../../src/config/args.ts'
 import { applicable, configChanges } from '../../src/config/diff.ts'
-import { notYetEnforced } from '../../src/config/not-enforced.ts'
 import { timeoutWarnings } from '../../src/config/validate.ts'
 
 const minimal = { upstreams: { api: { targets: [{ url: 'http://127.0.0.1:9001' }] } }, routes: [{ pathPrefix: '/', upstream: 'api' }] }
@@ -162,23 +161,5 @@ describe('config changes (a reload)', () => {
     })
     expect(configChanges(base, base)).toEqual({ changed: [], restartRequired: [] })
     expect(applicable(base, next).listen).toEqual(base.listen)
-  })
-})
-
-describe('settings not acted on yet', () => {
-  test('a default config has none', () => {
-    expect(notYetEnforced(parseConfig(minimal))).toEqual([])
-  })
-  test('each one set is named', () => {
-    const t = [{ url: 'http://127.0.0.1:9001', maxInFlight: 5 }]
-    const config = parseConfig({
-      ...minimal,
-      upstreams: {
-        api: { targets: t, retry: { attempts: 3 }, breaker: { cooldownMs: 5 }, healthCheck: {}, fallback: 'b', idempotency: { enabled: true } },
-        b: { targets: [{ url: 'http://127.0.0.1:9002' }] },
-      },
-      store: { type: 'redis' },
-    })
-    expect(notYetEnforced(config)).toEqual(['upstreams.api.healthCheck'])
   })
 })

@@ -1,0 +1,101 @@
+import type { UpstreamConfig } from '../config/schema.ts'
+import type { ProxyEvents } from '../events/events.ts'
+import type { UpstreamFetch } from '../forwarding/forward.ts'
+import type { Target } from '../upstream/target.ts'
+import type { Upstream } from '../upstream/upstream.ts'
+
+type HealthCheckConfig = NonNullable<UpstreamConfig['healthCheck']>
+
+/** What the active checks know of a target. Healthy until checks say otherwise, so a proxy serves at once. */
+export interface TargetHealth {
+  healthy: boolean
+  /** Consecutive passing (positive) or failing (negative) checks since the last change of state. */
+  streak: number
+  /** The last check: when, whether it passed, and what it saw. */
+  last?: { at: number; ok: boolean; status?: number; error?: string; latencyMs: number }
+}
+
+export const initialHealth = (): TargetHealth => ({ healthy: true, streak: 0 })
+
+/** Whether a check's status passes: `expectStatus` when set, else any 2xx. */
+const passes = (check: HealthCheckConfig, status: number) =>
+  check.expectStatus === undefined ? status >= 200 && status < 300 : check.expectStatus.includes(status)
+
+/**
+ * Records one check's result and moves the target's state: `unhealthyThreshold` failures in a row
+ * take a healthy target out, `healthyThreshold` passes in a row bring an unhealthy one back.
+ * Returns whether the state changed.
+ */
+export function recordCheck(health: TargetHealth, check: HealthCheckConfig, result: NonNullable<TargetHealth['last']>): boolean {
+  health.last = result
+  health.streak = result.ok ? Math.max(health.streak, 0) + 1 : Math.min(health.streak, 0) - 1
+  const flip = health.healthy ? -health.streak >= check.unhealthyThreshold : health.streak >= check.healthyThreshold
+  if (flip) {
+    health.healthy = !health.healthy
+    health.streak = 0
+  }
+  return flip
+}
+
+/** Probes one target once: GET `path` within `timeoutMs`, through the upstream fetch (its TLS settings). */
+async function probe(target: Target, upstream: Upstream, check: HealthCheckConfig, fetchUpstream: UpstreamFetch): Promise<NonNullable<TargetHealth['last']>> {
+  const started = Date.now()
+  try {
+    const response = await fetchUpstream(
+      target.url + check.path,
+      { method: 'GET', headers: new Headers(check.headers), redirect: 'manual', signal: AbortSignal.timeout(check.timeoutMs) },
+      upstream.config.tls,
+    )
+    void response.body?.cancel().catch(() => {})
+    return { at: started, ok: passes(check, response.status), status: response.status, latencyMs: Date.now() - started }
+  } catch (error) {
+    const timedOut = error instanceof Error && (error.name === 'TimeoutError' || error.name === 'AbortError')
+    return {
+      at: started,
+      ok: false,
+      error: timedOut ? `no answer in ${check.timeoutMs} ms` : String((error as Error)?.message ?? error),
+      latencyMs: Date.now() - started,
+    }
+  }
+}
+
+/**
+ * Runs every upstream's active health checks until stopped: each target is probed every
+ * `intervalMs`, shifted by up to ±10 % at random so a fleet does not probe in step. Transitions are
+ * reported as `health` events. Timers are the only thing running: on Workers, where none outlives a
+ * request, checks cannot run this way.
+ */
+export function startHealthChecks(upstreams: Iterable<Upstream>, fetchUpstream: UpstreamFetch, events: ProxyEvents, random: () => number): () => void {
+  const timers = new Set<ReturnType<typeof setTimeout>>()
+  let stopped = false
+  for (const upstream of upstreams) {
+    const check = upstream.config.healthCheck
+    if (check === undefined) continue
+    for (const target of upstream.targets) {
+      const next = (first: boolean) => {
+        const delay = first ? random() * check.intervalMs : check.intervalMs * (0.9 + 0.2 * random())
+        const timer = setTimeout(async () => {
+          timers.delete(timer)
+          const result = await probe(target, upstream, check, fetchUpstream)
+          if (stopped) return
+          if (recordCheck(target.health, check, result)) {
+            events.emit('health', { upstream: upstream.name, target: target.url, healthy: target.health.healthy, ...describe(result) })
+          }
+          next(false)
+        }, delay)
+        timers.add(timer)
+      }
+      next(true)
+    }
+  }
+  return () => {
+    stopped = true
+    for (const timer of timers) clearTimeout(timer)
+    timers.clear()
+  }
+}
+
+const describe = (result: NonNullable<TargetHealth['last']>) => ({
+  ...(result.status === undefined ? {} : { status: result.status }),
+  ...(result.error === undefined ? {} : { error: result.error }),
+})
