@@ -20,6 +20,7 @@ import { announce, setLogLevel } from './log.ts'
 import { applicable, configChanges, type ConfigChanges } from './config/diff.ts'
 import { parseConfig } from './config/parse.ts'
 import { startHealthChecks } from './health/checks.ts'
+import { proxyMetrics } from './metrics/proxy-metrics.ts'
 import { isWebSocketUpgrade } from './websocket/tunnel.ts'
 import type { WebSocketSupport } from './websocket/types.ts'
 
@@ -96,6 +97,7 @@ export type ProxyEnv = { Variables: { requestId: string } }
 interface Seen {
   client?: string
   upstream?: string
+  route?: string
   exchange?: Exchange
   bytesIn?: number | null
 }
@@ -131,6 +133,7 @@ export function createProxyControl(config: Config, options: ProxyOptions = {}): 
   setLogLevel(config.log.level)
   logEvents(events)
   let stopAccessLog = config.log.access ? accessLog(events) : undefined
+  const metrics = config.metrics.enabled ? proxyMetrics(events, () => state.upstreams.values()) : undefined
   const waitUntil = options.waitUntil
   const fetchUpstream: UpstreamFetch = options.fetch ?? ((input, init) => fetch(input, init))
   // Routes, upstreams and the policy list in one value: a reload swaps it (see state.ts).
@@ -165,6 +168,7 @@ export function createProxyControl(config: Config, options: ProxyOptions = {}): 
     adminApp({
       config: () => state.config,
       upstreams: () => state.upstreams.values(),
+      metrics,
       isLoopbackClient: (c) => isLoopback(clientAddress(c) ?? 'unknown'),
       ...(options.reloadable === false ? {} : { reload: (text: string) => reload(parseConfig(text, options.env ?? {})) }),
     }),
@@ -192,7 +196,10 @@ export function createProxyControl(config: Config, options: ProxyOptions = {}): 
     if (webSocket && !match.websocket) throw new ProxyError('WEBSOCKET_NOT_ALLOWED', 'this route does not accept WebSocket upgrades')
     if (webSocket && options.webSockets === undefined) throw new ProxyError('WEBSOCKET_UNSUPPORTED', 'WebSockets are not supported where this proxy is served')
     const upstream = upstreams.get(match.upstream)!
-    if (seen !== undefined) seen.upstream = upstream.name
+    if (seen !== undefined) {
+      seen.upstream = upstream.name
+      seen.route = match.route
+    }
     const deadline = Date.now() + upstream.config.timeoutMs
     // A body some policy may need again (a retry, a failover, a keyed request's fingerprint) is read ahead.
     const replays = policies.some((policy) => policy.replaysBody?.(request, upstream) ?? false)
@@ -243,6 +250,7 @@ export function createProxyControl(config: Config, options: ProxyOptions = {}): 
         path: c.req.path,
         client: seen.client ?? 'unknown',
         upstream: seen.upstream,
+        route: seen.route,
         status,
         ...(code === undefined ? {} : { code }),
         durationMs: Date.now() - started,

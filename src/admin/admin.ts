@@ -12,6 +12,8 @@ export interface AdminSource {
   config(): Config
   upstreams(): Iterable<Upstream>
   isLoopbackClient(c: Context): boolean
+  /** The Prometheus text of the proxy's metrics; absent when `metrics.enabled` is false. */
+  metrics?: () => string
   /** Validates and applies a posted config (throws ConfigError); absent where a config change is a deploy (Workers). */
   reload?: (text: string) => ConfigChanges
 }
@@ -25,6 +27,10 @@ export function adminApp(source: AdminSource): Hono {
     requireToken(() => source.config().admin.token, source.isLoopbackClient),
   )
   admin.get('/status', (c) => c.json(statusOf(source.upstreams())))
+  admin.get('/metrics', (c) => {
+    if (source.metrics === undefined) throw new ProxyError('NO_ROUTE', 'metrics are off (metrics.enabled: false)')
+    return c.body(source.metrics(), 200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8' })
+  })
   admin.put('/config', async (c) => {
     if (source.reload === undefined) throw new ProxyError('RELOAD_UNSUPPORTED', 'a config change is a deploy here: redeploy with the new config')
     // Loopback alone is not enough to replace the whole config: a token must guard it.

@@ -1,7 +1,7 @@
 import type { Config } from './schema.ts'
 
 /** Settings a running proxy cannot change: the listener, the admin prefix, the path rule, the store. */
-const RESTART_ONLY = ['listen', 'admin.pathPrefix', 'encodedSlashes', 'store']
+const RESTART_ONLY = ['listen', 'admin.pathPrefix', 'encodedSlashes', 'store', 'metrics']
 
 /**
  * What a new config changes: each differing path that takes effect (`upstreams.api.timeoutMs`,

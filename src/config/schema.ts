@@ -177,6 +177,13 @@ export const ConfigSchema = v.strictObject({
     {},
   ),
   drainTimeoutMs: v.optional(ms(0), 30000),
+  metrics: v.optional(
+    v.strictObject({
+      /** Prometheus metrics at `{admin}/metrics`, fed by every request. */
+      enabled: v.optional(v.boolean(), true),
+    }),
+    {},
+  ),
   log: v.optional(
     v.strictObject({
       /** Lines below this level are dropped (the access log apart). */

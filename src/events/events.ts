@@ -19,6 +19,8 @@ export interface ProxyEventMap {
     /** The client's address. */
     client: string
     upstream: string | undefined
+    /** The matched route's pathPrefix (bounded: a label for metrics). */
+    route: string | undefined
     status: number
     code?: string
     durationMs: number

@@ -5,6 +5,8 @@ import type { RequestTarget } from './request-target.ts'
 export interface RouteMatch {
   upstream: string
   path: string
+  /** The route's `pathPrefix`: what metrics label a request with (never its own path). */
+  route: string
   /** Whether the route proxies WebSocket upgrades. */
   websocket: boolean
 }
@@ -24,7 +26,7 @@ export function createRouter(routes: readonly RouteConfig[]): Router {
       if (route.host !== undefined && (hostname === null || !hostMatches(route.host, hostname))) continue
       if (route.methods !== undefined && !route.methods.includes(method)) continue
       const path = route.stripPrefix ? stripPrefix(route.pathPrefix, pathname) : pathname
-      return { upstream: route.upstream, path: path + search, websocket: route.websocket }
+      return { upstream: route.upstream, path: path + search, route: route.pathPrefix, websocket: route.websocket }
     }
     return undefined
   }

@@ -69,6 +69,29 @@ export const operations: Scenario[] = [
     },
   },
   {
+    name: 'metrics: Prometheus text at {admin}/metrics with requests by upstream, route, status class and code; bounded labels; behind the token',
+    async run(ctx) {
+      const origin = ctx.origin()
+      const proxy = await ctx.proxy({
+        upstreams: { api: { targets: [{ url: origin.url }] } },
+        routes: [{ pathPrefix: '/', upstream: 'api' }],
+        admin: { token: 'metrics-token' },
+      })
+      for (let i = 0; i < 3; i++) await fetch(`${proxy.url}/item/${i}?secret=${i}`).then((r) => r.text())
+      expect((await fetch(`${proxy.url}/_proxy/metrics`)).status).toBe(401)
+      const res = await fetch(`${proxy.url}/_proxy/metrics`, { headers: { authorization: 'Bearer metrics-token' } })
+      expect(res.headers.get('content-type')).toStartWith('text/plain; version=0.0.4')
+      const text = await res.text()
+      expect(text).toContain('edge_proxy_requests_total{upstream="api",route="/",status="2xx",code=""} 3')
+      expect(text).toContain(`edge_proxy_breaker_state{upstream="api",target="${origin.url}"} 0`)
+      expect(text).toContain('# TYPE edge_proxy_request_duration_seconds histogram')
+      // Never a raw path, a query or a client address as a label value.
+      expect(text).not.toContain('/item/')
+      expect(text).not.toContain('secret')
+      expect(text).not.toContain('127.0.0.1"')
+    },
+  },
+  {
     name: 'access log off (log.access: false) and log.level warn: no access line, no info line, warnings still written',
     async run(ctx) {
       const origin = ctx.origin()
