@@ -21,6 +21,7 @@ import { applicable, configChanges, type ConfigChanges } from './config/diff.ts'
 import { parseConfig } from './config/parse.ts'
 import { startHealthChecks } from './health/checks.ts'
 import { proxyMetrics } from './metrics/proxy-metrics.ts'
+import { dashboardStats } from './admin/dashboard-stats.ts'
 import { isWebSocketUpgrade } from './websocket/tunnel.ts'
 import type { WebSocketSupport } from './websocket/types.ts'
 
@@ -134,6 +135,7 @@ export function createProxyControl(config: Config, options: ProxyOptions = {}): 
   logEvents(events)
   let stopAccessLog = config.log.access ? accessLog(events) : undefined
   const metrics = config.metrics.enabled ? proxyMetrics(events, () => state.upstreams.values()) : undefined
+  const dashboard = config.metrics.enabled ? dashboardStats(events) : undefined
   const waitUntil = options.waitUntil
   const fetchUpstream: UpstreamFetch = options.fetch ?? ((input, init) => fetch(input, init))
   // Routes, upstreams and the policy list in one value: a reload swaps it (see state.ts).
@@ -169,6 +171,7 @@ export function createProxyControl(config: Config, options: ProxyOptions = {}): 
       config: () => state.config,
       upstreams: () => state.upstreams.values(),
       metrics,
+      dashboard,
       isLoopbackClient: (c) => isLoopback(clientAddress(c) ?? 'unknown'),
       ...(options.reloadable === false ? {} : { reload: (text: string) => reload(parseConfig(text, options.env ?? {})) }),
     }),

@@ -40,7 +40,10 @@ export function flushLogs(): void {
 
 /** Writes one line to stdout, at once or with the turn's batch. */
 export function writeLine(line: string): void {
-  if (pending === undefined) return console.log(line)
+  if (pending === undefined) {
+    console.log(line)
+    return
+  }
   pending.push(line)
   if (!scheduled) {
     scheduled = true

@@ -49,7 +49,7 @@ export function proxyMetrics(events: ProxyEvents, upstreams: () => Iterable<Upst
   const perTarget = (value: (t: Upstream['targets'][number]) => number) =>
     [...upstreams()].flatMap((u) => u.targets.map((t): [Record<string, string>, number] => [{ upstream: u.name, target: t.url }, value(t)]))
   return () =>
-    [
+    `${[
       requests.render(),
       duration.render(),
       tries.render(),
@@ -77,5 +77,5 @@ export function proxyMetrics(events: ProxyEvents, upstreams: () => Iterable<Upst
         'Requests in flight per target (open WebSockets included).',
         perTarget((t) => t.inFlight),
       ),
-    ].join('\n') + '\n'
+    ].join('\n')}\n`
 }

@@ -60,7 +60,7 @@ export class Histogram {
     const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`]
     for (const [key, { counts, sum, count }] of this.series) {
       const prefix = key === '' ? '' : `${key},`
-      this.buckets.forEach((le, i) => lines.push(`${this.name}_bucket{${prefix}le="${le}"} ${counts[i]}`))
+      for (let i = 0; i < this.buckets.length; i++) lines.push(`${this.name}_bucket{${prefix}le="${this.buckets[i]}"} ${counts[i]}`)
       lines.push(`${this.name}_bucket{${prefix}le="+Inf"} ${count}`, `${this.name}_sum${braces(key)} ${sum}`, `${this.name}_count${braces(key)} ${count}`)
     }
     return lines.join('\n')

@@ -26,14 +26,19 @@ export const healthChecks: Scenario[] = [
       let sending = true
       const load = (async () => {
         while (sending) {
-          answers.push(fetch(`${proxy.url}/work`).then(async (r) => (await r.text(), r.status)))
+          answers.push(
+            fetch(`${proxy.url}/work`).then(async (r) => {
+              await r.text()
+              return r.status
+            }),
+          )
           await Bun.sleep(20) // the load's own pace
         }
       })()
 
       broken = true
       const failedBefore = checksSeen.length
-      const out = JSON.parse(await proxy.line('"event":"health","upstream":"api","target":"' + a.url + '","healthy":false')) as { status: number }
+      const out = JSON.parse(await proxy.line(`"event":"health","upstream":"api","target":"${a.url}","healthy":false`)) as { status: number }
       expect(out.status).toBe(503)
       // Out after exactly unhealthyThreshold failing checks (a check in flight at the switch may have passed).
       expect(checksSeen.slice(failedBefore).filter((s) => s === 503).length).toBeGreaterThanOrEqual(3)
@@ -47,7 +52,7 @@ export const healthChecks: Scenario[] = [
 
       broken = false
       const passedFrom = checksSeen.length
-      await proxy.line('"event":"health","upstream":"api","target":"' + a.url + '","healthy":true')
+      await proxy.line(`"event":"health","upstream":"api","target":"${a.url}","healthy":true`)
       expect(checksSeen.slice(passedFrom).filter((s) => s === 200).length).toBeGreaterThanOrEqual(2)
       expect((await adminStatus(proxy.url)).api!.targets[0]!).toMatchObject({ healthy: true })
       const back: string[] = []
