@@ -14,7 +14,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { denoBinary, freePort, startProcess, workers, wranglerDev, writeConfig, type RunningProxy } from '../test/conformance/harness.ts'
+import { denoBinary, freePort, startProcess, workers, wranglerDev, writeConfig } from '../test/conformance/harness.ts'
 
 const ROUNDS = Number(process.env.ROUNDS ?? 3)
 const DURATION = process.env.DURATION ?? '10s'
@@ -94,8 +94,18 @@ spawn([denoBinary(), 'run', '--allow-net', '--allow-env', 'bench/bare-deno.ts'],
 const upstream = { targets: [{ url: `http://127.0.0.1:${originA}` }, { url: `http://127.0.0.1:${originB}` }] }
 const proxyConfig = { upstreams: { api: upstream }, routes: [{ pathPrefix: '/', upstream: 'api' }] }
 const config = writeConfig(proxyConfig)
-const proxy: RunningProxy = await startProcess([process.execPath, 'runtimes/bun.ts', '--config', config, '--port', '0'])
-const denoProxy: RunningProxy = await startProcess([denoBinary(), 'run', '-A', 'runtimes/deno.ts', '--config', config, '--port', '0'])
+// The proxy's stdout (its access log) goes to /dev/null, as to a log shipper that keeps up: the bench
+// process does not read a line per request. The same proxy with the access log and metrics off tells
+// what operating it costs.
+const [proxyPort, quietPort] = [freePort(), freePort()]
+spawn([process.execPath, 'runtimes/bun.ts', '--config', config, '--port', String(proxyPort)])
+const quietConfig = writeConfig({ ...proxyConfig, log: { access: false }, metrics: { enabled: false } })
+spawn([process.execPath, 'runtimes/bun.ts', '--config', quietConfig, '--port', String(quietPort)])
+const proxy = { url: `http://127.0.0.1:${proxyPort}` }
+const quietProxy = { url: `http://127.0.0.1:${quietPort}` }
+const denoPort = freePort()
+spawn([denoBinary(), 'run', '-A', 'runtimes/deno.ts', '--config', config, '--port', String(denoPort)])
+const denoProxy = { url: `http://127.0.0.1:${denoPort}` }
 const bareWorkerd = await wranglerDev(['--config', 'bench/bare-workers.toml', '--var', `TARGET:http://127.0.0.1:${originA}`], freePort())
 const workerdMemory = await workers.start({ ...proxyConfig, store: { type: 'memory' } })
 const workerdDurable = await workers.start({ ...proxyConfig, store: { type: 'durable-object' } })
@@ -106,14 +116,15 @@ const baseline =
         await startProcess([process.execPath, join(BASELINE, 'runtimes/bun.ts'), '--config', config, '--port', '0']),
         await startProcess([denoBinary(), 'run', '-A', join(BASELINE, 'runtimes/deno.ts'), '--config', config, '--port', '0']),
       ]
-for (const running of [proxy, denoProxy, bareWorkerd, workerdMemory, workerdDurable, ...baseline]) children.push({ kill: () => running.stop('SIGKILL') })
-for (const port of [originA, originB, nginxProxy, haproxyPort, bare, bareDeno]) await waitForPort(port)
+for (const running of [bareWorkerd, workerdMemory, workerdDurable, ...baseline]) children.push({ kill: () => running.stop('SIGKILL') })
+for (const port of [originA, originB, nginxProxy, haproxyPort, bare, bareDeno, proxyPort, quietPort, denoPort]) await waitForPort(port)
 
 const systems: [string, string][] = (
   [
     ['origin (direct)', `http://127.0.0.1:${originA}/`],
     ['bare Bun pass-through', `http://127.0.0.1:${bare}/`],
     ['edge-proxy (Bun)', `${proxy.url}/`],
+    ['edge-proxy (Bun, access log and metrics off)', `${quietProxy.url}/`],
     ['nginx proxy', `http://127.0.0.1:${nginxProxy}/`],
     ['haproxy', `http://127.0.0.1:${haproxyPort}/`],
     ['bare Deno pass-through', `http://127.0.0.1:${bareDeno}/`],
@@ -180,6 +191,7 @@ try {
   console.log('\nratios (each taken within one round, then the median over rounds):')
   const comparisons: [string, string, string][] = [
     ['edge-proxy (Bun)', 'bare Bun pass-through', 'target: >= 0.9, <= +1 ms'],
+    ['edge-proxy (Bun)', 'edge-proxy (Bun, access log and metrics off)', 'access log and metrics on / off; target: >= 0.95'],
     ['edge-proxy (Bun)', 'nginx proxy', ''],
     ['edge-proxy (Bun)', 'haproxy', ''],
     ['edge-proxy (Deno)', 'bare Deno pass-through', 'target: >= 0.9'],

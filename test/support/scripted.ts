@@ -18,6 +18,7 @@ export function scripted(
   answer: (call: Call, init: RequestInit) => Response | Error | Promise<Response>,
   upstream: Partial<ConfigInput['upstreams'][string]> = {},
   options: Omit<ProxyOptions, 'fetch' | 'random'> = {},
+  rest: Partial<ConfigInput> = {},
 ) {
   const calls: Call[] = []
   const fetch: UpstreamFetch = async (input, init) => {
@@ -45,6 +46,7 @@ export function scripted(
       },
     },
     routes: [{ pathPrefix: '/', upstream: 'api' }],
+    ...rest,
   })
   // Backoffs draw 0.99 of their range: the longest wait each step allows. The client is local (admin answers it).
   return { app: createProxy(config, { clientAddress: () => '127.0.0.1', ...options, fetch, random: () => 0.99 }), calls }
