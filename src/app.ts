@@ -241,12 +241,13 @@ export function createProxyControl(config: Config, options: ProxyOptions = {}): 
    * Forwards and reports the outcome as a `request` event, once the response body has ended (its
    * bytes counted): taken only while someone listens (the access log, metrics).
    */
-  const forwardAndReport = async (c: Context): Promise<Response> => {
+  const forwardAndReport = (c: Context): Promise<Response> => {
     const started = Date.now()
     const seen: Seen = {}
-    const report = (status: number, bytesOut: number | null, code?: string) => {
+    // One object literal, optional fields left undefined (JSON leaves them out): this runs per request.
+    const report = (status: number, bytesOut: number | null, code: string | undefined) => {
       const { exchange } = seen
-      const last = exchange?.tried.at(-1)
+      const last = exchange?.tried[exchange.tried.length - 1]
       events.emit('request', {
         requestId: c.get('requestId'),
         method: c.req.method,
@@ -255,26 +256,33 @@ export function createProxyControl(config: Config, options: ProxyOptions = {}): 
         upstream: seen.upstream,
         route: seen.route,
         status,
-        ...(code === undefined ? {} : { code }),
+        code,
         durationMs: Date.now() - started,
         tries: exchange?.tried.length ?? 0,
-        ...(last === undefined ? {} : { target: last.url, breaker: last.breaker.state }),
-        ...(exchange?.record.key === undefined ? {} : { key: exchange.record.key }),
+        target: last?.url,
+        breaker: last?.breaker.state,
+        key: exchange?.record.key,
         bytesIn: seen.bytesIn ?? null,
         bytesOut,
       })
     }
-    try {
-      const response = await forwardRequest(c, seen)
-      const record = seen.exchange?.record
-      if (record?.bodyEnded === undefined) report(response.status, declaredLength(response.headers))
-      else void record.bodyEnded.then(() => report(response.status, record.bytesOut))
-      return response
-    } catch (error) {
+    const failed = (error: unknown): never => {
       if (error instanceof ProxyError) report(error.status, null, error.code)
       else report(500, null, 'INTERNAL_ERROR')
       throw error
     }
+    let forwarded: Promise<Response>
+    try {
+      forwarded = forwardRequest(c, seen)
+    } catch (error) {
+      return failed(error)
+    }
+    return forwarded.then((response) => {
+      const record = seen.exchange?.record
+      if (record?.bodyEnded === undefined) report(response.status, declaredLength(response.headers), undefined)
+      else void record.bodyEnded.then(() => report(response.status, record.bytesOut, undefined))
+      return response
+    }, failed)
   }
   app.all('*', (c) => (events.listening('request') ? forwardAndReport(c) : forwardRequest(c)))
   return { app, config: () => state.config, reload, stop: () => stopChecks() }

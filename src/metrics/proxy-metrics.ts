@@ -11,71 +11,89 @@ const BREAKER_VALUE: Record<BreakerState, number> = { closed: 0, 'half-open': 1,
  * requests: `/metrics` there is one isolate's view (see README).
  */
 export function proxyMetrics(events: ProxyEvents, upstreams: () => Iterable<Upstream>): () => string {
-  const requests = new Counter('edge_proxy_requests_total', 'Requests answered, by upstream, route, status class and error code.')
-  const duration = new Histogram('edge_proxy_request_duration_seconds', 'Request duration, to the end of the response body, by upstream.')
-  const tries = new Histogram('edge_proxy_try_duration_seconds', 'Time to response headers of each try, by upstream and target.')
-  const triesTotal = new Counter('edge_proxy_tries_total', 'Tries, by upstream, target and outcome (a status class or an error code).')
-  const retries = new Counter('edge_proxy_retries_total', 'Retries, by upstream and reason.')
-  const refused = new Counter('edge_proxy_retries_refused_total', 'Retries the rules allowed and the retry budget refused, by upstream.')
-  const transitions = new Counter('edge_proxy_breaker_transitions_total', 'Breaker transitions, by upstream, target and the state entered.')
-  const health = new Counter('edge_proxy_health_transitions_total', 'Health check transitions, by upstream, target and whether it became healthy.')
-  const keys = new Counter('edge_proxy_idempotency_keys_total', 'Idempotency-Key outcomes, by upstream and outcome.')
+  const requests = new Counter('edge_proxy_requests_total', 'Requests answered, by upstream, route, status class and error code.', [
+    'upstream',
+    'route',
+    'status',
+    'code',
+  ])
+  const duration = new Histogram('edge_proxy_request_duration_seconds', 'Request duration, to the end of the response body, by upstream.', ['upstream'])
+  const tries = new Histogram('edge_proxy_try_duration_seconds', 'Time to response headers of each try, by upstream and target.', ['upstream', 'target'])
+  const triesTotal = new Counter('edge_proxy_tries_total', 'Tries, by upstream, target and outcome (a status class or an error code).', [
+    'upstream',
+    'target',
+    'outcome',
+  ])
+  const retries = new Counter('edge_proxy_retries_total', 'Retries, by upstream and reason.', ['upstream', 'reason'])
+  const refused = new Counter('edge_proxy_retries_refused_total', 'Retries the rules allowed and the retry budget refused, by upstream.', ['upstream'])
+  const transitions = new Counter('edge_proxy_breaker_transitions_total', 'Breaker transitions, by upstream, target and the state entered.', [
+    'upstream',
+    'target',
+    'to',
+  ])
+  const health = new Counter('edge_proxy_health_transitions_total', 'Health check transitions, by upstream, target and whether it became healthy.', [
+    'upstream',
+    'target',
+    'healthy',
+  ])
+  const keys = new Counter('edge_proxy_idempotency_keys_total', 'Idempotency-Key outcomes, by upstream and outcome.', ['upstream', 'outcome'])
   const rejected = new Counter(
     'edge_proxy_bulkhead_rejections_total',
     'Requests refused because every target was at its maxInFlight (TARGET_SATURATED), by upstream.',
+    ['upstream'],
   )
-  const bytesIn = new Counter('edge_proxy_request_bytes_total', 'Request body bytes received, by upstream (bodies of declared or read-ahead length).')
-  const bytesOut = new Counter('edge_proxy_response_bytes_total', 'Response body bytes sent, by upstream.')
+  const bytesIn = new Counter('edge_proxy_request_bytes_total', 'Request body bytes received, by upstream (bodies of declared or read-ahead length).', [
+    'upstream',
+  ])
+  const bytesOut = new Counter('edge_proxy_response_bytes_total', 'Response body bytes sent, by upstream.', ['upstream'])
 
   events.on('request', (e) => {
     const upstream = e.upstream ?? 'none'
-    requests.inc({ upstream, route: e.route ?? 'none', status: `${Math.floor(e.status / 100)}xx`, code: e.code ?? '' })
-    duration.observe({ upstream }, e.durationMs / 1000)
-    if (e.code === 'TARGET_SATURATED') rejected.inc({ upstream })
-    if (e.bytesIn !== null) bytesIn.inc({ upstream }, e.bytesIn)
-    if (e.bytesOut !== null) bytesOut.inc({ upstream }, e.bytesOut)
+    requests.inc([upstream, e.route ?? 'none', statusClass(e.status), e.code ?? ''])
+    duration.observe([upstream], e.durationMs / 1000)
+    if (e.code === 'TARGET_SATURATED') rejected.inc([upstream])
+    if (e.bytesIn !== null) bytesIn.inc([upstream], e.bytesIn)
+    if (e.bytesOut !== null) bytesOut.inc([upstream], e.bytesOut)
   })
   events.on('try', (e) => {
-    tries.observe({ upstream: e.upstream, target: e.target }, e.latencyMs / 1000)
-    triesTotal.inc({ upstream: e.upstream, target: e.target, outcome: e.status === undefined ? e.code! : `${Math.floor(e.status / 100)}xx` })
+    tries.observe([e.upstream, e.target], e.latencyMs / 1000)
+    triesTotal.inc([e.upstream, e.target, e.status === undefined ? e.code! : statusClass(e.status)])
   })
-  events.on('retry', (e) => retries.inc({ upstream: e.upstream, reason: e.reason }))
-  events.on('budget-refused', (e) => refused.inc({ upstream: e.upstream }))
-  events.on('breaker', (e) => transitions.inc({ upstream: e.upstream, target: e.target, to: e.transition.to }))
-  events.on('health', (e) => health.inc({ upstream: e.upstream, target: e.target, healthy: String(e.healthy) }))
-  events.on('key', (e) => keys.inc({ upstream: e.upstream, outcome: e.outcome }))
+  events.on('retry', (e) => retries.inc([e.upstream, e.reason]))
+  events.on('budget-refused', (e) => refused.inc([e.upstream]))
+  events.on('breaker', (e) => transitions.inc([e.upstream, e.target, e.transition.to]))
+  events.on('health', (e) => health.inc([e.upstream, e.target, String(e.healthy)]))
+  events.on('key', (e) => keys.inc([e.upstream, e.outcome]))
 
   /** One sample per target of every upstream. */
   const perTarget = (value: (t: Upstream['targets'][number]) => number) =>
-    [...upstreams()].flatMap((u) => u.targets.map((t): [Record<string, string>, number] => [{ upstream: u.name, target: t.url }, value(t)]))
+    [...upstreams()].flatMap((u) => u.targets.map((t): [string[], number] => [[u.name, t.url], value(t)]))
+  const counted = [requests, duration, tries, triesTotal, retries, refused, transitions, health, keys, rejected, bytesIn, bytesOut]
   return () =>
     `${[
-      requests.render(),
-      duration.render(),
-      tries.render(),
-      triesTotal.render(),
-      retries.render(),
-      refused.render(),
-      transitions.render(),
-      health.render(),
-      keys.render(),
-      rejected.render(),
-      bytesIn.render(),
-      bytesOut.render(),
+      ...counted.map((metric) => metric.render()),
       gauge(
         'edge_proxy_breaker_state',
         'Breaker state per target: 0 closed, 1 half-open, 2 open.',
+        TARGET_LABELS,
         perTarget((t) => BREAKER_VALUE[t.breaker.state]),
       ),
       gauge(
         'edge_proxy_target_healthy',
         'Health per target from active checks: 1 healthy, 0 not.',
+        TARGET_LABELS,
         perTarget((t) => (t.health.healthy ? 1 : 0)),
       ),
       gauge(
         'edge_proxy_in_flight',
         'Requests in flight per target (open WebSockets included).',
+        TARGET_LABELS,
         perTarget((t) => t.inFlight),
       ),
     ].join('\n')}\n`
 }
+
+/** Status classes as label values, made once. */
+const STATUS_CLASSES = ['0xx', '1xx', '2xx', '3xx', '4xx', '5xx']
+const statusClass = (status: number) => STATUS_CLASSES[Math.floor(status / 100)] ?? 'other'
+const TARGET_LABELS = ['upstream', 'target']

@@ -1,34 +1,50 @@
 /**
  * Counters and histograms in the Prometheus text format (0.0.4), as small as the proxy needs: a
  * series per label set, labels always from bounded sets (upstream and target names, route prefixes,
- * status classes, error codes), never from a request's path or a client address.
+ * status classes, error codes), never from a request's path or a client address. A metric names its
+ * labels once; a sample gives their values in that order, and is found by them joined (escaping waits
+ * for the scrape), so counting costs a string join and a map lookup.
  */
-export type Labels = Record<string, string>
 
-/** `a="x",b="y"`, escaped as the format asks. */
-function labelText(labels: Labels): string {
-  return Object.entries(labels)
-    .map(([name, value]) => `${name}="${value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')}"`)
-    .join(',')
+/** The format's escapes for a label value. */
+const escape = (value: string) => value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')
+
+/** `{a="x",b="y"}` for these names and values; nothing for no labels. */
+function labelText(names: readonly string[], values: readonly string[], extra = ''): string {
+  const pairs = names.map((name, i) => `${name}="${escape(values[i]!)}"`)
+  if (extra !== '') pairs.push(extra)
+  return pairs.length === 0 ? '' : `{${pairs.join(',')}}`
 }
 
-const braces = (text: string) => (text === '' ? '' : `{${text}}`)
+const SEP = '\u0000'
 
-export class Counter {
-  private readonly series = new Map<string, number>()
+abstract class Metric<Series> {
+  protected readonly series = new Map<string, { values: string[]; data: Series }>()
   constructor(
     readonly name: string,
     readonly help: string,
+    readonly labels: readonly string[],
   ) {}
 
-  inc(labels: Labels, by = 1): void {
-    const key = labelText(labels)
-    this.series.set(key, (this.series.get(key) ?? 0) + by)
+  protected at(values: string[], create: () => Series): Series {
+    const key = values.length === 1 ? values[0]! : values.join(SEP)
+    let entry = this.series.get(key)
+    if (entry === undefined) {
+      entry = { values, data: create() }
+      this.series.set(key, entry)
+    }
+    return entry.data
+  }
+}
+
+export class Counter extends Metric<{ value: number }> {
+  inc(values: string[], by = 1): void {
+    this.at(values, () => ({ value: 0 })).value += by
   }
 
   render(): string {
     const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} counter`]
-    for (const [key, value] of this.series) lines.push(`${this.name}${braces(key)} ${value}`)
+    for (const { values, data } of this.series.values()) lines.push(`${this.name}${labelText(this.labels, values)} ${data.value}`)
     return lines.join('\n')
   }
 }
@@ -36,40 +52,37 @@ export class Counter {
 /** Seconds, from 5 ms to a minute: proxied requests, tries and streams. */
 export const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60]
 
-export class Histogram {
-  private readonly series = new Map<string, { counts: number[]; sum: number; count: number }>()
-  constructor(
-    readonly name: string,
-    readonly help: string,
-    readonly buckets: readonly number[] = DURATION_BUCKETS,
-  ) {}
+export class Histogram extends Metric<{ counts: number[]; sum: number; count: number }> {
+  readonly buckets: readonly number[] = DURATION_BUCKETS
 
-  observe(labels: Labels, value: number): void {
-    const key = labelText(labels)
-    let series = this.series.get(key)
-    if (series === undefined) {
-      series = { counts: this.buckets.map(() => 0), sum: 0, count: 0 }
-      this.series.set(key, series)
-    }
-    for (let i = 0; i < this.buckets.length; i++) if (value <= this.buckets[i]!) series.counts[i]!++
+  observe(values: string[], value: number): void {
+    const series = this.at(values, () => ({ counts: this.buckets.map(() => 0), sum: 0, count: 0 }))
+    // Counted in the first bucket that holds it; made cumulative when rendered.
+    let i = 0
+    while (i < this.buckets.length && value > this.buckets[i]!) i++
+    if (i < this.buckets.length) series.counts[i]!++
     series.sum += value
     series.count++
   }
 
   render(): string {
     const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`]
-    for (const [key, { counts, sum, count }] of this.series) {
-      const prefix = key === '' ? '' : `${key},`
-      for (let i = 0; i < this.buckets.length; i++) lines.push(`${this.name}_bucket{${prefix}le="${this.buckets[i]}"} ${counts[i]}`)
-      lines.push(`${this.name}_bucket{${prefix}le="+Inf"} ${count}`, `${this.name}_sum${braces(key)} ${sum}`, `${this.name}_count${braces(key)} ${count}`)
+    for (const { values, data } of this.series.values()) {
+      let cumulative = 0
+      for (let i = 0; i < this.buckets.length; i++) {
+        cumulative += data.counts[i]!
+        lines.push(`${this.name}_bucket${labelText(this.labels, values, `le="${this.buckets[i]}"`)} ${cumulative}`)
+      }
+      lines.push(`${this.name}_bucket${labelText(this.labels, values, 'le="+Inf"')} ${data.count}`)
+      lines.push(`${this.name}_sum${labelText(this.labels, values)} ${data.sum}`, `${this.name}_count${labelText(this.labels, values)} ${data.count}`)
     }
     return lines.join('\n')
   }
 }
 
 /** A gauge read at scrape time from the proxy's state. */
-export function gauge(name: string, help: string, samples: Iterable<[Labels, number]>): string {
+export function gauge(name: string, help: string, labels: readonly string[], samples: Iterable<[string[], number]>): string {
   const lines = [`# HELP ${name} ${help}`, `# TYPE ${name} gauge`]
-  for (const [labels, value] of samples) lines.push(`${name}${braces(labelText(labels))} ${value}`)
+  for (const [values, value] of samples) lines.push(`${name}${labelText(labels, values)} ${value}`)
   return lines.join('\n')
 }

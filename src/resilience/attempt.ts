@@ -154,8 +154,15 @@ function follow(signal: AbortSignal | null, onAbort: (reason: unknown) => void):
 }
 
 /** Reports a try that ended: the upstream's status, or the error's code. */
-function tried(exchange: Exchange, target: Target, latencyMs: number, outcome: { status: number } | { code: string }): void {
-  exchange.events.emit('try', { requestId: exchange.client.requestId, upstream: exchange.upstream.name, target: target.url, latencyMs, ...outcome })
+function tried(exchange: Exchange, target: Target, latencyMs: number, outcome: { status?: number; code?: string }): void {
+  exchange.events.emit('try', {
+    requestId: exchange.client.requestId,
+    upstream: exchange.upstream.name,
+    target: target.url,
+    latencyMs,
+    status: outcome.status,
+    code: outcome.code,
+  })
 }
 
 /** Counts a failure and gives the breaker its verdict (undefined: success). */
