@@ -7,11 +7,11 @@
  */
 
 /** The format's escapes for a label value. */
-const escape = (value: string) => value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')
+const escapeValue = (value: string) => value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n')
 
 /** `{a="x",b="y"}` for these names and values; nothing for no labels. */
 function labelText(names: readonly string[], values: readonly string[], extra = ''): string {
-  const pairs = names.map((name, i) => `${name}="${escape(values[i]!)}"`)
+  const pairs = names.map((name, i) => `${name}="${escapeValue(values[i]!)}"`)
   if (extra !== '') pairs.push(extra)
   return pairs.length === 0 ? '' : `{${pairs.join(',')}}`
 }
