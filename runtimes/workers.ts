@@ -9,17 +9,20 @@ import { describeError, log } from '../src/log.ts'
 import bundledConfig from './workers.config.json'
 import { DurableObjectKeyStore, DurableObjectStore, type BreakerObject, type IdempotencyKeyObject } from './stores/durable-object.ts'
 import { KvStore } from './stores/kv.ts'
+import { durableObjectHealth, type HealthCheckObject } from './stores/health-object.ts'
 import { openStore, type StoreOpeners } from '../src/stores/open.ts'
 import { linkWebSocket } from '../src/websocket/standard.ts'
 import { HandshakeFailed, type WebSocketSupport } from '../src/websocket/types.ts'
 
 export { BreakerObject, IdempotencyKeyObject } from './stores/durable-object.ts'
+export { HealthCheckObject } from './stores/health-object.ts'
 
 interface Env {
   PROXY_CONFIG?: string
   BREAKERS?: DurableObjectNamespace<BreakerObject>
   IDEMPOTENCY_KEYS?: DurableObjectNamespace<IdempotencyKeyObject>
   BREAKER_HINTS?: KVNamespace
+  HEALTH_CHECKS?: DurableObjectNamespace<HealthCheckObject>
   [name: string]: unknown
 }
 
@@ -41,7 +44,7 @@ async function build(source: string, env: Env, middleware: MiddlewareHandler[]):
   const vars = Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => typeof e[1] === 'string'))
   const config = parseConfig(source, vars)
   logConfigWarnings(config)
-  const ignored = notOnWorkers(config)
+  const ignored = notOnWorkers(config, env)
   if (ignored.length > 0)
     log('warn', 'config_not_enforced', {
       paths: ignored,
@@ -55,7 +58,8 @@ async function build(source: string, env: Env, middleware: MiddlewareHandler[]):
     middleware,
     webSockets: workersWebSockets(),
     reloadable: false, // on Workers a config change is a deploy
-    healthChecks: false, // no timer outlives a request
+    // No timer outlives a request: checks run from a Durable Object's alarm, when the binding is there.
+    ...(env.HEALTH_CHECKS === undefined ? {} : { sharedHealth: durableObjectHealth(env.HEALTH_CHECKS) }),
   })
 }
 
@@ -89,13 +93,13 @@ function workersWebSockets(): WebSocketSupport {
 
 /**
  * Settings a Worker cannot act on: TLS (its listener is Cloudflare's edge, and its fetch takes no CA
- * or server name) and active health checks (no timer outlives a request; not built for Workers yet).
+ * or server name), and active health checks without the HEALTH_CHECKS binding (their Durable Object).
  */
-function notOnWorkers(config: Config): string[] {
+function notOnWorkers(config: Config, env: Env): string[] {
   const paths = config.listen.tls === undefined ? [] : ['listen.tls']
   for (const [name, upstream] of Object.entries(config.upstreams)) {
     if (upstream.tls !== undefined) paths.push(`upstreams.${name}.tls`)
-    if (upstream.healthCheck !== undefined) paths.push(`upstreams.${name}.healthCheck`)
+    if (upstream.healthCheck !== undefined && env.HEALTH_CHECKS === undefined) paths.push(`upstreams.${name}.healthCheck`)
   }
   return paths
 }

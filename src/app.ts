@@ -20,6 +20,7 @@ import { announce, setLogLevel } from './log.ts'
 import { applicable, configChanges, type ConfigChanges } from './config/diff.ts'
 import { parseConfig } from './config/parse.ts'
 import { startHealthChecks } from './health/checks.ts'
+import type { SharedHealth } from './health/shared.ts'
 import { proxyMetrics } from './metrics/proxy-metrics.ts'
 import { dashboardStats } from './admin/dashboard-stats.ts'
 import { isWebSocketUpgrade } from './websocket/tunnel.ts'
@@ -73,8 +74,11 @@ export interface ProxyOptions {
   env?: Record<string, string | undefined>
   /** Whether `PUT {admin}/config` may apply a config (false on Workers, where a change is a deploy). Default true. */
   reloadable?: boolean
-  /** Whether active health checks run from timers here (false on Workers, where no timer outlives a request). Default true. */
-  healthChecks?: boolean
+  /**
+   * Where active health checks run: timers in this process (the default), or elsewhere with their
+   * results shared (Workers, where no timer outlives a request: a Durable Object alarm).
+   */
+  sharedHealth?: SharedHealth
 }
 
 /** The proxy app and the handle that changes its config while it serves. */
@@ -139,9 +143,17 @@ export function createProxyControl(config: Config, options: ProxyOptions = {}): 
   const waitUntil = options.waitUntil
   const fetchUpstream: UpstreamFetch = options.fetch ?? ((input, init) => fetch(input, init))
   // Routes, upstreams and the policy list in one value: a reload swaps it (see state.ts).
-  const deps = { store, random, events, fetch: fetchUpstream, keepsWorkAlive: waitUntil !== undefined, webSockets: options.webSockets }
+  const deps = {
+    store,
+    random,
+    events,
+    fetch: fetchUpstream,
+    keepsWorkAlive: waitUntil !== undefined,
+    webSockets: options.webSockets,
+    sharedHealth: options.sharedHealth,
+  }
   let state: ProxyState = buildState(config, deps)
-  const checks = () => (options.healthChecks === false ? () => {} : startHealthChecks(state.upstreams.values(), fetchUpstream, events, random))
+  const checks = () => (options.sharedHealth !== undefined ? () => {} : startHealthChecks(state.upstreams.values(), fetchUpstream, events, random))
   let stopChecks = checks()
   const reload = (given: Config): ConfigChanges => {
     const next = applicable(state.config, given)

@@ -12,6 +12,7 @@ import { createRouter, type Router } from './routing/router.ts'
 import type { BreakerStore } from './stores/types.ts'
 import { createUpstream, type Upstream } from './upstream/upstream.ts'
 import { tunnel } from './websocket/tunnel.ts'
+import { type SharedHealth, sharedHealthChecks } from './health/shared.ts'
 import type { WebSocketSupport } from './websocket/types.ts'
 
 /**
@@ -41,6 +42,8 @@ export interface StateDeps {
   keepsWorkAlive: boolean
   /** How the runtime proxies WebSockets; without it an upgrade is answered 501. */
   webSockets?: WebSocketSupport
+  /** Where health checks run elsewhere and share their results (Workers); otherwise timers run them (app.ts). */
+  sharedHealth?: SharedHealth
 }
 
 /**
@@ -56,6 +59,7 @@ export function buildState(config: Config, deps: StateDeps, previous?: ProxyStat
   }
   const policies: Policy[] = [
     ...(deps.keepsWorkAlive ? [storeWorkKeptAlive(upstreams)] : []),
+    ...(deps.sharedHealth ? [sharedHealthChecks(deps.sharedHealth, deps.events)] : []),
     idempotency(config, deps.store),
     retries(deps.random),
     upstreamSelection(upstreams),

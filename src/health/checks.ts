@@ -1,10 +1,10 @@
-import type { UpstreamConfig } from '../config/schema.ts'
+import type { UpstreamConfig, UpstreamTls } from '../config/schema.ts'
 import type { ProxyEvents } from '../events/events.ts'
 import type { UpstreamFetch } from '../forwarding/forward.ts'
-import type { Target } from '../upstream/target.ts'
 import type { Upstream } from '../upstream/upstream.ts'
 
-type HealthCheckConfig = NonNullable<UpstreamConfig['healthCheck']>
+export type HealthCheckConfig = NonNullable<UpstreamConfig['healthCheck']>
+export type CheckResult = NonNullable<TargetHealth['last']>
 
 /** What the active checks know of a target. Healthy until checks say otherwise, so a proxy serves at once. */
 export interface TargetHealth {
@@ -26,7 +26,7 @@ const passes = (check: HealthCheckConfig, status: number) =>
  * take a healthy target out, `healthyThreshold` passes in a row bring an unhealthy one back.
  * Returns whether the state changed.
  */
-export function recordCheck(health: TargetHealth, check: HealthCheckConfig, result: NonNullable<TargetHealth['last']>): boolean {
+export function recordCheck(health: TargetHealth, check: HealthCheckConfig, result: CheckResult): boolean {
   health.last = result
   health.streak = result.ok ? Math.max(health.streak, 0) + 1 : Math.min(health.streak, 0) - 1
   const flip = health.healthy ? -health.streak >= check.unhealthyThreshold : health.streak >= check.healthyThreshold
@@ -37,14 +37,14 @@ export function recordCheck(health: TargetHealth, check: HealthCheckConfig, resu
   return flip
 }
 
-/** Probes one target once: GET `path` within `timeoutMs`, through the upstream fetch (its TLS settings). */
-async function probe(target: Target, upstream: Upstream, check: HealthCheckConfig, fetchUpstream: UpstreamFetch): Promise<NonNullable<TargetHealth['last']>> {
+/** Probes one target (its origin URL) once: GET `path` within `timeoutMs`, through the upstream fetch (its TLS settings). */
+export async function probe(url: string, check: HealthCheckConfig, fetchUpstream: UpstreamFetch, tls?: UpstreamTls): Promise<CheckResult> {
   const started = Date.now()
   try {
     const response = await fetchUpstream(
-      target.url + check.path,
+      url + check.path,
       { method: 'GET', headers: new Headers(check.headers), redirect: 'manual', signal: AbortSignal.timeout(check.timeoutMs) },
-      upstream.config.tls,
+      tls,
     )
     void response.body?.cancel().catch(() => {})
     return { at: started, ok: passes(check, response.status), status: response.status, latencyMs: Date.now() - started }
@@ -76,7 +76,7 @@ export function startHealthChecks(upstreams: Iterable<Upstream>, fetchUpstream: 
         const delay = first ? random() * check.intervalMs : check.intervalMs * (0.9 + 0.2 * random())
         const timer = setTimeout(async () => {
           timers.delete(timer)
-          const result = await probe(target, upstream, check, fetchUpstream)
+          const result = await probe(target.url, check, fetchUpstream, upstream.config.tls)
           if (stopped) return
           if (recordCheck(target.health, check, result)) {
             events.emit('health', { upstream: upstream.name, target: target.url, healthy: target.health.healthy, ...describe(result) })
@@ -95,7 +95,7 @@ export function startHealthChecks(upstreams: Iterable<Upstream>, fetchUpstream: 
   }
 }
 
-const describe = (result: NonNullable<TargetHealth['last']>) => ({
+const describe = (result: CheckResult) => ({
   ...(result.status === undefined ? {} : { status: result.status }),
   ...(result.error === undefined ? {} : { error: result.error }),
 })

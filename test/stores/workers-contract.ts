@@ -7,6 +7,7 @@ import { KvStore } from '../../runtimes/stores/kv.ts'
 import { runContract } from './contract.ts'
 
 export { BreakerObject, IdempotencyKeyObject } from '../../runtimes/stores/durable-object.ts'
+export { HealthCheckObject } from '../../runtimes/stores/health-object.ts'
 
 interface Env {
   BREAKERS: DurableObjectNamespace<BreakerObject>

@@ -4,7 +4,6 @@ import { adminStatus, type Scenario } from '../context.ts'
 export const healthChecks: Scenario[] = [
   {
     name: 'active health checks: a target whose /healthz turns 503 leaves the rotation after unhealthyThreshold checks and returns after healthyThreshold, no client request failing',
-    skip: { workers: 'no timer outlives a request on Workers; checks from a Durable Object alarm are not built yet (see README)' },
     timeoutMs: 30000,
     async run(ctx) {
       let broken = false

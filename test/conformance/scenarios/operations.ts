@@ -92,6 +92,36 @@ export const operations: Scenario[] = [
     },
   },
   {
+    name: 'dashboard: the login form sets a session cookie that opens the page and its data; a wrong token gets neither',
+    async run(ctx) {
+      const origin = ctx.origin()
+      const proxy = await ctx.proxy({
+        upstreams: { api: { targets: [{ url: origin.url }] } },
+        routes: [{ pathPrefix: '/', upstream: 'api' }],
+        admin: { token: 'dash-token' },
+      })
+      await fetch(`${proxy.url}/x`).then((r) => r.text())
+      const form = await fetch(`${proxy.url}/_proxy`)
+      expect(form.status).toBe(401)
+      expect(await form.text()).toContain('name="token"')
+      const wrong = await fetch(`${proxy.url}/_proxy/login`, { method: 'POST', body: new URLSearchParams({ token: 'nope' }), redirect: 'manual' })
+      expect(wrong.status).toBe(401)
+      expect(wrong.headers.get('set-cookie')).toBeNull()
+      const login = await fetch(`${proxy.url}/_proxy/login`, { method: 'POST', body: new URLSearchParams({ token: 'dash-token' }), redirect: 'manual' })
+      expect(login.status).toBe(303)
+      const cookie = login.headers.get('set-cookie')!
+      expect(cookie).toContain('HttpOnly')
+      expect(cookie).not.toContain('dash-token')
+      const session = { cookie: cookie.split(';')[0]! }
+      expect(await (await fetch(`${proxy.url}/_proxy`, { headers: session })).text()).toContain('dashboard.json')
+      const data = (await (await fetch(`${proxy.url}/_proxy/dashboard.json`, { headers: session })).json()) as {
+        upstreams: { api: { targets: { url: string; healthy: boolean; breaker: string }[] } }
+      }
+      expect(data.upstreams.api.targets[0]).toMatchObject({ url: origin.url, healthy: true, breaker: 'closed' })
+      expect((await fetch(`${proxy.url}/_proxy/dashboard.json`, { headers: { cookie: 'edge_proxy_session=forged' } })).status).toBe(401)
+    },
+  },
+  {
     name: 'access log off (log.access: false) and log.level warn: no access line, no info line, warnings still written',
     async run(ctx) {
       const origin = ctx.origin()
