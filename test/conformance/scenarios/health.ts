@@ -44,6 +44,11 @@ export const healthChecks: Scenario[] = [
       const during = (await adminStatus(proxy.url)).api!.targets[0]! as unknown as { healthy: boolean; health: { ok: boolean; status: number } }
       expect(during.healthy).toBe(false)
       expect(during.health).toMatchObject({ ok: false, status: 503 })
+      // The metrics agree: A's health gauge is 0, B's 1, and one transition out is counted.
+      const metrics = await (await fetch(`${proxy.url}/_proxy/metrics`)).text()
+      expect(metrics).toContain(`edge_proxy_target_healthy{upstream="api",target="${a.url}"} 0`)
+      expect(metrics).toContain(`edge_proxy_target_healthy{upstream="api",target="${b.url}"} 1`)
+      expect(metrics).toContain(`edge_proxy_health_transitions_total{upstream="api",target="${a.url}",healthy="false"} 1`)
       // Out of the rotation: requests sent now all go to B.
       const whileOut: string[] = []
       for (let i = 0; i < 6; i++) whileOut.push(await (await fetch(`${proxy.url}/check`)).text())

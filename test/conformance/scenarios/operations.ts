@@ -5,7 +5,7 @@ import { VERSION } from '../../../src/version.ts'
 import { freePort } from '../../support/origin.ts'
 import { within } from '../../support/wait.ts'
 import { proxyError, type Scenario, type ScenarioContext, type UpstreamStatus } from '../context.ts'
-import { writeConfig } from '../harness.ts'
+import { startProcess, writeConfig } from '../harness.ts'
 
 const root = join(import.meta.dir, '..', '..', '..')
 
@@ -244,6 +244,25 @@ export const commandLine: Scenario[] = [
       // After `a` left, only `b` answers; the broken target stayed open through every reload.
       expect(results.at(-1)!.body).toBe('b')
       expect(await brokenState()).toBe('open')
+    },
+  },
+  {
+    name: 'CLI: --watch reloads the config file when it changes (an invalid one is refused), with no signal',
+    skip: { workers: NO_CLI },
+    async run(ctx) {
+      const a = ctx.origin(() => new Response('a'))
+      const b = ctx.origin(() => new Response('b'))
+      const config = (url: string) => ({ upstreams: { api: { targets: [{ url }] } }, routes: [{ pathPrefix: '/', upstream: 'api' }] })
+      const file = writeConfig(config(a.url))
+      const proxy = await startProcess([...ctx.runtime.command!, '--config', file, '--port', '0', '--watch'])
+      ctx.defer(() => proxy.stop('SIGKILL'))
+      expect(await (await fetch(proxy.url)).text()).toBe('a')
+      writeFileSync(file, JSON.stringify(config(b.url)))
+      expect(await proxy.line('"event":"config_reloaded"')).toContain('upstreams.api.targets')
+      expect(await (await fetch(proxy.url)).text()).toBe('b')
+      writeFileSync(file, '{ "routes": [] }')
+      expect(await proxy.line('"event":"config_reload_refused"')).toContain('"trigger":"watch"')
+      expect(await (await fetch(proxy.url)).text()).toBe('b')
     },
   },
 ]
