@@ -2,8 +2,8 @@
  * Counters and histograms in the Prometheus text format (0.0.4), as small as the proxy needs: a
  * series per label set, labels always from bounded sets (upstream and target names, route prefixes,
  * status classes, error codes), never from a request's path or a client address. A metric names its
- * labels once; a sample gives their values in that order, and is found by them joined (escaping waits
- * for the scrape), so counting costs a string join and a map lookup.
+ * labels once; a sample gives their values in that order and is found by them, one map per label
+ * (escaping waits for the scrape), so counting makes no string.
  */
 
 /** The format's escapes for a label value. */
@@ -16,10 +16,12 @@ function labelText(names: readonly string[], values: readonly string[], extra = 
   return pairs.length === 0 ? '' : `{${pairs.join(',')}}`
 }
 
-const SEP = '\u0000'
+/** Series by their label values, one map level per label: a lookup makes no string. */
+type Tree<Series> = Map<string, Tree<Series> | { values: string[]; data: Series }>
 
 abstract class Metric<Series> {
-  protected readonly series = new Map<string, { values: string[]; data: Series }>()
+  private readonly tree: Tree<Series> = new Map()
+  protected readonly series: { values: string[]; data: Series }[] = []
   constructor(
     readonly name: string,
     readonly help: string,
@@ -27,11 +29,21 @@ abstract class Metric<Series> {
   ) {}
 
   protected at(values: string[], create: () => Series): Series {
-    const key = values.length === 1 ? values[0]! : values.join(SEP)
-    let entry = this.series.get(key)
+    let level = this.tree
+    for (let i = 0; i < values.length - 1; i++) {
+      let next = level.get(values[i]!) as Tree<Series> | undefined
+      if (next === undefined) {
+        next = new Map()
+        level.set(values[i]!, next)
+      }
+      level = next
+    }
+    const last = values.length === 0 ? '' : values[values.length - 1]!
+    let entry = level.get(last) as { values: string[]; data: Series } | undefined
     if (entry === undefined) {
       entry = { values, data: create() }
-      this.series.set(key, entry)
+      level.set(last, entry)
+      this.series.push(entry)
     }
     return entry.data
   }
@@ -44,7 +56,7 @@ export class Counter extends Metric<{ value: number }> {
 
   render(): string {
     const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} counter`]
-    for (const { values, data } of this.series.values()) lines.push(`${this.name}${labelText(this.labels, values)} ${data.value}`)
+    for (const { values, data } of this.series) lines.push(`${this.name}${labelText(this.labels, values)} ${data.value}`)
     return lines.join('\n')
   }
 }
@@ -67,7 +79,7 @@ export class Histogram extends Metric<{ counts: number[]; sum: number; count: nu
 
   render(): string {
     const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`]
-    for (const { values, data } of this.series.values()) {
+    for (const { values, data } of this.series) {
       let cumulative = 0
       for (let i = 0; i < this.buckets.length; i++) {
         cumulative += data.counts[i]!
