@@ -1,8 +1,8 @@
 /**
  * One JSON line per event, so logs stay machine-readable: on stdout, errors on stderr. Lines below
  * the level (`log.level`) are dropped. Where `batchLogLines` was called (Bun, Deno), stdout lines are
- * gathered and written once per turn of the event loop, one write for many lines, so a busy proxy
- * does not pay a write per request; errors are written at once. On Workers every line is its own
+ * gathered and written together every 50 ms (or at 4,096 lines), one write for many lines, so a busy
+ * proxy does not pay a write per request; errors are written at once. On Workers every line is its own
  * console.log, as Workers' logs expect.
  */
 export type LogFields = Record<string, unknown>
@@ -38,14 +38,18 @@ export function flushLogs(): void {
   console.log(lines)
 }
 
-/** Writes one line to stdout, at once or with the turn's batch. */
+/** Lines held at most before a batch is written early: memory stays bounded whatever the rate. */
+const MAX_PENDING = 4096
+
+/** Writes one line to stdout, at once or with the batch. */
 export function writeLine(line: string): void {
   if (pending === undefined) {
     console.log(line)
     return
   }
   pending.push(line)
-  if (!scheduled) {
+  if (pending.length >= MAX_PENDING) flushLogs()
+  else if (!scheduled) {
     scheduled = true
     schedule!(flushLogs)
   }

@@ -45,8 +45,8 @@ export interface Host {
  */
 export async function runCommand(host: Host, middleware: MiddlewareHandler[] = []): Promise<void> {
   host.onStrayError((kind, error) => log('error', kind, describeError(error)))
-  // Stdout lines are written once per turn, many in one write (log.ts), and flushed before any exit.
-  batchLogLines((flush) => setTimeout(flush, 0))
+  // Stdout lines are written every 50 ms, many in one write (log.ts), and flushed before any exit.
+  batchLogLines((flush) => setTimeout(flush, 50))
   let options: StartOptions
   let path: string
   let proxy: ServedProxy
