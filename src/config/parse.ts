@@ -2,34 +2,35 @@ import * as v from 'valibot'
 import { type Config, ConfigSchema } from './schema.ts'
 import { expandEnv } from './env.ts'
 import { ConfigError, type ConfigIssue } from './issues.ts'
-import { crossFieldIssues } from './validate.ts'
+import { crossFieldIssues, referenceIssues } from './validate.ts'
+import { readJsonc } from './jsonc.ts'
+import { unknownFields } from './unknown-fields.ts'
 
 /**
- * Parses a config from JSON text or an already-parsed value: expands `${ENV}` references, applies
+ * Parses a config from JSONC text (comments and trailing commas allowed) or an already-parsed value: expands `${ENV}` references, applies
  * the schema's defaults and checks the cross-field rules. Throws a `ConfigError` naming every bad
  * field by path; never returns a half-valid config.
  */
 export function parseConfig(input: string | unknown, env: Record<string, string | undefined> = {}): Config {
-  let raw = input
-  if (typeof input === 'string') {
-    try {
-      raw = JSON.parse(input)
-    } catch (err) {
-      throw new ConfigError([{ path: '', message: `not valid JSON: ${(err as Error).message}` }])
-    }
-  }
+  const raw = typeof input === 'string' ? readJsonc(input) : input
   const envIssues: ConfigIssue[] = []
   const expanded = expandEnv(raw, env, envIssues)
   const result = v.safeParse(ConfigSchema, expanded, { abortPipeEarly: true })
   if (!result.success) {
     // A field whose variable is unset is named once, for that: its empty stand-in is no second issue.
     const unset = new Set(envIssues.map((issue) => issue.path))
-    throw new ConfigError([...envIssues, ...result.issues.map(toConfigIssue).filter((issue) => !unset.has(issue.path))])
+    // Every unknown field (valibot names the first of each object), then the type errors, then the
+    // references that can be checked on what was written.
+    const unknown = unknownFields(ConfigSchema as never, expanded)
+    const typed = result.issues.map(toConfigIssue).filter((issue) => !unset.has(issue.path) && issue.message !== UNKNOWN)
+    throw new ConfigError([...envIssues, ...unknown, ...typed, ...referenceIssues(expanded)])
   }
   const issues = [...envIssues, ...crossFieldIssues(result.output)]
   if (issues.length > 0) throw new ConfigError(issues)
   return result.output
 }
+
+const UNKNOWN = 'unknown field'
 
 function toConfigIssue(issue: v.BaseIssue<unknown>): ConfigIssue {
   let path = ''
@@ -42,7 +43,7 @@ function toConfigIssue(issue: v.BaseIssue<unknown>): ConfigIssue {
 
 function describe(issue: v.BaseIssue<unknown>): string {
   if (issue.kind === 'schema' && issue.type === 'strict_object' && issue.input !== undefined) {
-    return 'unknown field'
+    return UNKNOWN
   }
   if (issue.kind === 'schema' && issue.input === undefined) return 'is required'
   if (issue.kind === 'schema') return `expected ${issue.expected}, got ${issue.received}`

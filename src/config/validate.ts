@@ -2,20 +2,37 @@ import { STORE_KINDS, storeKind } from '../stores/kinds.ts'
 import type { Config } from './schema.ts'
 import type { ConfigIssue } from './issues.ts'
 
+const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value)
+
+/**
+ * References to upstreams (a route's `upstream`, an upstream's `fallback`), checked on the config as
+ * written: they can be named even when other fields fail the schema, so every issue comes in one run.
+ */
+export function referenceIssues(input: unknown): ConfigIssue[] {
+  if (!isRecord(input) || !isRecord(input.upstreams)) return []
+  const upstreams = input.upstreams
+  const names = new Set(Object.keys(upstreams))
+  const issues: ConfigIssue[] = []
+  if (Array.isArray(input.routes)) {
+    input.routes.forEach((route, i) => {
+      if (isRecord(route) && typeof route.upstream === 'string' && !names.has(route.upstream)) {
+        issues.push({ path: `routes[${i}].upstream`, message: `unknown upstream "${route.upstream}"` })
+      }
+    })
+  }
+  for (const [name, upstream] of Object.entries(upstreams)) {
+    if (isRecord(upstream) && typeof upstream.fallback === 'string' && !names.has(upstream.fallback)) {
+      issues.push({ path: `upstreams.${name}.fallback`, message: `unknown upstream "${upstream.fallback}"` })
+    }
+  }
+  return issues
+}
+
 /** Rules that span fields: references between upstreams and routes, and the order of timeouts. */
 export function crossFieldIssues(config: Config): ConfigIssue[] {
-  const issues: ConfigIssue[] = []
-  const names = new Set(Object.keys(config.upstreams))
-  config.routes.forEach((route, i) => {
-    if (!names.has(route.upstream)) {
-      issues.push({ path: `routes[${i}].upstream`, message: `unknown upstream "${route.upstream}"` })
-    }
-  })
+  const issues: ConfigIssue[] = referenceIssues(config)
   for (const [name, upstream] of Object.entries(config.upstreams)) {
     const at = `upstreams.${name}`
-    if (upstream.fallback !== undefined && !names.has(upstream.fallback)) {
-      issues.push({ path: `${at}.fallback`, message: `unknown upstream "${upstream.fallback}"` })
-    }
     const tryTimeoutMs = upstream.tryTimeoutMs ?? upstream.timeoutMs
     if (tryTimeoutMs > upstream.timeoutMs) {
       issues.push({

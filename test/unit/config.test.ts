@@ -107,8 +107,8 @@ describe('config errors name every bad field by path', () => {
     const unknown = { ...minimal, upstreams: { api: { targets: t, fallback: 'nope' } } }
     expect(issuesOf(unknown)).toEqual(['upstreams.api.fallback: unknown upstream "nope"'])
   })
-  test('not JSON', () => {
-    expect(issuesOf('{ nope')[0]).toStartWith(': not valid JSON')
+  test('not JSON(C)', () => {
+    expect(issuesOf('{ nope')[0]).toStartWith(': syntax error: invalid symbol at line 1, column 3')
   })
 })
 
@@ -161,5 +161,37 @@ describe('config changes (a reload)', () => {
     })
     expect(configChanges(base, base)).toEqual({ changed: [], restartRequired: [] })
     expect(applicable(base, next).listen).toEqual(base.listen)
+  })
+})
+
+describe('config files (JSONC, every issue at once)', () => {
+  test('comments and trailing commas are accepted; a syntax error names its line and column', () => {
+    const config = parseConfig(`{
+      // the one upstream
+      "upstreams": { "api": { "targets": [ { "url": "http://127.0.0.1:9001" }, ], }, },
+      "routes": [ { "pathPrefix": "/", "upstream": "api" } ], /* trailing comma next */
+    }`)
+    expect(config.upstreams.api!.targets).toHaveLength(1)
+    expect(() => parseConfig('{\n  "upstreams": {\n    "api": { "targets" [] }\n  }\n}')).toThrow('syntax error: colon expected at line 3, column 24')
+  })
+  test('five mistakes in three objects are reported together, by path, with "did you mean" for near misses', () => {
+    let issues: { path: string; message: string }[] = []
+    try {
+      parseConfig({
+        upstreams: { api: { targets: [{ url: 'http://127.0.0.1:9001' }], balancr: 'random', tryTimeoutMS: 5, timeoutMs: -1 } },
+        routes: [{ pathPrefix: 'api', upstream: 'nope' }],
+        limts: {},
+      })
+    } catch (error) {
+      issues = (error as ConfigError).issues as { path: string; message: string }[]
+    }
+    expect(issues).toEqual([
+      { path: 'upstreams.api.balancr', message: 'unknown field (did you mean "balancer"?)' },
+      { path: 'upstreams.api.tryTimeoutMS', message: 'unknown field (did you mean "tryTimeoutMs"?)' },
+      { path: 'limts', message: 'unknown field (did you mean "limits"?)' },
+      { path: 'upstreams.api.timeoutMs', message: 'must be >= 1' },
+      { path: 'routes[0].pathPrefix', message: 'must start with /' },
+      { path: 'routes[0].upstream', message: 'unknown upstream "nope"' },
+    ])
   })
 })
