@@ -1,6 +1,7 @@
 import * as v from 'valibot'
 import { DENO_KV, DURABLE_OBJECT, KV, MEMORY, REDIS } from '../stores/kinds.ts'
 import { isAddressOrCidr } from '../forwarding/trust.ts'
+import { about } from './about.ts'
 
 /**
  * The one schema of the proxy's JSON config (CONTRACT §2). Defaults live here, so the JSON Schema
@@ -23,183 +24,219 @@ const originUrl = v.pipe(
 
 /** How the proxy reaches an upstream's `https://` targets. */
 export const UpstreamTlsSchema = v.strictObject({
-  /** A PEM file of the CA(s) trusted for the targets' certificates (a private CA), instead of the system's. */
-  caFile: v.optional(v.pipe(v.string(), v.minLength(1))),
-  /** The name the certificate is checked against and sent as SNI (default: the target URL's host). */
-  serverName: v.optional(v.pipe(v.string(), v.minLength(1))),
-  /** `false` accepts any certificate: for tests only, never in production. */
-  rejectUnauthorized: v.optional(v.boolean(), true),
+  caFile: v.optional(
+    about("A PEM file of the CA(s) trusted for the targets' certificates (a private CA), instead of the system's.", v.pipe(v.string(), v.minLength(1))),
+  ),
+  serverName: v.optional(
+    about("The name the certificate is checked against and sent as SNI (default: the target URL's host).", v.pipe(v.string(), v.minLength(1))),
+  ),
+  rejectUnauthorized: v.optional(about('false accepts any certificate: for tests only, never in production.', v.boolean()), true),
 })
 
 export const TargetSchema = v.strictObject({
-  url: originUrl,
-  weight: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(1000)), 1),
-  /** Bulkhead: at most this many requests in flight to the target. */
-  maxInFlight: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1))),
+  url: about('The target origin, scheme://host[:port], with no path, query or credentials.', originUrl),
+  weight: v.optional(about('Its share of traffic for weighted balancers, 1 to 1000.', v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(1000))), 1),
+  maxInFlight: v.optional(about('Bulkhead: at most this many requests in flight to the target.', v.pipe(v.number(), v.integer(), v.minValue(1)))),
 })
 
 export const BalancerSchema = v.picklist(['round-robin', 'weighted-round-robin', 'least-connections', 'least-latency', 'random', 'ip-hash'])
 
 export const RetrySchema = v.strictObject({
-  attempts: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(10)), 1),
-  backoffMs: v.optional(ms(0), 50),
-  maxBackoffMs: v.optional(ms(0), 1000),
-  budgetPercent: v.optional(v.pipe(v.number(), v.minValue(0), v.maxValue(100)), 20),
-  on: v.optional(v.array(statusCode), [502, 503, 504]),
-  maxBodyBytes: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0)), 1048576),
+  attempts: v.optional(
+    about('Retries after the first try (0 to 10), only for requests safe to repeat.', v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(10))),
+    1,
+  ),
+  backoffMs: v.optional(about('The first retry waits up to this (full jitter); each next one twice as long.', ms(0)), 50),
+  maxBackoffMs: v.optional(about('The longest wait before a retry.', ms(0)), 1000),
+  budgetPercent: v.optional(about('Retries allowed as a share of recent requests (the retry budget).', v.pipe(v.number(), v.minValue(0), v.maxValue(100))), 20),
+  on: v.optional(about('Upstream statuses that are retried.', v.array(statusCode)), [502, 503, 504]),
+  maxBodyBytes: v.optional(
+    about('A request body up to this is buffered so it can be sent again; larger ones are not retried.', v.pipe(v.number(), v.integer(), v.minValue(0))),
+    1048576,
+  ),
 })
 
 export const BreakerSchema = v.strictObject({
-  /** `consecutive`: open after failureThreshold failures in a row. `rate`: open when failures reach failureRatePercent of the last windowMs. */
-  mode: v.optional(v.picklist(['consecutive', 'rate']), 'consecutive'),
-  failureThreshold: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1)), 5),
-  failureRatePercent: v.optional(v.pipe(v.number(), v.minValue(1), v.maxValue(100)), 50),
-  windowMs: v.optional(ms(100), 10000),
-  /** Rate mode decides nothing on fewer requests than this in the window. */
-  minimumRequests: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1)), 10),
-  /** A response slower than this (to its headers) counts as a failure. */
-  slowCallMs: v.optional(ms()),
-  cooldownMs: v.optional(ms(), 10000),
-  halfOpenProbes: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1)), 1),
-  failureStatuses: v.optional(v.array(statusCode), [502, 503, 504]),
-  errorHeaders: v.optional(v.array(headerName), []),
+  mode: v.optional(
+    about(
+      'consecutive: open after failureThreshold failures in a row; rate: open when failures reach failureRatePercent of the last windowMs.',
+      v.picklist(['consecutive', 'rate']),
+    ),
+    'consecutive',
+  ),
+  failureThreshold: v.optional(about('Consecutive failures that open the breaker.', v.pipe(v.number(), v.integer(), v.minValue(1))), 5),
+  failureRatePercent: v.optional(
+    about('Rate mode: the failure share of the window that opens the breaker.', v.pipe(v.number(), v.minValue(1), v.maxValue(100))),
+    50,
+  ),
+  windowMs: v.optional(about('Rate mode: the window failures are counted over.', ms(100)), 10000),
+  minimumRequests: v.optional(
+    about('Rate mode decides nothing on fewer requests than this in the window.', v.pipe(v.number(), v.integer(), v.minValue(1))),
+    10,
+  ),
+  slowCallMs: v.optional(about('A response slower than this (to its headers) counts as a failure.', ms())),
+  cooldownMs: v.optional(about('How long an open breaker rejects before it lets probes through (half-open).', ms()), 10000),
+  halfOpenProbes: v.optional(about('Requests let through to probe a half-open target.', v.pipe(v.number(), v.integer(), v.minValue(1))), 1),
+  failureStatuses: v.optional(about('Upstream statuses that count as failures.', v.array(statusCode)), [502, 503, 504]),
+  errorHeaders: v.optional(
+    about('A response carrying any of these headers counts as a failure (an upstream proxy saying it faulted).', v.array(headerName)),
+    [],
+  ),
 })
 
 export const HealthCheckSchema = v.strictObject({
-  path: v.optional(v.pipe(v.string(), v.startsWith('/', 'must start with /')), '/healthz'),
-  intervalMs: v.optional(ms(100), 5000),
-  timeoutMs: v.optional(ms(), 2000),
-  healthyThreshold: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1)), 2),
-  unhealthyThreshold: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1)), 3),
-  /** The statuses that pass (default: any 2xx). */
-  expectStatus: v.optional(v.array(statusCode)),
-  /** Headers every check sends (a Host, a token). */
-  headers: v.optional(v.record(headerName, v.string()), {}),
+  path: v.optional(about('The path each check GETs on every target.', v.pipe(v.string(), v.startsWith('/', 'must start with /'))), '/healthz'),
+  intervalMs: v.optional(about('Time between checks of a target (shifted by up to 10 % at random).', ms(100)), 5000),
+  timeoutMs: v.optional(about('A check not answered within this fails.', ms()), 2000),
+  healthyThreshold: v.optional(about('Passing checks in a row that bring an unhealthy target back.', v.pipe(v.number(), v.integer(), v.minValue(1))), 2),
+  unhealthyThreshold: v.optional(about('Failing checks in a row that take a target out.', v.pipe(v.number(), v.integer(), v.minValue(1))), 3),
+  expectStatus: v.optional(about('The statuses that pass (default: any 2xx).', v.array(statusCode))),
+  headers: v.optional(about('Headers every check sends (a Host, a token).', v.record(headerName, v.string())), {}),
 })
 
 export const IdempotencySchema = v.strictObject({
-  enabled: v.optional(v.boolean(), false),
-  ttlMs: v.optional(ms(), 86400000),
-  /** A stored response body larger than this is left out: its replay carries status and headers only. */
-  maxResponseBytes: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0)), 1048576),
-  /**
-   * Headers whose values scope a key: the same key sent with other credentials is another key, so
-   * no client can read another's stored response (the IETF draft and Stripe scope keys per account).
-   */
-  scopeHeaders: v.optional(v.array(headerName), ['authorization']),
-  /**
-   * The upstream itself honours Idempotency-Key (runs a key once): only then may the proxy re-send a keyed
-   * POST or PATCH that may have reached it. A timed-out try can still run later (a frozen host works
-   * through its queue), so without this the proxy keeps the outcome instead (CONTRACT §5).
-   */
-  upstreamDeduplicates: v.optional(v.boolean(), false),
+  enabled: v.optional(about("Honour Idempotency-Key: a duplicate gets the first request's stored response.", v.boolean()), false),
+  ttlMs: v.optional(about('How long a key and its response are kept.', ms()), 86400000),
+  maxResponseBytes: v.optional(
+    about('A stored response body larger than this is left out: its replay carries status and headers only.', v.pipe(v.number(), v.integer(), v.minValue(0))),
+    1048576,
+  ),
+  scopeHeaders: v.optional(
+    about("Headers whose values scope a key: the same key with other credentials is another key, so no client reads another's response.", v.array(headerName)),
+    ['authorization'],
+  ),
+  upstreamDeduplicates: v.optional(
+    about('The upstream itself runs each key once: only then may the proxy re-send a keyed POST or PATCH that may have reached it.', v.boolean()),
+    false,
+  ),
 })
 
 export const UpstreamSchema = v.strictObject({
-  targets: v.pipe(v.array(TargetSchema), v.minLength(1, 'needs at least one target')),
-  balancer: v.optional(BalancerSchema, 'round-robin'),
-  /** Until the response headers, every attempt and backoff included (a streamed body has its own limits below). */
-  timeoutMs: v.optional(ms(), 30000),
-  /** Once a body streams: the longest silence, whichever side holds it up (NGINX's proxy_read_timeout). */
-  idleTimeoutMs: v.optional(ms(), 60000),
-  /** Once a body streams: the longest it may last in all (0: no limit). */
-  streamTimeoutMs: v.optional(ms(0), 0),
-  /** One attempt; defaults to timeoutMs. */
-  tryTimeoutMs: v.optional(ms()),
-  /** The upstream's own declared timeout: tryTimeoutMs must exceed it. */
-  upstreamTimeoutMs: v.optional(ms()),
-  retry: v.optional(RetrySchema, {}),
-  breaker: v.optional(BreakerSchema, {}),
-  healthCheck: v.optional(HealthCheckSchema),
-  /** Bulkhead: how long a request waits for a free target when every target is at its maxInFlight. */
-  queueTimeoutMs: v.optional(ms(0), 0),
-  fallback: v.optional(v.string()),
-  idempotency: v.optional(IdempotencySchema, {}),
-  /** TLS to `https://` targets (Bun and Deno; Workers trusts the public CAs only). */
-  tls: v.optional(UpstreamTlsSchema),
-  /** Headers added to every upstream request; values may use $remote_addr, $request_id and $time. */
-  requestHeaders: v.optional(v.record(headerName, v.string()), {}),
+  targets: about('The servers of this upstream.', v.pipe(v.array(TargetSchema), v.minLength(1, 'needs at least one target'))),
+  balancer: v.optional(about('How a target is picked for each request.', BalancerSchema), 'round-robin'),
+  timeoutMs: v.optional(about('Until the response headers, every try and backoff included (a streamed body has its own limits).', ms()), 30000),
+  idleTimeoutMs: v.optional(about("Once a body streams (or a WebSocket is open): the longest silence, either way (NGINX's proxy_read_timeout).", ms()), 60000),
+  streamTimeoutMs: v.optional(about('Once a body streams: the longest it may last in all (0: no limit).', ms(0)), 0),
+  tryTimeoutMs: v.optional(about('One try, until its response headers (default: timeoutMs).', ms())),
+  upstreamTimeoutMs: v.optional(about("The upstream's own declared timeout: tryTimeoutMs must exceed it.", ms())),
+  retry: v.optional(about('When and how failed tries are tried again.', RetrySchema), {}),
+  breaker: v.optional(about("Each target's circuit breaker.", BreakerSchema), {}),
+  healthCheck: v.optional(about('Active health checks of every target.', HealthCheckSchema)),
+  queueTimeoutMs: v.optional(about('Bulkhead: how long a request waits for a free target when every target is at its maxInFlight.', ms(0)), 0),
+  fallback: v.optional(about('Another upstream that takes the traffic while no target of this one is available.', v.string())),
+  idempotency: v.optional(about('Idempotency-Key handling.', IdempotencySchema), {}),
+  tls: v.optional(about('TLS to https:// targets (Bun and Deno; Workers trusts the public CAs only).', UpstreamTlsSchema)),
+  requestHeaders: v.optional(
+    about('Headers added to every upstream request; values may use $remote_addr, $request_id and $time.', v.record(headerName, v.string())),
+    {},
+  ),
 })
 
 export const RouteSchema = v.strictObject({
-  pathPrefix: v.pipe(v.string(), v.startsWith('/', 'must start with /')),
-  upstream: v.string(),
-  host: v.optional(v.pipe(v.string(), v.minLength(1), v.toLowerCase())),
-  methods: v.optional(v.array(v.pipe(v.string(), v.regex(/^[A-Za-z]+$/, 'invalid method'), v.toUpperCase()))),
-  stripPrefix: v.optional(v.boolean(), false),
-  /** `false` refuses WebSocket upgrades on this route (403 WEBSOCKET_NOT_ALLOWED) instead of proxying them. */
-  websocket: v.optional(v.boolean(), true),
+  pathPrefix: about(
+    'Requests whose path starts with this (whole segments) take the route; the longest wins.',
+    v.pipe(v.string(), v.startsWith('/', 'must start with /')),
+  ),
+  upstream: about('The upstream that serves the route.', v.string()),
+  host: v.optional(about('Only requests for this Host (or *.example.com for any subdomain).', v.pipe(v.string(), v.minLength(1), v.toLowerCase()))),
+  methods: v.optional(about('Only requests with these methods.', v.array(v.pipe(v.string(), v.regex(/^[A-Za-z]+$/, 'invalid method'), v.toUpperCase())))),
+  stripPrefix: v.optional(about('Remove pathPrefix from the path the upstream sees.', v.boolean()), false),
+  websocket: v.optional(about('false refuses WebSocket upgrades on this route (403 WEBSOCKET_NOT_ALLOWED).', v.boolean()), true),
 })
 
 /** One object schema per kind of store, as each declares it (src/stores/kinds.ts), told apart by `type`. */
 export const StoreSchema = v.variant('type', [MEMORY.schema, REDIS.schema, DENO_KV.schema, DURABLE_OBJECT.schema, KV.schema])
 
 export const ConfigSchema = v.strictObject({
-  $schema: v.optional(v.string()),
+  $schema: v.optional(about('The JSON Schema editors check this file against (./config.schema.json).', v.string())),
   listen: v.optional(
-    v.strictObject({
-      hostname: v.optional(v.string(), '127.0.0.1'),
-      port: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(65535)), 8080),
-      /** Serve HTTPS with this PEM certificate (chain) and key (Bun: HTTP/1.1; Deno: HTTP/2 or 1.1 by ALPN). Workers: TLS is Cloudflare's. */
-      tls: v.optional(v.strictObject({ certFile: v.pipe(v.string(), v.minLength(1)), keyFile: v.pipe(v.string(), v.minLength(1)) })),
-    }),
+    about(
+      'Where the proxy listens.',
+      v.strictObject({
+        hostname: v.optional(about('The address to listen on (0.0.0.0: every interface).', v.string()), '127.0.0.1'),
+        port: v.optional(about('The port (0: any free one).', v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(65535))), 8080),
+        tls: v.optional(
+          about(
+            "Serve HTTPS with this PEM certificate (chain) and key (Bun: HTTP/1.1; Deno: HTTP/2 or 1.1 by ALPN; Workers: TLS is Cloudflare's).",
+            v.strictObject({
+              certFile: about('The PEM certificate (chain) file.', v.pipe(v.string(), v.minLength(1))),
+              keyFile: about('The PEM private key file.', v.pipe(v.string(), v.minLength(1))),
+            }),
+          ),
+        ),
+      }),
+    ),
     {},
   ),
-  upstreams: v.pipe(
-    v.record(v.pipe(v.string(), v.regex(/^[A-Za-z0-9_.-]+$/, 'invalid upstream name')), UpstreamSchema),
-    v.check((u) => Object.keys(u).length > 0, 'needs at least one upstream'),
+  upstreams: about(
+    'Named groups of targets with their balancer and settings.',
+    v.pipe(
+      v.record(v.pipe(v.string(), v.regex(/^[A-Za-z0-9_.-]+$/, 'invalid upstream name')), UpstreamSchema),
+      v.check((u) => Object.keys(u).length > 0, 'needs at least one upstream'),
+    ),
   ),
-  routes: v.pipe(v.array(RouteSchema), v.minLength(1, 'needs at least one route')),
+  routes: about('Which upstream serves which requests.', v.pipe(v.array(RouteSchema), v.minLength(1, 'needs at least one route'))),
   limits: v.optional(
-    v.strictObject({
-      maxBodyBytes: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0)), 1073741824),
-      /**
-       * The most bytes a WebSocket tunnel queues toward a side that reads too slowly (per direction,
-       * plus the message in hand) before it closes the tunnel with 1013.
-       */
-      webSocketBufferBytes: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1024)), 16777216),
-    }),
+    about(
+      'Size limits.',
+      v.strictObject({
+        maxBodyBytes: v.optional(about('Larger request bodies get 413 PAYLOAD_TOO_LARGE.', v.pipe(v.number(), v.integer(), v.minValue(0))), 1073741824),
+        webSocketBufferBytes: v.optional(
+          about(
+            'The most a WebSocket tunnel queues toward a side that reads too slowly (per direction) before it closes with 1013.',
+            v.pipe(v.number(), v.integer(), v.minValue(1024)),
+          ),
+          16777216,
+        ),
+      }),
+    ),
     {},
   ),
-  store: v.optional(StoreSchema, {}),
+  store: v.optional(about('Where breaker state and Idempotency-Keys are shared (by type).', StoreSchema), {}),
   admin: v.optional(
-    v.strictObject({
-      pathPrefix: v.optional(v.pipe(v.string(), v.regex(/^\/[^?#]*[^/?#]$/, 'must start with / and not end with /')), '/_proxy'),
-      /**
-       * The bearer token for admin endpoints (all but healthz). Empty is an error, whether written so
-       * or expanded from an empty variable: it would read as "set" and guard nothing. Left out, admin
-       * answers loopback clients only.
-       */
-      token: v.optional(
-        v.pipe(v.string(), v.minLength(1, 'must not be empty (an empty ${VAR} included): leave admin.token out to serve admin to loopback clients only')),
-      ),
-    }),
+    about(
+      'The admin endpoints: healthz, status, metrics, the dashboard, PUT config.',
+      v.strictObject({
+        pathPrefix: v.optional(
+          about('Where admin endpoints live; never forwarded.', v.pipe(v.string(), v.regex(/^\/[^?#]*[^/?#]$/, 'must start with / and not end with /'))),
+          '/_proxy',
+        ),
+        token: v.optional(
+          about(
+            'The bearer token for admin endpoints (all but healthz); never empty. Left out, admin answers loopback clients only.',
+            v.pipe(v.string(), v.minLength(1, 'must not be empty (an empty ${VAR} included): leave admin.token out to serve admin to loopback clients only')),
+          ),
+        ),
+      }),
+    ),
     {},
   ),
-  drainTimeoutMs: v.optional(ms(0), 30000),
+  drainTimeoutMs: v.optional(about('How long a shutdown waits for in-flight requests.', ms(0)), 30000),
   metrics: v.optional(
-    v.strictObject({
-      /** Prometheus metrics at `{admin}/metrics`, fed by every request. */
-      enabled: v.optional(v.boolean(), true),
-    }),
+    about(
+      'Prometheus metrics.',
+      v.strictObject({ enabled: v.optional(about("Metrics at {admin}/metrics and the dashboard's rates, fed by every request.", v.boolean()), true) }),
+    ),
     {},
   ),
   log: v.optional(
-    v.strictObject({
-      /** Lines below this level are dropped (the access log apart). */
-      level: v.optional(v.picklist(['debug', 'info', 'warn', 'error']), 'info'),
-      /** One JSON line per request (`"event":"access"`); `false` turns it off. */
-      access: v.optional(v.boolean(), true),
-    }),
+    about(
+      'What the proxy logs.',
+      v.strictObject({
+        level: v.optional(about('Lines below this level are dropped (the access log apart).', v.picklist(['debug', 'info', 'warn', 'error'])), 'info'),
+        access: v.optional(about('One JSON line per request ("event":"access").', v.boolean()), true),
+      }),
+    ),
     {},
   ),
-  /**
-   * Clients whose X-Forwarded-For, X-Forwarded-Proto/Host, Forwarded, X-Real-IP and True-Client-IP are
-   * believed (addresses or CIDRs, e.g. a load balancer in front); from anyone else they are replaced.
-   */
-  trustedProxies: v.optional(v.array(v.pipe(v.string(), v.check(isAddressOrCidr, 'must be an IP address or a CIDR (10.0.0.0/8, fd00::/8)'))), []),
-  /** A path with an encoded slash or backslash (`%2F`, `%5C`): 400 (`reject`), or passed on as data (`keep`). */
-  encodedSlashes: v.optional(v.picklist(['reject', 'keep']), 'reject'),
+  trustedProxies: v.optional(
+    about(
+      'Clients (addresses or CIDRs, e.g. a load balancer in front) whose X-Forwarded-*, Forwarded, X-Real-IP and True-Client-IP are believed.',
+      v.array(v.pipe(v.string(), v.check(isAddressOrCidr, 'must be an IP address or a CIDR (10.0.0.0/8, fd00::/8)'))),
+    ),
+    [],
+  ),
+  encodedSlashes: v.optional(about('A path with %2F or %5C: 400 (reject), or passed on as data (keep).', v.picklist(['reject', 'keep'])), 'reject'),
 })
 
 /** The config as written in JSON, before defaults. */

@@ -1,4 +1,5 @@
 import * as v from 'valibot'
+import { about } from '../config/about.ts'
 
 /** The runtimes a store can be opened on. */
 export type RuntimeName = 'bun' | 'deno' | 'workers'
@@ -21,17 +22,22 @@ export interface StoreKind {
 }
 
 /** How stale an instance's view of shared state may get: every kind of store has it. */
-const syncMs = v.optional(v.pipe(v.number(), v.integer(), v.minValue(1)), 1000)
+const syncMs = v.optional(about("How stale an instance's view of shared breaker state may get.", v.pipe(v.number(), v.integer(), v.minValue(1))), 1000)
 
 export const MEMORY = {
   type: 'memory',
   runtimes: ['bun', 'deno', 'workers'],
   capabilities: { keyClaims: true, shared: false },
   schema: v.strictObject({
-    type: v.optional(v.literal('memory'), 'memory'), // the default store
+    type: v.optional(about('memory: this instance alone (the default).', v.literal('memory')), 'memory'),
     syncMs,
-    /** The Idempotency-Key responses it keeps, in all: past it the oldest lose their bodies, never their keys. */
-    maxStoredBytes: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0)), 67108864),
+    maxStoredBytes: v.optional(
+      about(
+        'The Idempotency-Key responses kept, in all: past it the oldest lose their bodies, never their keys.',
+        v.pipe(v.number(), v.integer(), v.minValue(0)),
+      ),
+      67108864,
+    ),
   }),
 } as const satisfies StoreKind
 
@@ -40,9 +46,9 @@ export const REDIS = {
   runtimes: ['bun'],
   capabilities: { keyClaims: true, shared: true },
   schema: v.strictObject({
-    type: v.literal('redis'),
+    type: about('redis: shared by every instance (Bun).', v.literal('redis')),
     syncMs,
-    url: v.optional(v.pipe(v.string(), v.startsWith('redis', 'must be a redis:// or rediss:// URL')), 'redis://127.0.0.1:6379'),
+    url: v.optional(about('The Redis server.', v.pipe(v.string(), v.startsWith('redis', 'must be a redis:// or rediss:// URL'))), 'redis://127.0.0.1:6379'),
   }),
 } as const satisfies StoreKind
 
@@ -51,14 +57,18 @@ export const DENO_KV = {
   runtimes: ['deno'],
   capabilities: { keyClaims: true, shared: true },
   /** `path`: a file, shared by the processes that open it; left out, Deno Deploy's own database. */
-  schema: v.strictObject({ type: v.literal('deno-kv'), syncMs, path: v.optional(v.string()) }),
+  schema: v.strictObject({
+    type: about('deno-kv: shared by every process on one file, or Deno Deploy (Deno).', v.literal('deno-kv')),
+    syncMs,
+    path: v.optional(about("The Deno KV file (default: Deno's own).", v.string())),
+  }),
 } as const satisfies StoreKind
 
 export const DURABLE_OBJECT = {
   type: 'durable-object',
   runtimes: ['workers'],
   capabilities: { keyClaims: true, shared: true },
-  schema: v.strictObject({ type: v.literal('durable-object'), syncMs }),
+  schema: v.strictObject({ type: about('durable-object: shared by every isolate (Workers).', v.literal('durable-object')), syncMs }),
 } as const satisfies StoreKind
 
 export const KV = {
@@ -66,7 +76,7 @@ export const KV = {
   runtimes: ['workers'],
   // Eventually consistent, one write a second per key: "open until" hints, never key claims.
   capabilities: { keyClaims: false, shared: true },
-  schema: v.strictObject({ type: v.literal('kv'), syncMs }),
+  schema: v.strictObject({ type: about('kv: eventually consistent hints shared by every isolate (Workers).', v.literal('kv')), syncMs }),
 } as const satisfies StoreKind
 
 /** Every kind of store, told apart by `type`. */

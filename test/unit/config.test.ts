@@ -1,3 +1,4 @@
+import { configJsonSchema } from '../../src/config/json-schema.ts'
 import { describe, expect, test } from 'bun:test'
 import { parseConfig } from '../../src/config/parse.ts'
 import { ConfigError } from '../../src/config/issues.ts'
@@ -194,4 +195,23 @@ describe('config files (JSONC, every issue at once)', () => {
       { path: 'routes[0].upstream', message: 'unknown upstream "nope"' },
     ])
   })
+})
+
+test('every field of config.schema.json has a description (hover docs in editors)', () => {
+  const missing: string[] = []
+  const walk = (node: Record<string, unknown>, path: string) => {
+    const properties = node.properties as Record<string, Record<string, unknown>> | undefined
+    for (const [name, child] of Object.entries(properties ?? {})) {
+      const at = path === '' ? name : `${path}.${name}`
+      if (typeof child.description !== 'string' || child.description === '') missing.push(at)
+      walk(child, at)
+    }
+    for (const key of ['items', 'additionalProperties'] as const) {
+      const child = node[key]
+      if (typeof child === 'object' && child !== null) walk(child as Record<string, unknown>, `${path}[]`)
+    }
+    for (const option of (node.anyOf ?? node.oneOf ?? []) as Record<string, unknown>[]) walk(option, path)
+  }
+  walk(configJsonSchema(), '')
+  expect(missing).toEqual([])
 })
