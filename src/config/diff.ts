@@ -1,4 +1,5 @@
 import type { Config } from './schema.ts'
+import { isRecord } from './json-value.ts'
 
 /** Settings a running proxy cannot change: the listener, the admin prefix, the path rule, the store. */
 const RESTART_ONLY = ['listen', 'admin.pathPrefix', 'encodedSlashes', 'store', 'metrics']
@@ -38,5 +39,3 @@ export function configChanges(before: Config, after: Config): ConfigChanges {
   const restartOnly = (path: string) => RESTART_ONLY.some((prefix) => path === prefix || path.startsWith(`${prefix}.`))
   return { changed: changed.filter((path) => !restartOnly(path)), restartRequired: changed.filter(restartOnly) }
 }
-
-const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value)

@@ -1,4 +1,5 @@
 import type { ConfigIssue } from './issues.ts'
+import { isRecord } from './json-value.ts'
 
 /** The parts of a valibot schema this walk reads: enough to find every object's known fields. */
 interface SchemaNode {
@@ -10,8 +11,6 @@ interface SchemaNode {
   key?: string | SchemaNode
   options?: SchemaNode[]
 }
-
-const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value)
 
 /**
  * Every field the schema does not know, in every object of the input, with a "did you mean" for a

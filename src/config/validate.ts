@@ -1,8 +1,7 @@
 import { STORE_KINDS, storeKind } from '../stores/kinds.ts'
 import type { Config } from './schema.ts'
 import type { ConfigIssue } from './issues.ts'
-
-const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value)
+import { isRecord } from './json-value.ts'
 
 /**
  * References to upstreams (a route's `upstream`, an upstream's `fallback`), checked on the config as

@@ -21,7 +21,8 @@ export interface SharedHealth {
  * whose health changed is reported as a `health` event, as the timers' checks report it.
  */
 export function sharedHealthChecks(shared: SharedHealth, events: ProxyEvents): Policy {
-  const lastRead = new Map<Upstream, number>()
+  // By upstream object: a rebuilt state's upstreams start afresh, old ones are let go.
+  const lastRead = new WeakMap<Upstream, number>()
   const refresh = (upstream: Upstream, keepAlive: (work: Promise<unknown>) => void) => {
     const check = upstream.config.healthCheck
     if (check === undefined) return
