@@ -1,12 +1,14 @@
 /**
- * The proxy on Cloudflare Workers (module worker): `npx wrangler dev` / `npx wrangler deploy`.
- * Config from the PROXY_CONFIG var (JSON text), else the bundled runtimes/workers.config.json.
- * The app is built once per isolate and config; store writes outlive the response via waitUntil.
+ * The proxy on Cloudflare Workers, as a library (`edge-proxy/workers`): workerWith and the Durable
+ * Object classes; runtimes/workers-main.ts is the Worker wrangler runs. The config is checked when
+ * the Worker starts: a bad one fails `wrangler dev` and `wrangler deploy` with every issue by path,
+ * never a 500 per request. The app is built once per isolate; store writes outlive the response via waitUntil.
  */
+import { env as bindings } from 'cloudflare:workers'
 import type { Context, Hono, MiddlewareHandler } from 'hono'
-import { type Config, ConfigError, createProxy, errorResponse, logConfigWarnings, parseConfig, ProxyError, type ProxyEnv } from '../src/index.ts'
+import { type Config, ConfigError, createProxy, errorResponse, logConfigWarnings, ProxyError, type ProxyEnv } from '../src/index.ts'
+import { workerConfig } from './workers-config.ts'
 import { describeError, log } from '../src/log.ts'
-import bundledConfig from './workers.config.json'
 import { DurableObjectKeyStore, DurableObjectStore, type BreakerObject, type IdempotencyKeyObject } from './stores/durable-object.ts'
 import { KvStore } from './stores/kv.ts'
 import { durableObjectHealth, type HealthCheckObject } from './stores/health-object.ts'
@@ -26,30 +28,28 @@ interface Env {
   [name: string]: unknown
 }
 
-let cached: { source: string; app: Promise<Hono<ProxyEnv>> } | undefined
+const startEnv = bindings as Env
 
-/** The app for this isolate's config; rebuilt only when the config text changes (a bad one is read again). */
-function appFor(env: Env, middleware: MiddlewareHandler[]): Promise<Hono<ProxyEnv>> {
-  const source = env.PROXY_CONFIG ?? JSON.stringify(bundledConfig)
-  if (cached?.source === source) return cached.app
-  const app = build(source, env, middleware)
-  cached = { source, app }
-  app.catch(() => {
-    if (cached?.app === app) cached = undefined
-  })
-  return app
+function stringVars(env: Env): Record<string, string> {
+  return Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => typeof e[1] === 'string'))
 }
 
-async function build(source: string, env: Env, middleware: MiddlewareHandler[]): Promise<Hono<ProxyEnv>> {
-  const vars = Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => typeof e[1] === 'string'))
-  const config = parseConfig(source, vars)
+/**
+ * The config, from PROXY_CONFIG (a var or secret) or else the one bundled with the Worker, checked at
+ * once. Called at module scope (workerWith is), a thrown ConfigError is the Worker failing to start,
+ * so wrangler dev prints every issue and exits, and Cloudflare refuses the upload `wrangler deploy`
+ * makes, instead of a 500 on every request. `${VAR}`s come from the Worker's other vars and secrets.
+ */
+function startupConfig(bundled: unknown): Config {
+  const text = startEnv.PROXY_CONFIG?.trim() ? startEnv.PROXY_CONFIG : undefined
+  const config = workerConfig(text ?? bundled, stringVars(startEnv), (binding) => startEnv[binding] !== undefined)
   logConfigWarnings(config)
-  const ignored = notOnWorkers(config, env)
-  if (ignored.length > 0)
-    log('warn', 'config_not_enforced', {
-      paths: ignored,
-      note: 'not acted on on Workers (see README: TLS, health checks)',
-    })
+  const ignored = notOnWorkers(config, startEnv)
+  if (ignored.length > 0) log('warn', 'config_not_enforced', { paths: ignored, note: 'not acted on on Workers (see README: TLS, health checks)' })
+  return config
+}
+
+async function build(config: Config, env: Env, middleware: MiddlewareHandler[]): Promise<Hono<ProxyEnv>> {
   return createProxy(config, {
     store: await openStore(config.store, 'workers', openersFor(env)),
     fetch: keepEncodedFetch,
@@ -141,24 +141,28 @@ function openersFor(env: Env): StoreOpeners {
   }
 }
 
-/** The worker, with the caller's middleware in front of forwarding. */
-export function workerWith(middleware: MiddlewareHandler[] = []) {
+/**
+ * The worker, with the caller's middleware in front of forwarding. Its config is PROXY_CONFIG, else
+ * `bundled` (a config object or its text, e.g. an imported JSON file), checked here, so call it at
+ * module scope: `export default workerWith([...])`. The app is built on the first request.
+ */
+export function workerWith(middleware: MiddlewareHandler[] = [], bundled?: unknown) {
+  const config = startupConfig(bundled)
+  let app: Promise<Hono<ProxyEnv>> | undefined
   return {
     async fetch(request: Request, env: Env, ctx: ExecutionContext): Promise<Response> {
-      return serve(request, env, ctx, middleware)
+      try {
+        app ??= build(config, env, middleware).catch((error: unknown) => {
+          app = undefined // a store that failed to open is tried again by the next request
+          throw error
+        })
+        return sendEncodedAsIs(await (await app).fetch(withClientAcceptEncoding(request), env, ctx))
+      } catch (error) {
+        // Never Cloudflare's own error page: a failure outside the app still answers JSON.
+        const requestId = request.headers.get('x-request-id') ?? crypto.randomUUID()
+        log('error', error instanceof ConfigError ? 'config_invalid' : 'panic', { requestId, ...describeError(error) })
+        return errorResponse(new ProxyError('INTERNAL_ERROR', 'internal proxy error'), requestId)
+      }
     },
-  }
-}
-
-export default workerWith()
-
-async function serve(request: Request, env: Env, ctx: ExecutionContext, middleware: MiddlewareHandler[]): Promise<Response> {
-  try {
-    return sendEncodedAsIs(await (await appFor(env, middleware)).fetch(withClientAcceptEncoding(request), env, ctx))
-  } catch (error) {
-    // Never Cloudflare's own error page: a bad config or a bug outside the app still answers JSON.
-    const requestId = request.headers.get('x-request-id') ?? crypto.randomUUID()
-    log('error', error instanceof ConfigError ? 'config_invalid' : 'panic', { requestId, ...describeError(error) })
-    return errorResponse(new ProxyError('INTERNAL_ERROR', 'internal proxy error'), requestId)
   }
 }

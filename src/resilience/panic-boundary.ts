@@ -1,5 +1,4 @@
 import type { Context } from 'hono'
-import { HTTPException } from 'hono/http-exception'
 import { errorResponse, ProxyError } from '../errors/proxy-error.ts'
 import { requestIdOf } from '../forwarding/request-id.ts'
 import { describeError, log } from '../log.ts'
@@ -20,9 +19,17 @@ export function panicBoundary(error: Error, c: Context): Response {
     else if (error.fault) log('warn', 'upstream_error', { requestId, code: error.code, ...error.fault, message: error.message, cause })
     return errorResponse(error, requestId)
   }
-  if (error instanceof HTTPException) return error.getResponse()
+  if (isHttpException(error)) return error.getResponse()
   log('error', 'panic', { requestId, method: c.req.method, path: c.req.path, ...describeError(error) })
   return errorResponse(new ProxyError('INTERNAL_ERROR', 'internal proxy error'), requestId)
+}
+
+/**
+ * An HTTPException from user middleware (hono/http-exception), known by its shape as Hono's own
+ * error handler knows it: `instanceof` fails when the user's hono is another copy than the proxy's.
+ */
+function isHttpException(error: Error): error is Error & { getResponse(): Response } {
+  return typeof (error as { getResponse?: unknown }).getResponse === 'function'
 }
 
 /**

@@ -12,7 +12,7 @@ export function linkWebSocket(socket: WebSocket, events: SocketEvents): SocketEn
   // An `error` is always followed by a `close` (code 1006): the close says it all.
   socket.addEventListener('close', (event) => events.closed(event.code, event.reason))
   return {
-    send: (message) => socket.send(message),
+    send: (message) => socket.send(message as string | ArrayBuffer), // a Uint8Array is a view the socket sends as bytes too
     close: (code, reason) => closeWebSocket(socket, code, reason),
     buffered: () => socket.bufferedAmount ?? 0,
   }

@@ -206,7 +206,7 @@ export function wranglerDev(args: string[], port: number): Promise<RunningProxy>
 let sharedPersistDir: string | undefined
 
 function startWrangler(config: ConfigInput, port: number, fixture: StartOptions['fixture']): Promise<RunningProxy> {
-  const script = fixture === 'middleware' ? 'test/fixtures/workers-middleware-proxy.ts' : 'runtimes/workers.ts'
+  const script = fixture === 'middleware' ? 'test/fixtures/workers-middleware-proxy.ts' : 'runtimes/workers-main.ts'
   const persist = sharedPersistDir ?? mkdtempSync(join(tmpdir(), 'edge-proxy-wrangler-'))
   return wranglerDev([script, '--persist-to', persist, '--var', `PROXY_CONFIG:${JSON.stringify(config)}`], port)
 }

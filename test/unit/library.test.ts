@@ -40,6 +40,29 @@ test('a middleware that throws is answered by the panic boundary', async () => {
   expect(await res.json()).toEqual({ error: 'internal proxy error', code: 'INTERNAL_ERROR', requestId: 'lib-1' })
 })
 
+test('an HTTPException from another copy of hono keeps its response (recognised by shape, not instanceof)', async () => {
+  // What a second copy's HTTPException is to this one: the same shape, another class.
+  class OtherCopyHTTPException extends Error {
+    constructor(readonly status: number) {
+      super('Unauthorized')
+    }
+    getResponse(): Response {
+      return new Response('Unauthorized', { status: this.status, headers: { 'www-authenticate': 'Bearer realm=""' } })
+    }
+  }
+  const proxy = createProxy(config, {
+    middleware: [
+      () => {
+        throw new OtherCopyHTTPException(401)
+      },
+    ],
+  })
+  const res = await proxy.request('/x')
+  expect(res.status).toBe(401)
+  expect(res.headers.get('www-authenticate')).toBe('Bearer realm=""')
+  expect(res.headers.get('x-proxy-error')).toBeNull()
+})
+
 test('the proxy mounts in a user app, with panicBoundary as its error handler and proxyPath as its getPath', async () => {
   const app = new Hono({ getPath: proxyPath(config) })
   app.onError(panicBoundary)

@@ -135,8 +135,8 @@ export const errors: Scenario[] = [
     },
   },
   {
+    // On Workers the config is checked at module scope: wrangler dev prints the issues and exits 1.
     name: 'a bad config stops start-up, naming each bad field by path',
-    skip: { workers: 'the config is read per isolate on its first request: a bad one answers 500 INTERNAL_ERROR and logs config_invalid' },
     async run(ctx) {
       const start = ctx.proxy({
         upstreams: { api: { targets: [{ url: 'not a url' }], timeoutMs: 0 } },

@@ -1,0 +1,38 @@
+/**
+ * The Worker's config rule, in one place for the Worker's start (runtimes/workers.ts) and for
+ * `npm run deploy` (scripts/deploy.ts), which checks the same way before anything is uploaded.
+ */
+import { type Config, ConfigError, type ConfigIssue, parseConfig } from '../src/index.ts'
+import { storeTypesOn } from '../src/stores/kinds.ts'
+
+/** The binding each shared store kind opens on Workers (wrangler.toml). */
+const STORE_BINDINGS: Record<string, string> = { 'durable-object': 'BREAKERS', kv: 'BREAKER_HINTS' }
+
+/**
+ * The config from PROXY_CONFIG's text, or the bundled config when that is unset, `${VAR}`s taken from
+ * `vars`; throws a ConfigError with every issue, the store's included: a kind Workers cannot open, or
+ * one whose binding is missing.
+ */
+export function workerConfig(source: unknown, vars: Record<string, string>, bound: (binding: string) => boolean): Config {
+  if (source === undefined || (typeof source === 'string' && source.trim() === ''))
+    throw new ConfigError([
+      {
+        path: 'PROXY_CONFIG',
+        message:
+          'not set, and no config bundled: give the config as a var or secret (npm run deploy -- --config FILE; locally, .dev.vars or --var; see README, Cloudflare Workers)',
+      },
+    ])
+  const config = parseConfig(source, vars)
+  const issues = storeIssues(config.store, bound)
+  if (issues.length > 0) throw new ConfigError(issues)
+  return config
+}
+
+function storeIssues(store: Config['store'], bound: (binding: string) => boolean): ConfigIssue[] {
+  const kinds = storeTypesOn('workers')
+  if (!kinds.includes(store.type)) return [{ path: 'store.type', message: `"${store.type}" cannot be opened on workers (${kinds.join(' or ')})` }]
+  const binding = STORE_BINDINGS[store.type]
+  if (binding !== undefined && !bound(binding))
+    return [{ path: 'store.type', message: `"${store.type}" needs the ${binding} binding, which this Worker lacks (see wrangler.toml)` }]
+  return []
+}
