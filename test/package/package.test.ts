@@ -179,7 +179,7 @@ describe('the npm package, installed from its tarball', () => {
     }
   }, 90000)
 
-  test('edge-proxy/client from plain Node (the machine’s own, not the one wrangler brings): through the proxy, then direct', async () => {
+  test('plain Node (the machine’s own, not the one wrangler brings) runs edge-proxy/client (through the proxy, then direct) and the library', async () => {
     const node = plainNode()
     const version = (await mustRun([node, '--version'], app)).trim()
     expect(Number(version.slice(1).split('.')[0])).toBeGreaterThanOrEqual(20)
@@ -191,12 +191,16 @@ describe('the npm package, installed from its tarball', () => {
 const api = createFailsafeFetch({ proxyBase: process.env.PROXY, directBase: process.env.DIRECT, maxErrors: 1, onSwitch: (to) => console.log('switched to', to) })
 await api('/items').catch((error) => console.log('through the proxy:', error.message))
 console.log('then:', await (await api('/items')).text())
+import { createProxy, parseConfig } from 'edge-proxy'
+const config = { upstreams: { api: { targets: [{ url: process.env.DIRECT }] } }, routes: [{ pathPrefix: '/', upstream: 'api' }], log: { access: false } }
+const res = await createProxy(parseConfig(config)).request('/lib')
+console.log('library:', res.status, await res.text())
 `,
     )
     try {
       const refused = `http://127.0.0.1:${freePort()}` // nobody listens: the proxy is "down"
       const { code, out } = await run([node, 'client.mjs'], app, { PROXY: refused, DIRECT: origin.url })
-      expect(out).toBe('switched to direct\nthrough the proxy: fetch failed\nthen: direct\n')
+      expect(out).toBe('switched to direct\nthrough the proxy: fetch failed\nthen: direct\nlibrary: 200 direct\n')
       expect(code).toBe(0)
     } finally {
       await origin.stop()
