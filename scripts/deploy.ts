@@ -4,7 +4,7 @@
  * with the config as the PROXY_CONFIG secret of the new version. Without --config, the secret already set
  * on the Worker stays (Cloudflare still refuses the upload if that one is bad).
  */
-import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ConfigError, formatIssues } from '../src/index.ts'
@@ -19,6 +19,7 @@ interface WranglerToml {
 const args = Bun.argv.slice(2)
 const at = args.indexOf('--config')
 const configPath = at === -1 ? undefined : args[at + 1]
+if (at !== -1 && (configPath === undefined || configPath.startsWith('--'))) fail('--config needs a file: npm run deploy -- --config proxy.config.json')
 const passOn = at === -1 ? args : [...args.slice(0, at), ...args.slice(at + 2)]
 const toml = wrangler as WranglerToml
 const bindings = new Set([...(toml.durable_objects?.bindings ?? []).map((b) => b.name), ...(toml.kv_namespaces ?? []).map((kv) => kv.binding)])
@@ -40,8 +41,7 @@ if (configPath !== undefined) {
   }
   const dir = mkdtempSync(join(tmpdir(), 'edge-proxy-deploy-'))
   secrets = join(dir, 'secrets.json')
-  writeFileSync(secrets, JSON.stringify({ PROXY_CONFIG: text }))
-  chmodSync(secrets, 0o600)
+  writeFileSync(secrets, JSON.stringify({ PROXY_CONFIG: text }), { mode: 0o600 })
   console.log(`${configPath}: valid; deploying it as the PROXY_CONFIG secret`)
 }
 

@@ -62,6 +62,12 @@ function start(cmd: string[], env: Record<string, string>, ready: (line: string)
   return { proc, started: within(started, 20000, `${cmd.join(' ')} to serve`) }
 }
 
+/** The app's proxy.config.json: one upstream, every path to `origin`, and `extra` fields. */
+function writeConfig(origin: string, extra: Record<string, unknown> = {}): void {
+  const config = { ...extra, upstreams: { api: { targets: [{ url: origin }] } }, routes: [{ pathPrefix: '/', upstream: 'api' }] }
+  writeFileSync(join(app, 'proxy.config.json'), JSON.stringify(config))
+}
+
 let tarball: string
 
 beforeAll(async () => {
@@ -101,10 +107,7 @@ describe('the npm package, installed from its tarball', () => {
       return new Response(`for ${request.headers.get('x-forwarded-for')}`)
     })
     writeFileSync(join(app, 'bun-main.ts'), fromReadme('### On Bun'))
-    writeFileSync(
-      join(app, 'proxy.config.json'),
-      JSON.stringify({ upstreams: { api: { targets: [{ url: origin.url }] } }, routes: [{ pathPrefix: '/', upstream: 'api' }] }),
-    )
+    writeConfig(origin.url)
     const port = freePort()
     // Bun says when a default export is served: "Started development server: http://localhost:PORT".
     const { proc, started } = start([process.execPath, 'run', 'bun-main.ts'], { PORT: String(port), TOKEN: 's3cret' }, (line) => line.includes(`:${port}`))
@@ -130,14 +133,7 @@ describe('the npm package, installed from its tarball', () => {
     const origin = startOrigin((request) => new Response(`deno proxied ${new URL(request.url).pathname}`))
     const port = freePort()
     writeFileSync(join(app, 'main.ts'), fromReadme('### On Deno'))
-    writeFileSync(
-      join(app, 'proxy.config.json'),
-      JSON.stringify({
-        listen: { hostname: '127.0.0.1', port },
-        upstreams: { api: { targets: [{ url: origin.url }] } },
-        routes: [{ pathPrefix: '/', upstream: 'api' }],
-      }),
-    )
+    writeConfig(origin.url, { listen: { hostname: '127.0.0.1', port } })
     const command = fromReadme('### On Deno', 'deno run').split(' ')
     expect(command.at(-1)).toBe('main.ts')
     const { proc, started } = start([denoBinary(), ...command.slice(1)], { TOKEN: 's3cret' }, (line) => line.startsWith('proxy on http://'))
@@ -159,10 +155,7 @@ describe('the npm package, installed from its tarball', () => {
   test("the README's Workers example, as printed: served by wrangler dev with its bundled config (bearerAuth 401), and bundled by wrangler deploy --dry-run", async () => {
     const origin = startOrigin((request) => new Response(`workerd proxied ${new URL(request.url).pathname}`))
     writeFileSync(join(app, 'worker.ts'), fromReadme('### On Cloudflare Workers'))
-    writeFileSync(
-      join(app, 'proxy.config.json'),
-      JSON.stringify({ upstreams: { api: { targets: [{ url: origin.url }] } }, routes: [{ pathPrefix: '/', upstream: 'api' }] }),
-    )
+    writeConfig(origin.url)
     writeFileSync(join(app, 'wrangler.toml'), readFileSync(join(root, 'wrangler.toml'), 'utf8').replace(/^main = .*$/m, 'main = "worker.ts"'))
     const wrangler = [join(root, 'node_modules', '.bin', 'node'), join(root, 'node_modules', 'wrangler', 'bin', 'wrangler.js')]
     const dry = await run([...wrangler, 'deploy', '--dry-run', '--outdir', join(work, 'worker-out')], app, { WRANGLER_SEND_METRICS: 'false', CI: 'true' })
