@@ -3,7 +3,7 @@
  * `npm run deploy` (scripts/deploy.ts), which checks the same way before anything is uploaded.
  */
 import { type Config, ConfigError, type ConfigIssue, parseConfig } from '../src/index.ts'
-import { storeTypesOn } from '../src/stores/kinds.ts'
+import { canOpen, cannotOpenIssue } from '../src/stores/open.ts'
 
 /** The binding each shared store kind opens on Workers (wrangler.toml). */
 const STORE_BINDINGS: Record<string, string> = { 'durable-object': 'BREAKERS', kv: 'BREAKER_HINTS' }
@@ -29,8 +29,7 @@ export function workerConfig(source: unknown, vars: Record<string, string>, boun
 }
 
 function storeIssues(store: Config['store'], bound: (binding: string) => boolean): ConfigIssue[] {
-  const kinds = storeTypesOn('workers')
-  if (!kinds.includes(store.type)) return [{ path: 'store.type', message: `"${store.type}" cannot be opened on workers (${kinds.join(' or ')})` }]
+  if (!canOpen(store.type, 'workers')) return [cannotOpenIssue(store.type, 'workers')]
   const binding = STORE_BINDINGS[store.type]
   if (binding !== undefined && !bound(binding))
     return [{ path: 'store.type', message: `"${store.type}" needs the ${binding} binding, which this Worker lacks (see wrangler.toml)` }]

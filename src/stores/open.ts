@@ -1,4 +1,4 @@
-import { ConfigError } from '../config/issues.ts'
+import { ConfigError, type ConfigIssue } from '../config/issues.ts'
 import type { Config } from '../config/schema.ts'
 import { describeError, log } from '../log.ts'
 import { type RuntimeName, storeKind, storeTypesOn } from './kinds.ts'
@@ -20,13 +20,21 @@ export type StoreOpeners = { [type: string]: (store: StoreConfig) => BreakerStor
 export async function openStore(store: StoreConfig, runtime: RuntimeName, openers: StoreOpeners): Promise<BreakerStore> {
   if (store.type === 'memory') return new MemoryStore(store.maxStoredBytes)
   const open = openers[store.type]
-  if (open === undefined || !storeKind(store.type)?.runtimes.includes(runtime)) {
-    throw new ConfigError([{ path: 'store.type', message: `"${store.type}" cannot be opened on ${runtime} (${storeTypesOn(runtime).join(' or ')})` }])
-  }
+  if (open === undefined || !canOpen(store.type, runtime)) throw new ConfigError([cannotOpenIssue(store.type, runtime)])
   try {
     return await open(store)
   } catch (error) {
     log('error', 'store_unreachable', { store: store.type, note: 'using the local view', ...describeError(error) })
     return new UnreachableStore(store.type, error)
   }
+}
+
+/** Whether `runtime` can open a store of `type` (as its kind declares), checked at start-up everywhere. */
+export function canOpen(type: string, runtime: RuntimeName): boolean {
+  return type === 'memory' || storeKind(type)?.runtimes.includes(runtime) === true
+}
+
+/** The config issue for a store `runtime` cannot open, naming the kinds it can. */
+export function cannotOpenIssue(type: string, runtime: RuntimeName): ConfigIssue {
+  return { path: 'store.type', message: `"${type}" cannot be opened on ${runtime} (${storeTypesOn(runtime).join(' or ')})` }
 }

@@ -194,10 +194,12 @@ export const deno: Runtime = {
   },
 }
 
+/** wrangler, run by the npm-installed Node 22 (wrangler needs Node >= 22). */
+export const WRANGLER = [join(root, 'node_modules', '.bin', 'node'), join(root, 'node_modules', 'wrangler', 'bin', 'wrangler.js')]
+
 /** `wrangler dev` with `args` on 127.0.0.1:`port`, run by the npm-installed Node 22 (wrangler needs Node >= 22). */
 export function wranglerDev(args: string[], port: number): Promise<RunningProxy> {
-  const wrangler = join(root, 'node_modules', 'wrangler', 'bin', 'wrangler.js')
-  const cmd = [join(root, 'node_modules', '.bin', 'node'), wrangler, 'dev', ...args, '--ip', '127.0.0.1', '--port', String(port)]
+  const cmd = [...WRANGLER, 'dev', ...args, '--ip', '127.0.0.1', '--port', String(port)]
   cmd.push('--log-level', 'log', '--show-interactive-dev-session=false')
   return startProcess(cmd, { WRANGLER_SEND_METRICS: 'false', CI: 'true' }, (line) => (line.includes(`Ready on http://127.0.0.1:${port}`) ? port : undefined))
 }

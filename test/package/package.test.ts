@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { accessSync, constants, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { delimiter, join } from 'node:path'
-import { denoBinary, wranglerDev } from '../conformance/harness.ts'
+import { denoBinary, WRANGLER, wranglerDev } from '../conformance/harness.ts'
 import { lineSplitter } from '../support/lines.ts'
 import { freePort, startOrigin } from '../support/origin.ts'
 import { within } from '../support/wait.ts'
@@ -157,8 +157,7 @@ describe('the npm package, installed from its tarball', () => {
     writeFileSync(join(app, 'worker.ts'), fromReadme('### On Cloudflare Workers'))
     writeConfig(origin.url)
     writeFileSync(join(app, 'wrangler.toml'), readFileSync(join(root, 'wrangler.toml'), 'utf8').replace(/^main = .*$/m, 'main = "worker.ts"'))
-    const wrangler = [join(root, 'node_modules', '.bin', 'node'), join(root, 'node_modules', 'wrangler', 'bin', 'wrangler.js')]
-    const dry = await run([...wrangler, 'deploy', '--dry-run', '--outdir', join(work, 'worker-out')], app, { WRANGLER_SEND_METRICS: 'false', CI: 'true' })
+    const dry = await run([...WRANGLER, 'deploy', '--dry-run', '--outdir', join(work, 'worker-out')], app, { WRANGLER_SEND_METRICS: 'false', CI: 'true' })
     expect(dry.out).toContain('--dry-run: exiting now.')
     expect(dry.code).toBe(0)
     const proxy = await wranglerDev(['--cwd', app, '--persist-to', join(work, 'worker-state'), '--var', 'API_TOKEN:s3cret'], freePort())
