@@ -21,6 +21,7 @@ export function applicable(running: Config, next: Config): Config {
     admin: { ...next.admin, pathPrefix: running.admin.pathPrefix },
     encodedSlashes: running.encodedSlashes,
     store: running.store,
+    metrics: running.metrics,
   }
 }
 

@@ -5,6 +5,7 @@
 import { afterEach, describe, test } from 'bun:test'
 import { ScenarioContext, type Scenario } from './context.ts'
 import { RUNTIMES } from './harness.ts'
+import { skipReason, toolsRequired } from '../support/tools.ts'
 import { breakers } from './scenarios/breakers.ts'
 import { errors } from './scenarios/errors.ts'
 import { faults } from './scenarios/faults.ts'
@@ -50,6 +51,12 @@ for (const runtime of RUNTIMES) {
         test.skip(`${scenario.name} (cannot hold on ${runtime.name}: ${reason})`, () => {})
         continue
       }
+      const tools = (scenario.needs ?? []).flatMap((need) => (need === 'shared store' ? runtime.sharedStoreTools : [need]))
+      const missing = skipReason(tools)
+      if (missing !== undefined && !toolsRequired()) {
+        test.skip(`${scenario.name} (skipped: ${missing})`, () => {})
+        continue
+      }
       const todo = scenario.todo?.[runtime.name]
       if (todo !== undefined) {
         test.todo(`${scenario.name} (not yet on ${runtime.name}: ${todo})`)
@@ -59,6 +66,7 @@ for (const runtime of RUNTIMES) {
         scenario.name,
         async () => {
           ctx = new ScenarioContext(runtime)
+          if (missing !== undefined) throw new Error(missing) // CI=true: a missing tool fails, never skips
           await scenario.run(ctx)
         },
         scenario.timeoutMs ?? 30000,

@@ -1,6 +1,7 @@
 import type { ConfigInput, UpstreamConfig } from '../../src/config/schema.ts'
 import { startOrigin, type Origin, type OriginHandler } from '../support/origin.ts'
 import { startWsOrigin, type WsOrigin } from '../support/ws-origin.ts'
+import type { ToolName } from '../support/tools.ts'
 import type { RunningProxy, Runtime, StartOptions } from './harness.ts'
 
 type UpstreamInput = ConfigInput['upstreams'][string]
@@ -57,6 +58,11 @@ export interface Scenario {
   todo?: Record<string, string>
   /** Longer than the default per-test time. */
   timeoutMs?: number
+  /**
+   * Programs from Debian it needs (test/support/tools.ts), or the runtime's shared store (whose
+   * server may be one: Redis on Bun). Missing, the scenario is skipped naming them (failed under CI=true).
+   */
+  needs?: (ToolName | 'shared store')[]
 }
 
 /** The JSON body and code of a proxy-made error, asserting the contract's shape on the way. */

@@ -8,6 +8,7 @@ import { freePort } from '../support/origin.ts'
 export { freePort }
 import { lineSplitter } from '../support/lines.ts'
 import { startRedis } from '../support/redis.ts'
+import type { ToolName } from '../support/tools.ts'
 import { within } from '../support/wait.ts'
 
 /** A proxy process under test. */
@@ -47,6 +48,8 @@ export interface Runtime {
   start(config: ConfigInput, options?: StartOptions): Promise<RunningProxy>
   /** A store that several instances of this runtime share, with what stops it. */
   sharedStore(): Promise<SharedStore>
+  /** The programs from Debian that shared store runs on (Redis on Bun). */
+  sharedStoreTools: ToolName[]
   /** A store config of this runtime's kind that cannot be reached. */
   unreachableStore: ConfigInput['store']
   /** The proxy's command line before its arguments (`--help`, `--check`...), where it has one (not Workers). */
@@ -157,6 +160,7 @@ export const bun: Runtime = {
     return startProcess([process.execPath, entry, '--config', writeConfig(config), '--port', String(options.port ?? 0)])
   },
   unreachableStore: { type: 'redis', url: `redis://127.0.0.1:${freePort()}`, syncMs: 100 },
+  sharedStoreTools: ['redis-server'],
   async sharedStore() {
     const redis = await startRedis(freePort())
     return { store: { type: 'redis', url: redis.url, syncMs: 200 }, stop: redis.stop, concurrent: true }
@@ -188,6 +192,7 @@ export const deno: Runtime = {
   },
 
   unreachableStore: { type: 'deno-kv', path: '/proc/no-such-dir/breakers.sqlite3', syncMs: 100 },
+  sharedStoreTools: [],
   async sharedStore() {
     const path = join(mkdtempSync(join(tmpdir(), 'edge-proxy-kv-')), 'breakers.sqlite3')
     return { store: { type: 'deno-kv', path, syncMs: 200 }, stop: async () => {}, concurrent: true }
@@ -231,6 +236,7 @@ export const workers: Runtime = {
     }
   },
   unreachableStore: { type: 'kv', syncMs: 100 },
+  sharedStoreTools: [],
   async sharedStore() {
     // Two wrangler dev servers cannot hold one local Durable Object state at once; a restarted one
     // (fresh isolates, the same persisted state) plays instance B.

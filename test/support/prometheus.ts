@@ -1,7 +1,6 @@
 import { mkdtempSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { ensureTool } from './debian.ts'
 import { freePort } from './origin.ts'
 import { within } from './wait.ts'
 
@@ -15,7 +14,6 @@ export interface Prometheus {
 
 /** Starts Prometheus on 127.0.0.1 scraping `target` (`host:port`) at `metricsPath` with a bearer token; resolves once it is ready. */
 export async function startPrometheus(target: string, metricsPath: string, token?: string): Promise<Prometheus> {
-  ensureTool('prometheus', 'prometheus')
   const dir = mkdtempSync(join(tmpdir(), 'edge-proxy-prometheus-'))
   const auth = token === undefined ? '' : `\n    authorization:\n      credentials: ${token}`
   writeFileSync(

@@ -1,9 +1,7 @@
-import { ensureTool } from './debian.ts'
 import { within } from './wait.ts'
 
 /** A real redis-server on 127.0.0.1 and `port`, with no persistence; resolves once it accepts connections. */
 export async function startRedis(port: number): Promise<{ url: string; stop(): Promise<void> }> {
-  ensureTool('redis-server', 'redis-server')
   const proc = Bun.spawn(['redis-server', '--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
     stdout: 'pipe',
     stderr: 'inherit',

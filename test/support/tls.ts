@@ -2,7 +2,6 @@ import { spawnSync } from 'node:child_process'
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { ensureTool } from './debian.ts'
 
 /** PEM files made for one test run: a private CA and a certificate it signed, and a self-signed one. */
 export interface TestCertificates {
@@ -17,9 +16,8 @@ export interface TestCertificates {
   selfSignedKeyFile: string
 }
 
-/** Makes the certificates with Debian's openssl (installed when missing), valid for two days, in a temp directory. */
+/** Makes the certificates with Debian's openssl, valid for two days, in a temp directory. */
 export function makeCertificates(): TestCertificates {
-  ensureTool('openssl', 'openssl')
   const dir = mkdtempSync(join(tmpdir(), 'edge-proxy-tls-'))
   const at = (name: string) => join(dir, name)
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes']

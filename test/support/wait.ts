@@ -20,3 +20,9 @@ export function deferred<T = void>() {
   const promise = new Promise<T>((r) => (resolve = r))
   return { promise, resolve }
 }
+
+/**
+ * Resolves once every microtask queued so far (and those they queue) has run: a timer's turn comes
+ * only after the microtask queue is empty. For asserting that something did not happen after an event.
+ */
+export const microtasksRun = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 0))

@@ -118,6 +118,8 @@ describe('${ENV} references', () => {
     const config = parseConfig({ ...minimal, admin: { token: '${ADMIN_TOKEN}' }, listen: { hostname: '${HOST:-0.0.0.0}' } }, { ADMIN_TOKEN: 's3cret' })
     expect(config.admin.token).toBe('s3cret')
     expect(config.listen.hostname).toBe('0.0.0.0')
+    const set = parseConfig({ ...minimal, listen: { hostname: '${HOST:-0.0.0.0}' } }, { HOST: '127.0.0.2' })
+    expect(set.listen.hostname).toBe('127.0.0.2') // a default is only for an unset variable
   })
   test('an unset variable is an error at its path, never an empty token', () => {
     expect(issuesOf({ ...minimal, admin: { token: '${ADMIN_TOKEN}' } })).toEqual(['admin.token: environment variable ADMIN_TOKEN is not set'])
@@ -162,6 +164,34 @@ describe('config changes (a reload)', () => {
     })
     expect(configChanges(base, base)).toEqual({ changed: [], restartRequired: [] })
     expect(applicable(base, next).listen).toEqual(base.listen)
+  })
+
+  test('a reload applies everything but the restart-only settings, which stay as they run', () => {
+    const next = parseConfig({
+      listen: { port: 9999 },
+      upstreams: { api: { targets: [{ url: 'http://127.0.0.1:9002' }] } },
+      routes: [{ pathPrefix: '/', upstream: 'api' }],
+      admin: { pathPrefix: '/_admin', token: 'a-new-token-of-16+' },
+      encodedSlashes: 'keep',
+      store: { type: 'memory', maxStoredBytes: 1 },
+      metrics: { enabled: false },
+      log: { level: 'warn' },
+    })
+    const applied = applicable(base, next)
+    expect(applied.listen).toEqual(base.listen)
+    expect(applied.admin).toEqual({ pathPrefix: base.admin.pathPrefix, token: 'a-new-token-of-16+' })
+    expect(applied.encodedSlashes).toBe(base.encodedSlashes)
+    expect(applied.store).toEqual(base.store)
+    expect(applied.metrics).toEqual(base.metrics)
+    expect(applied.upstreams).toEqual(next.upstreams)
+    expect(applied.log).toEqual(next.log)
+    expect(configChanges(base, next).restartRequired.sort()).toEqual([
+      'admin.pathPrefix',
+      'encodedSlashes',
+      'listen.port',
+      'metrics.enabled',
+      'store.maxStoredBytes',
+    ])
   })
 })
 

@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'bun:test'
 import { ProxyEvents, type ProxyEventMap, type ProxyEventName } from '../../src/events/events.ts'
 import { reset, scripted } from '../support/scripted.ts'
+import { deferred } from '../support/wait.ts'
 
 /** Everything `names` emit while `run` runs, in order. */
 function record(events: ProxyEvents, names: ProxyEventName[]) {
@@ -22,6 +23,28 @@ describe('the event seam', () => {
     expect(seen[0]!.event).toMatchObject({ requestId: 'ev-1', upstream: 'api', target: 'http://127.0.0.1:9001', status: 503 })
     expect(seen[1]!.event).toMatchObject({ requestId: 'ev-1', retry: 1, reason: 'status 503' })
     expect(seen[3]!.event).toMatchObject({ requestId: 'ev-1', method: 'GET', path: '/items', upstream: 'api', status: 200, tries: 2, bytesOut: 2 })
+  })
+
+  test('a client that leaves is not moved on to another target: one try, no retry, one request reported as 499', async () => {
+    const events = new ProxyEvents()
+    const seen = record(events, ['request', 'try', 'retry'])
+    const arrived = deferred()
+    const { app, calls } = scripted(
+      (_, init) => {
+        arrived.resolve()
+        return new Promise<Response>((_, reject) => init.signal!.addEventListener('abort', () => reject(init.signal!.reason))) // answers never
+      },
+      { retry: { attempts: 3, backoffMs: 0 } },
+      { events },
+    )
+    const client = new AbortController()
+    const request = app.request(new Request('http://proxy.test/items', { signal: client.signal }))
+    await arrived.promise
+    client.abort()
+    expect((await request).headers.get('x-proxy-error')).toBe('CLIENT_CLOSED_REQUEST')
+    expect(calls).toHaveLength(1)
+    expect(seen.map((s) => s.name)).toEqual(['try', 'request'])
+    expect(seen[1]!.event).toMatchObject({ status: 499, code: 'CLIENT_CLOSED_REQUEST', tries: 1 })
   })
 
   test('proxy errors are reported with their code; breaker transitions too', async () => {

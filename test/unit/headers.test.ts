@@ -28,6 +28,14 @@ describe('upstream request headers', () => {
       expect(out.has(name)).toBe(false)
     }
   })
+  test('Connection lists names with or without spaces after the commas', () => {
+    const headers = upstreamRequestHeaders(new Headers({ connection: 'x-a,x-b ,  X-C', 'x-a': '1', 'x-b': '2', 'x-c': '3', 'x-d': '4' }), client, [])
+    expect(['x-a', 'x-b', 'x-c'].filter((name) => headers.has(name))).toEqual([])
+    expect(headers.get('x-d')).toBe('4')
+    const response = clientResponseHeaders(new Headers({ connection: 'x-a,x-b', 'x-a': '1', 'x-b': '2' }), 'r')
+    expect(response.has('x-a') || response.has('x-b')).toBe(false)
+  })
+
   test('x-forwarded-* are appended and set', () => {
     expect(out.get('x-forwarded-for')).toBe('203.0.113.7, 10.0.0.9')
     expect(out.get('x-forwarded-proto')).toBe('https')

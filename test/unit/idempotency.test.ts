@@ -33,6 +33,16 @@ describe('Idempotency-Key', () => {
     expect(calls).toHaveLength(1)
   })
 
+  test('the same key, method and body on another path is another request: 422 IDEMPOTENCY_KEY_REUSED', async () => {
+    const { app, calls } = scripted(() => new Response('ok'), keyed)
+    const post = (path: string) => app.request(path, { method: 'POST', body: 'same', headers: { 'idempotency-key': 'p-1' } })
+    expect((await post('/a')).status).toBe(200)
+    const other = await post('/b')
+    expect(other.status).toBe(422)
+    expect(other.headers.get('x-proxy-error')).toBe('IDEMPOTENCY_KEY_REUSED')
+    expect(calls).toHaveLength(1)
+  })
+
   test('a duplicate while the first still runs: 409 IDEMPOTENCY_IN_FLIGHT with Retry-After', async () => {
     const release = deferred()
     const arrived = deferred()
@@ -115,6 +125,20 @@ describe('Idempotency-Key', () => {
     await order('key-b')
     expect((await order('key-a')).headers.get('idempotent-replayed')).toBe('true')
     expect(calls).toHaveLength(2)
+  })
+
+  test('with two scopeHeaders, callers sending only one of them are told apart by which one, and by the other one', async () => {
+    let n = 0
+    const { app, calls } = scripted(() => new Response(`order ${++n}`), { idempotency: { enabled: true, scopeHeaders: ['authorization', 'x-api-key'] } })
+    const order = (headers: Record<string, string>) => app.request('/orders', { method: 'POST', body: 'x', headers: { 'idempotency-key': 'o-3', ...headers } })
+    expect(await (await order({ authorization: 'k' })).text()).toBe('order 1')
+    // The same value under the other header is another caller; so is the first caller's value with a second credential.
+    expect(await (await order({ 'x-api-key': 'k' })).text()).toBe('order 2')
+    expect(await (await order({ authorization: 'k', 'x-api-key': 'other' })).text()).toBe('order 3')
+    const again = await order({ authorization: 'k' })
+    expect(again.headers.get('idempotent-replayed')).toBe('true')
+    expect(await again.text()).toBe('order 1')
+    expect(calls).toHaveLength(3)
   })
 
   test('a client that leaves does not cancel a keyed request; its response is kept for the retry', async () => {
@@ -240,10 +264,12 @@ describe('memory key store', () => {
     expect(oldest).toMatchObject({ state: 'done', response: { status: 200, body: null } }) // kept: a replay, without its body
     expect(await store.claim('api', 'k19', 'f', 60000)).toMatchObject({ response: { body: 'x'.repeat(1000) } })
   })
-  test('a response larger than the whole budget is kept without its body', async () => {
+  test('a response larger than the whole budget is kept without its body, and strips no other body', async () => {
     const store = new MemoryKeyStore(100)
+    await store.complete('api', 'small', done('y'.repeat(40)), 60000)
     await store.complete('api', 'big', done('x'.repeat(1000)), 60000)
     expect(await store.claim('api', 'big', 'f', 60000)).toMatchObject({ response: { body: null } })
+    expect(await store.claim('api', 'small', 'f', 60000)).toMatchObject({ response: { body: 'y'.repeat(40) } })
     expect(store.storedBytes).toBeLessThanOrEqual(100)
   })
 })

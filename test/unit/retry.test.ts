@@ -127,7 +127,8 @@ describe('retry rules', () => {
     const { app, calls } = scripted(() => new Response('down', { status: 503 }), { retry: { attempts: 3, backoffMs: 0, budgetPercent: 20 } })
     for (let i = 0; i < 1000; i++) expect((await app.request('/')).status).toBe(503)
     expect(calls.length).toBeLessThanOrEqual(1000 + 200 + MIN_RETRIES)
-    expect(calls.length).toBeGreaterThan(1000) // the budget was used, not refused outright
+    // The budget is granted as well as bounded: 20 % of the requests were retried, not only the floor of 3.
+    expect(calls.length).toBeGreaterThanOrEqual(1000 + 200 - 1)
     const status = (await (await app.request('/_proxy/status')).json()) as { upstreams: { api: { retryBudget: unknown } } }
     expect(status.upstreams.api.retryBudget).toEqual({ percent: 20, requests: 1000, retries: calls.length - 1000 })
   })

@@ -65,6 +65,11 @@ describe('request target', () => {
     expect(raw('http://h//private//data')!.pathname).toBe('/private/data')
     expect(raw('http://h/a/b/..')!.pathname).toBe('/a/')
     expect(raw('http://h/../../etc')!.pathname).toBe('/etc') // never above the root
+    // A plain `.` segment, with nothing else to normalise, is removed too.
+    expect(raw('http://h/private/./data')!.pathname).toBe('/private/data')
+    expect(raw('http://h/./private')!.pathname).toBe('/private')
+    expect(raw('http://h/a/.')!.pathname).toBe('/a/')
+    expect(raw('http://h/a/.hidden')!.pathname).toBe('/a/.hidden') // a name that starts with a dot is a name
   })
   test('unreserved escapes are decoded, others kept (upper-cased)', () => {
     expect(canonicalPath('/%70rivate/%7euser/a%20b/%c3%a9', 'reject')).toBe('/private/~user/a%20b/%C3%A9')

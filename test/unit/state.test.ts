@@ -28,6 +28,26 @@ describe('proxy state', () => {
     expect(a2!.inFlight).toBe(0) // requests in flight finish on the old target
     expect(c!.breaker.state).toBe('closed')
     expect(first.upstreams.get('api')!.targets[0]!.url).toBe('http://127.0.0.1:9001') // the old state is untouched
+    expect(second.upstreams.get('api')!.retryBudget).toBe(first.upstreams.get('api')!.retryBudget) // the upstream keeps its retry budget
+  })
+
+  test('a target written with a trailing slash is the same target: a reload keeps its breaker, health and counters', () => {
+    const d = deps()
+    const first = buildState(configWith(['http://127.0.0.1:9001/']), d)
+    const [a] = first.upstreams.get('api')!.targets
+    a!.requests = 3
+    a!.health.healthy = false
+    a!.breaker.record(a!.breaker.acquire(1000), 1000, 'connection_refused')
+    const second = buildState(configWith(['http://127.0.0.1:9001/']), d, first)
+    const [a2] = second.upstreams.get('api')!.targets
+    expect(a2!.url).toBe('http://127.0.0.1:9001')
+    expect(a2!.breaker).toBe(a!.breaker)
+    expect(a2!.breaker.state).toBe('open')
+    expect(a2!.health.healthy).toBe(false)
+    expect(a2!.requests).toBe(3)
+    // Written the other way on the next reload, still the same target.
+    const third = buildState(configWith(['http://127.0.0.1:9001']), d, second)
+    expect(third.upstreams.get('api')!.targets[0]!.breaker).toBe(a!.breaker)
   })
 
   test('a carried breaker reports to its new owner; changed breaker settings start a fresh breaker', () => {

@@ -88,11 +88,18 @@ export const hostileInput: Scenario[] = [
     async run(ctx) {
       const origin = ctx.origin()
       const proxy = await ctx.proxy(oneUpstream([origin.url]), { fixture: 'middleware' })
-      const around = [get('//private/data'), get('/x/../private/data'), get('/x/%2e%2e/private/data'), get('/%70rivate/data'), get('/private%2fdata')]
+      const around = [
+        get('//private/data'),
+        get('/x/../private/data'),
+        get('/x/%2e%2e/private/data'),
+        get('/%70rivate/data'),
+        get('/./private/data'),
+        get('/private%2fdata'),
+      ]
       const statuses = []
       for (const request of around) statuses.push(statusOf(await rawRequest(proxy.port, request)))
       expect(origin.seen).toEqual([])
-      expect(statuses).toEqual([401, 401, 401, 401, 400]) // an encoded slash: 400 (encodedSlashes: reject)
+      expect(statuses).toEqual([401, 401, 401, 401, 401, 400]) // an encoded slash: 400 (encodedSlashes: reject)
       const allowed = await rawRequest(proxy.port, get('//private/data', `Host: 127.0.0.1\r\nAuthorization: Bearer ${FIXTURE_TOKEN}`))
       expect(statusOf(allowed)).toBe(200)
       expect(origin.seen.map((s) => s.path)).toEqual(['/private/data'])
@@ -191,6 +198,7 @@ export const hostileInput: Scenario[] = [
   },
   {
     name: "Idempotency-Keys are scoped by credentials: another client's same key, method, path and body never gets the first one's response",
+    needs: ['shared store'],
     async run(ctx) {
       let n = 0
       const origin = ctx.origin(

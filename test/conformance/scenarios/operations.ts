@@ -212,6 +212,9 @@ export const commandLine: Scenario[] = [
         return status.upstreams.api!.targets.find((t) => t.url === broken.url)?.breaker
       }
       expect(await brokenState()).toBe('open')
+      // With its breaker kept open for 60 s, the broken target sees nothing more: a reload that built it a
+      // fresh (closed) breaker would send it load again, which this count shows.
+      const brokenSeen = broken.seen.length
 
       // 200 requests a second, 800 in all, while the config changes under them.
       const answers: Promise<{ status: number; body: string }>[] = []
@@ -244,6 +247,7 @@ export const commandLine: Scenario[] = [
       // After `a` left, only `b` answers; the broken target stayed open through every reload.
       expect(results.at(-1)!.body).toBe('b')
       expect(await brokenState()).toBe('open')
+      expect(broken.seen.length).toBe(brokenSeen)
     },
   },
   {

@@ -26,6 +26,7 @@ async function deploy(url: string, key: string | undefined, giveUpMs: number): P
 export const retries: Scenario[] = [
   {
     name: 'deploy twice, solved: a caller that gives up after 500 ms and retries the same keyed POST deploys once; later retries get the replay',
+    needs: ['shared store'],
     timeoutMs: 20000,
     async run(ctx) {
       const service = deployOrigin(ctx, 2000)
@@ -132,6 +133,7 @@ export const retries: Scenario[] = [
   },
   {
     name: 'Idempotency-Key: the same key with another body is 422 IDEMPOTENCY_KEY_REUSED; a replay carries idempotent-replayed',
+    needs: ['shared store'],
     async run(ctx) {
       const origin = ctx.origin(async (req) => new Response(`made ${await req.text()}`, { status: 201 }))
       const shared = await ctx.runtime.sharedStore()
@@ -150,6 +152,7 @@ export const retries: Scenario[] = [
   },
   {
     name: 'Idempotency-Key across two instances on one store: of concurrent duplicates exactly one reaches the origin',
+    needs: ['shared store'],
     skip: { workers: 'two wrangler dev servers cannot hold one local Durable Object state at once (the deploy story above runs on the Durable Object store)' },
     async run(ctx) {
       const release = deferred()

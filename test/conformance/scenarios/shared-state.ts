@@ -4,6 +4,7 @@ import { adminStatus, oneUpstream, proxyError, untilStatus, type Scenario } from
 export const sharedState: Scenario[] = [
   {
     name: 'shared state: a breaker opened through instance A is open in instance B within syncMs (Bun on Redis, Deno on Deno KV, Workers on the Durable Object)',
+    needs: ['shared store'],
     async run(ctx) {
       const origin = ctx.origin(() => new Response('broken', { status: 502 }))
       const shared = await ctx.runtime.sharedStore()

@@ -1,6 +1,5 @@
 import { expect } from 'bun:test'
 import { readFileSync } from 'node:fs'
-import { ensureTool } from '../../support/debian.ts'
 import { openWs, startWsOrigin } from '../../support/ws-origin.ts'
 import { makeCertificates, type TestCertificates } from '../../support/tls.ts'
 import { oneUpstream, proxyError, type Scenario, type ScenarioContext } from '../context.ts'
@@ -24,7 +23,6 @@ function httpsOrigin(ctx: ScenarioContext): string {
 
 /** curl through the proxy's HTTPS listener, trusting its certificate: the body and the HTTP version used. */
 async function curl(url: string, version: '--http1.1' | '--http2'): Promise<{ body: string; httpVersion: string }> {
-  ensureTool('curl', 'curl')
   // Spawned, not run synchronously: the origin answering the proxy lives in this process.
   const proc = Bun.spawn(['curl', '-sS', '--max-time', '10', version, '--cacert', certs().selfSignedFile, '-w', '\n%{http_version}', url], { stderr: 'pipe' })
   const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited])
@@ -38,6 +36,7 @@ const WORKERS_TLS = "TLS to clients is Cloudflare's edge, and a Worker's fetch t
 export const tls: Scenario[] = [
   {
     name: 'HTTPS listener (self-signed certificate from openssl): curl --http1.1 through it, --http2 where the runtime negotiates it; X-Forwarded-Proto is https',
+    needs: ['openssl', 'curl'],
     skip: { workers: WORKERS_TLS },
     async run(ctx) {
       const origin = ctx.origin((request) => new Response(`proto=${request.headers.get('x-forwarded-proto')}`))
@@ -53,6 +52,7 @@ export const tls: Scenario[] = [
   },
   {
     name: 'HTTPS upstream with a private CA: trusted through tls.caFile, refused (502, nothing sent) without it',
+    needs: ['openssl'],
     skip: { workers: WORKERS_TLS },
     async run(ctx) {
       const target = httpsOrigin(ctx)
@@ -81,6 +81,7 @@ export const tls: Scenario[] = [
   },
   {
     name: 'WebSocket to a wss:// target with a private CA, trusted through tls.caFile',
+    needs: ['openssl'],
     skip: { workers: WORKERS_TLS, deno: "Deno's WebSocket takes no CA option: a private CA for wss:// targets needs DENO_CERT (see README)" },
     async run(ctx) {
       const { certFile, keyFile, caFile } = certs()
@@ -95,6 +96,7 @@ export const tls: Scenario[] = [
   },
   {
     name: 'a TLS file that cannot be read stops start-up with an error naming its field',
+    needs: ['openssl'],
     skip: { workers: WORKERS_TLS },
     async run(ctx) {
       const config = oneUpstream(
