@@ -426,7 +426,7 @@ export const MUTANTS: Mutant[] = [
   {
     id: 'env-default-wins',
     origin: 'planted',
-    breaks: "${NAME:-default} takes the default even when NAME is set",
+    breaks: '${NAME:-default} takes the default even when NAME is set',
     file: 'src/config/env.ts',
     from: 'const found = env[name] ?? fallback',
     to: 'const found = fallback ?? env[name]',
