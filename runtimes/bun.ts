@@ -41,7 +41,8 @@ export function serveProxy(
     env: process.env,
     store,
     fetch: bunFetch(() => tls),
-    clientAddress: (c) => server.requestIP(c.req.raw)?.address,
+    // The admin's own listener passes its server as Hono's env; the main one passes none (no per-request work).
+    clientAddress: (c) => ((c.env as Server<ClientLink> | undefined) ?? server).requestIP(c.req.raw)?.address,
     scheme: config.listen.tls ? 'https' : 'http',
     middleware,
     webSockets,
@@ -54,15 +55,30 @@ export function serveProxy(
     // The proxy enforces limits.maxBodyBytes itself, with the contract's 413 body.
     maxRequestBodySize: Number.MAX_SAFE_INTEGER,
     fetch: (request) => proxy.app.fetch(request),
-    websocket: relayClients(config.limits.webSocketBufferBytes),
+    websocket: relayClients(config.limits.webSocketBufferBytes, config.limits.webSocketMaxMessageBytes),
     error: lastResort,
   })
+  // The admin on a listener of its own: the server is Hono's env, so the client's address comes from it.
+  const { listen } = config.admin
+  const admin =
+    listen === undefined
+      ? undefined
+      : Bun.serve({
+          hostname: listen.hostname,
+          port: listen.port,
+          tls: tls.listener,
+          fetch: (request, own) => proxy.admin.fetch(request, own),
+          error: lastResort,
+        })
+  const scheme = tls.listener ? 'https' : 'http'
   return {
     server,
     reload: proxy.reload,
-    url: `${tls.listener ? 'https' : 'http'}://${server.hostname}:${server.port}`,
+    url: `${scheme}://${server.hostname}:${server.port}`,
     port: server.port!,
+    ...(admin === undefined ? {} : { adminUrl: `${scheme}://${admin.hostname}:${admin.port}` }),
     async drain() {
+      void admin?.stop(true)
       const force = setTimeout(() => void server.stop(true), config.drainTimeoutMs)
       // Bun's graceful stop waits for WebSockets too: once in-flight requests are done, they get 1001.
       proxy.stop()
@@ -79,9 +95,10 @@ export function serveProxy(
  * Bun's server-side WebSocket events, relayed to the link each upgrade carries as its data. Bun's own
  * limits are lifted so the relay's rule: no idle close (idleTimeoutMs is the proxy's), and no
  * message dropped past a backpressure limit (the relay closes a tunnel whose reader falls behind by
- * more than `bufferBytes`). Pings and pongs are activity.
+ * more than `bufferBytes`). Pings and pongs are activity. A message over `maxMessageBytes` is refused
+ * by Bun itself (1009) before it is buffered whole.
  */
-function relayClients(bufferBytes: number): WebSocketHandler<ClientLink> {
+function relayClients(bufferBytes: number, maxMessageBytes: number): WebSocketHandler<ClientLink> {
   return {
     open: (ws) => ws.data.open(bunEnd(ws)),
     message: (ws, message) => ws.data.message(message),
@@ -92,6 +109,7 @@ function relayClients(bufferBytes: number): WebSocketHandler<ClientLink> {
     sendPings: false,
     backpressureLimit: bufferBytes * 2,
     closeOnBackpressureLimit: false,
+    maxPayloadLength: maxMessageBytes,
   }
 }
 

@@ -53,11 +53,17 @@ export function serveProxy(config: Config, middleware: MiddlewareHandler[] = [],
   const listen = { hostname: config.listen.hostname, port: config.listen.port, onListen: () => {}, ...tls.listener }
   const server = Deno.serve(listen, (request, info) => proxy.app.fetch(request, info))
   const addr = server.addr as Deno.NetAddr
+  // The admin on a listener of its own (`admin.listen`), with the same TLS as the main one.
+  const own = config.admin.listen
+  const admin = own && Deno.serve({ ...listen, hostname: own.hostname, port: own.port }, (request, info) => proxy.admin.fetch(request, info))
+  const adminAddr = admin && (admin.addr as Deno.NetAddr)
   return {
     reload: proxy.reload,
     url: `${scheme}://${addr.hostname}:${addr.port}`,
     port: addr.port,
+    ...(adminAddr ? { adminUrl: `${scheme}://${adminAddr.hostname}:${adminAddr.port}` } : {}),
     async drain() {
+      void admin?.shutdown()
       const force = setTimeout(() => Deno.exit(0), config.drainTimeoutMs)
       // Deno's shutdown closes upgraded sockets at once (1001) and then waits for in-flight requests:
       // the tunnels are closed first, so both their sides hear 1001 from the proxy.

@@ -3,7 +3,31 @@
  * each upstream's CA. All are read when the proxy starts, so a missing or unreadable file stops
  * start-up with the field's path, as any other config error does.
  */
-import { readFileSync } from 'node:fs'
+import { closeSync, constants, fstatSync, openSync, readSync, statSync } from 'node:fs'
+
+/** The most a PEM file the config names may hold: a certificate chain is a few KiB. */
+export const MAX_PEM_BYTES = 1024 * 1024
+
+/**
+ * A PEM file's text, read so that no path can hold the proxy up: only a regular file (a FIFO would
+ * block every request until something wrote to it, a device like /dev/zero never ends), checked
+ * before the open and again on the open descriptor, opened without blocking, and read up to
+ * MAX_PEM_BYTES (one byte more is an error). Errors name the file, never what it holds.
+ */
+export function readPemFile(file: string): string {
+  if (!statSync(file).isFile()) throw new Error('not a regular file')
+  const fd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK)
+  try {
+    if (!fstatSync(fd).isFile()) throw new Error('not a regular file')
+    const bytes = new Uint8Array(MAX_PEM_BYTES + 1)
+    let size = 0
+    for (let n = 1; n > 0 && size < bytes.length; size += n) n = readSync(fd, bytes, size, bytes.length - size, null)
+    if (size > MAX_PEM_BYTES) throw new Error(`larger than ${MAX_PEM_BYTES} bytes`)
+    return new TextDecoder().decode(bytes.subarray(0, size))
+  } finally {
+    closeSync(fd)
+  }
+}
 import { ConfigError, type Config, type UpstreamTls } from '../src/index.ts'
 
 /** An upstream's TLS settings with its CA file read: what the runtimes' clients take. */
@@ -30,7 +54,7 @@ export function readTlsFiles(config: Config): TlsFiles {
   const problems: { path: string; message: string }[] = []
   const read = (file: string, path: string): string => {
     try {
-      return readFileSync(file, 'utf8')
+      return readPemFile(file)
     } catch (error) {
       problems.push({ path, message: `cannot read ${file}: ${(error as Error).message}` })
       return ''

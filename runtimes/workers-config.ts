@@ -24,6 +24,10 @@ export function workerConfig(source: unknown, vars: Record<string, string>, boun
     ])
   const config = parseConfig(source, vars)
   const issues = storeIssues(config.store, bound)
+  if (config.admin.listen !== undefined) {
+    // A Worker has one listener, Cloudflare's: an admin of its own needs a Worker of its own (or a route in front).
+    issues.push({ path: 'admin.listen', message: 'a Worker has no listener of its own to give the admin: leave admin.listen out on Workers' })
+  }
   if (issues.length > 0) throw new ConfigError(issues)
   return config
 }

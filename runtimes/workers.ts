@@ -76,7 +76,7 @@ function workersWebSockets(): WebSocketSupport {
       const socket = response.webSocket
       if (response.status !== 101 || socket === null) {
         void response.body?.cancel().catch(() => {})
-        throw new HandshakeFailed(`expected 101 to the WebSocket handshake, got ${response.status}`, response.status)
+        throw new HandshakeFailed(`expected 101 to the WebSocket handshake, got ${response.status}`, response.status, response.headers)
       }
       socket.accept()
       return { socket, protocol: response.headers.get('sec-websocket-protocol') ?? '' }

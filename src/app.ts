@@ -12,7 +12,8 @@ import type { UpstreamFetch } from './forwarding/forward.ts'
 import { buildState, type ProxyState } from './state.ts'
 import { liftServerIdleTimeout, serverClientAddress } from './server-env.ts'
 import { proxyPath, requestTargetOf } from './routing/request-target.ts'
-import { isLoopback, plainAddress } from './forwarding/trust.ts'
+import { clientBehind, plainAddress } from './forwarding/trust.ts'
+import { TunnelsByClient } from './websocket/client-limit.ts'
 import { ProxyEvents } from './events/events.ts'
 import { logEvents } from './events/log-events.ts'
 import { accessLog } from './events/access-log.ts'
@@ -23,7 +24,7 @@ import { startHealthChecks } from './health/checks.ts'
 import type { SharedHealth } from './health/shared.ts'
 import { proxyMetrics } from './metrics/proxy-metrics.ts'
 import { dashboardStats } from './admin/dashboard-stats.ts'
-import { isWebSocketUpgrade } from './websocket/tunnel.ts'
+import { isWebSocketUpgrade, offeredProtocols } from './websocket/handshake.ts'
 import type { WebSocketSupport } from './websocket/types.ts'
 
 /** What a runtime tells the core: how to call upstreams and who the client is. */
@@ -84,6 +85,8 @@ export interface ProxyOptions {
 /** The proxy app and the handle that changes its config while it serves. */
 export interface ProxyControl {
   app: Hono<ProxyEnv>
+  /** The admin endpoints alone, for `admin.listen`: a runtime serves it on a listener of its own. */
+  admin: Hono
   /** The config requests start with now. */
   config(): Config
   /**
@@ -151,6 +154,7 @@ export function createProxyControl(config: Config, options: ProxyOptions = {}): 
     keepsWorkAlive: waitUntil !== undefined,
     webSockets: options.webSockets,
     sharedHealth: options.sharedHealth,
+    tunnelsByClient: new TunnelsByClient(),
   }
   let state: ProxyState = buildState(config, deps)
   const checks = () => (options.sharedHealth !== undefined ? () => {} : startHealthChecks(state.upstreams.values(), fetchUpstream, events, random))
@@ -174,20 +178,36 @@ export function createProxyControl(config: Config, options: ProxyOptions = {}): 
   // Served as it is (`export default proxy` on Bun), the server tells the client's address.
   const clientAddress = options.clientAddress ?? serverClientAddress
 
+  /** The scheme the client used: the listener's, or a trusted hop's X-Forwarded-Proto. */
+  const schemeOf = (request: Request, trusted: boolean): string => {
+    const forwarded = trusted ? request.headers.get('x-forwarded-proto') : null
+    return forwarded === 'https' || forwarded === 'http' ? forwarded : (options.scheme ?? (request.url.startsWith('https:') ? 'https' : 'http'))
+  }
+  const admin = adminApp({
+    config: () => state.config,
+    upstreams: () => state.upstreams.values(),
+    events,
+    metrics,
+    dashboard,
+    // The client behind trusted proxies: a local load balancer relaying a remote client is not loopback.
+    clientOf: (c) => clientBehind(plainAddress(clientAddress(c) ?? 'unknown'), c.req.header('x-forwarded-for') ?? null, state.trusted),
+    isHttps: (c) => schemeOf(c.req.raw, state.trusted(plainAddress(clientAddress(c) ?? 'unknown'))) === 'https',
+    // A posted config names no environment variable: it comes from a client, and must not read the proxy's secrets.
+    ...(options.reloadable === false ? {} : { reload: (text: string) => reload(parseConfig(text, {}, { expandEnv: false })) }),
+  })
+  /** The admin alone, as `admin.listen` serves it: the same endpoints under the same prefix. */
+  const adminListener = new Hono({ getPath: proxyPath(config) })
+  adminListener.onError(panicBoundary)
+  adminListener.route(config.admin.pathPrefix, admin)
+  adminListener.all('*', () => {
+    throw new ProxyError('NO_ROUTE', `the admin lives under ${config.admin.pathPrefix}`)
+  })
+
   // Hono routes, and middleware reads c.req.path, by the same canonical path the proxy forwards.
   const app = new Hono<ProxyEnv>({ getPath: proxyPath(config) })
   app.onError(panicBoundary)
-  app.route(
-    config.admin.pathPrefix,
-    adminApp({
-      config: () => state.config,
-      upstreams: () => state.upstreams.values(),
-      metrics,
-      dashboard,
-      isLoopbackClient: (c) => isLoopback(clientAddress(c) ?? 'unknown'),
-      ...(options.reloadable === false ? {} : { reload: (text: string) => reload(parseConfig(text, options.env ?? {})) }),
-    }),
-  )
+  if (config.admin.listen === undefined) app.route(config.admin.pathPrefix, admin)
+  else app.route(config.admin.pathPrefix, healthzOnly(config.admin.pathPrefix))
   for (const middleware of options.middleware ?? []) app.use('*', middleware)
 
   /** Forwards one request; `seen`, when given, learns what the request event reports. */
@@ -210,6 +230,9 @@ export function createProxyControl(config: Config, options: ProxyOptions = {}): 
     const webSocket = isWebSocketUpgrade(request)
     if (webSocket && !match.websocket) throw new ProxyError('WEBSOCKET_NOT_ALLOWED', 'this route does not accept WebSocket upgrades')
     if (webSocket && options.webSockets === undefined) throw new ProxyError('WEBSOCKET_UNSUPPORTED', 'WebSockets are not supported where this proxy is served')
+    if (webSocket && offeredProtocols(request.headers) === undefined) {
+      throw new ProxyError('BAD_REQUEST', 'Sec-WebSocket-Protocol must list distinct subprotocol tokens')
+    }
     const upstream = upstreams.get(match.upstream)!
     if (seen !== undefined) {
       seen.upstream = upstream.name
@@ -223,7 +246,8 @@ export function createProxyControl(config: Config, options: ProxyOptions = {}): 
     const priorHops = isTrusted ? request.headers.get('x-forwarded-for') : null
     const forwardedFor = priorHops ? `${priorHops}, ${address}` : address
     const proto = options.scheme ?? (request.url.startsWith('https:') ? 'https' : 'http')
-    const client = { address, forwardedFor, requestId, proto, host, trusted: isTrusted }
+    const remote = clientBehind(address, request.headers.get('x-forwarded-for'), trusted)
+    const client = { address, remote, forwardedFor, requestId, proto, host, trusted: isTrusted }
     const serve = (body: RequestBody) => {
       const exchange: Exchange = {
         request,
@@ -297,5 +321,18 @@ export function createProxyControl(config: Config, options: ProxyOptions = {}): 
     }, failed)
   }
   app.all('*', (c) => (events.listening('request') ? forwardAndReport(c) : forwardRequest(c)))
-  return { app, config: () => state.config, reload, stop: () => stopChecks() }
+  return { app, admin: adminListener, config: () => state.config, reload, stop: () => stopChecks() }
+}
+
+/**
+ * What the main listener serves under the admin prefix when the admin has a listener of its own:
+ * healthz (load balancers check it on the traffic port) and nothing else.
+ */
+function healthzOnly(prefix: string): Hono {
+  const only = new Hono()
+  only.get('/healthz', (c) => c.json({ status: 'ok' }))
+  only.all('*', () => {
+    throw new ProxyError('NO_ROUTE', `the admin is served on its own listener (admin.listen), not under ${prefix} here`)
+  })
+  return only
 }

@@ -14,6 +14,7 @@ import { createUpstream, type Upstream } from './upstream/upstream.ts'
 import { tunnel } from './websocket/tunnel.ts'
 import { type SharedHealth, sharedHealthChecks } from './health/shared.ts'
 import type { WebSocketSupport } from './websocket/types.ts'
+import { type TunnelsByClient, webSocketsPerClient } from './websocket/client-limit.ts'
 
 /**
  * Everything a config builds that a request uses: the config itself, routes, upstreams (targets,
@@ -44,6 +45,8 @@ export interface StateDeps {
   webSockets?: WebSocketSupport
   /** Where health checks run elsewhere and share their results (Workers); otherwise timers run them (app.ts). */
   sharedHealth?: SharedHealth
+  /** Open WebSockets by client: counted across reloads. */
+  tunnelsByClient: TunnelsByClient
 }
 
 /**
@@ -54,12 +57,19 @@ export interface StateDeps {
 export function buildState(config: Config, deps: StateDeps, previous?: ProxyState): ProxyState {
   const upstreams = new Map<string, Upstream>()
   for (const [name, upstream] of Object.entries(config.upstreams)) {
-    const options = { store: deps.store, syncMs: config.store.syncMs, random: deps.random, events: deps.events }
+    const options = {
+      store: deps.store,
+      syncMs: config.store.syncMs,
+      random: deps.random,
+      events: deps.events,
+      tunnelsPerTarget: config.limits.webSocketsPerTarget,
+    }
     upstreams.set(name, createUpstream(name, upstream, options, previous?.upstreams.get(name)))
   }
   const policies: Policy[] = [
     ...(deps.keepsWorkAlive ? [storeWorkKeptAlive(upstreams)] : []),
     ...(deps.sharedHealth ? [sharedHealthChecks(deps.sharedHealth, deps.events)] : []),
+    webSocketsPerClient(deps.tunnelsByClient, config.limits.webSocketsPerClient),
     idempotency(config, deps.store),
     retries(deps.random),
     upstreamSelection(upstreams),
@@ -79,6 +89,6 @@ export function buildState(config: Config, deps: StateDeps, previous?: ProxyStat
 function lastHandler(config: Config, deps: StateDeps): Handler {
   const send = forward(deps.fetch)
   if (deps.webSockets === undefined) return send
-  const open = tunnel(deps.webSockets, config.limits.webSocketBufferBytes)
+  const open = tunnel(deps.webSockets, config.limits)
   return (exchange) => (exchange.webSocket ? open(exchange) : send(exchange))
 }

@@ -8,12 +8,21 @@ h1{font-size:1.2rem}h2{font-size:1rem;margin:1.5rem 0 .5rem}table{border-collaps
 td,th{border:1px solid #d0d7de;padding:.3rem .5rem;text-align:left}th{background:#eef1f4}
 .ok{background:#dafbe1}.bad{background:#ffebe9}.warn{background:#fff8c5}small{color:#57606a}`
 
-/** The dashboard page; `base` is the admin prefix (`/_proxy`). */
-export function dashboardPage(base: string): string {
+/** Text for HTML, in an element or a quoted attribute. */
+const html = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`)
+
+/** A JavaScript string literal that cannot end the script element it stands in (`<` escaped). */
+const scriptString = (text: string) => JSON.stringify(text).replace(/</g, '\\u003c')
+
+/**
+ * The dashboard page; `base` is the admin prefix (`/_proxy`), `nonce` the answer's CSP nonce, which
+ * the page's own style and script carry: nothing else runs.
+ */
+export function dashboardPage(base: string, nonce: string): string {
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>edge-proxy</title>
-<meta name="viewport" content="width=device-width,initial-scale=1"><style>${STYLE}</style></head>
+<meta name="viewport" content="width=device-width,initial-scale=1"><style nonce="${html(nonce)}">${STYLE}</style></head>
 <body><h1>edge-proxy <small id="at">connecting…</small></h1><div id="upstreams"></div>
-<script>
+<script nonce="${html(nonce)}">
 const esc = (v) => String(v ?? '–').replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]);
 const num = (v, d = 1) => (v === null || v === undefined ? '–' : Number(v).toFixed(d));
 function row(t) {
@@ -34,7 +43,7 @@ function render(doc) {
 }
 async function tick() {
   try {
-    const res = await fetch('${base}/dashboard.json', { credentials: 'same-origin', cache: 'no-store' });
+    const res = await fetch(${scriptString(`${base}/dashboard.json`)}, { credentials: 'same-origin', cache: 'no-store' });
     if (res.status === 401) return location.reload();
     render(await res.json());
   } catch (e) { document.getElementById('at').textContent = 'proxy unreachable: retrying'; }
@@ -45,8 +54,8 @@ tick();
 }
 
 /** The login form: the admin token, posted to `{base}/login`, which sets the session cookie. */
-export function loginPage(base: string, failed: boolean): string {
-  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>edge-proxy: sign in</title><style>${STYLE}</style></head>
-<body><h1>edge-proxy</h1><form method="post" action="${base}/login"><label>Admin token <input type="password" name="token" autofocus></label>
+export function loginPage(base: string, failed: boolean, nonce: string): string {
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>edge-proxy: sign in</title><style nonce="${html(nonce)}">${STYLE}</style></head>
+<body><h1>edge-proxy</h1><form method="post" action="${html(base)}/login"><label>Admin token <input type="password" name="token" autofocus></label>
 <button type="submit">Sign in</button></form>${failed ? '<p class="bad">That token is not the admin token.</p>' : ''}</body></html>`
 }

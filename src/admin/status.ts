@@ -21,6 +21,7 @@ export function statusOf(upstreams: Iterable<Upstream>, now = Date.now()) {
         healthy: t.health.healthy,
         health: t.health.last === undefined ? null : { ...t.health.last, at: iso(t.health.last.at) },
         inFlight: t.inFlight,
+        webSockets: t.tunnels,
         maxInFlight: Number.isFinite(t.maxInFlight) ? t.maxInFlight : null,
         requests: t.requests,
         failures: t.failures,

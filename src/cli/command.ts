@@ -15,6 +15,8 @@ export interface ServedProxy {
   reload(config: Config): ConfigChanges
   url: string
   port: number
+  /** Where the admin listens when it has a listener of its own (`admin.listen`). */
+  adminUrl?: string
   /** Stops accepting, lets in-flight requests finish up to `drainTimeoutMs`, then closes the rest. */
   drain(): Promise<void>
 }
@@ -67,7 +69,7 @@ export async function runCommand(host: Host, middleware: MiddlewareHandler[] = [
     console.error(error instanceof Error ? error.message : String(error))
     return exitFlushed(host, 1)
   }
-  announce('listening', { url: proxy.url, port: proxy.port })
+  announce('listening', { url: proxy.url, port: proxy.port, ...(proxy.adminUrl === undefined ? {} : { admin: proxy.adminUrl }) })
   const reload = async (trigger: string) => {
     try {
       const text = await host.readText(path)

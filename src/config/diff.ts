@@ -2,7 +2,7 @@ import type { Config } from './schema.ts'
 import { isRecord } from './json-value.ts'
 
 /** Settings a running proxy cannot change: the listener, the admin prefix, the path rule, the store. */
-const RESTART_ONLY = ['listen', 'admin.pathPrefix', 'encodedSlashes', 'store', 'metrics']
+const RESTART_ONLY = ['listen', 'admin.pathPrefix', 'admin.listen', 'encodedSlashes', 'store', 'metrics']
 
 /**
  * What a new config changes: each differing path that takes effect (`upstreams.api.timeoutMs`,
@@ -18,7 +18,7 @@ export function applicable(running: Config, next: Config): Config {
   return {
     ...next,
     listen: running.listen,
-    admin: { ...next.admin, pathPrefix: running.admin.pathPrefix },
+    admin: { ...next.admin, pathPrefix: running.admin.pathPrefix, listen: running.admin.listen },
     encodedSlashes: running.encodedSlashes,
     store: running.store,
     metrics: running.metrics,

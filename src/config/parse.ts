@@ -1,20 +1,37 @@
 import * as v from 'valibot'
 import { type Config, ConfigSchema } from './schema.ts'
-import { expandEnv } from './env.ts'
+import { type Expansion, expandEnv, withoutEnvValues } from './env.ts'
 import { ConfigError, type ConfigIssue } from './issues.ts'
 import { crossFieldIssues, referenceIssues } from './validate.ts'
 import { readJsonc } from './jsonc.ts'
 import { unknownFields } from './unknown-fields.ts'
 
+/** How a config is read. */
+export interface ParseOptions {
+  /** false for a config posted over HTTP: `${NAME}` is then an issue, never expanded (default true). */
+  expandEnv?: boolean
+}
+
 /**
  * Parses a config from JSONC text (comments and trailing commas allowed) or an already-parsed value: expands `${ENV}` references, applies
  * the schema's defaults and checks the cross-field rules. Throws a `ConfigError` naming every bad
- * field by path; never returns a half-valid config.
+ * field by path, never echoing a value that came from the environment; never returns a half-valid config.
  */
-export function parseConfig(input: string | unknown, env: Record<string, string | undefined> = {}): Config {
+export function parseConfig(input: string | unknown, env: Record<string, string | undefined> = {}, options: ParseOptions = {}): Config {
   const raw = typeof input === 'string' ? readJsonc(input) : input
   const envIssues: ConfigIssue[] = []
-  const expanded = expandEnv(raw, env, envIssues)
+  const expansions: Expansion[] = []
+  const expanded = expandEnv(raw, options.expandEnv === false ? undefined : env, envIssues, expansions)
+  try {
+    return validated(expanded, envIssues)
+  } catch (error) {
+    if (error instanceof ConfigError) throw new ConfigError(withoutEnvValues([...error.issues], expansions))
+    throw error
+  }
+}
+
+/** The config with its defaults, or a ConfigError with every issue. */
+function validated(expanded: unknown, envIssues: ConfigIssue[]): Config {
   const result = v.safeParse(ConfigSchema, expanded, { abortPipeEarly: true })
   if (!result.success) {
     // A field whose variable is unset is named once, for that: its empty stand-in is no second issue.

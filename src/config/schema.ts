@@ -188,6 +188,28 @@ export const ConfigSchema = v.strictObject({
           ),
           16777216,
         ),
+        webSocketsPerClient: v.optional(
+          about(
+            'Open WebSockets one client may hold at once (an IPv6 client counted by its /64); past it 429 TOO_MANY_WEBSOCKETS.',
+            v.pipe(v.number(), v.integer(), v.minValue(1)),
+          ),
+          32,
+        ),
+        webSocketsPerTarget: v.optional(
+          about('Open WebSockets one target may hold at once, apart from its request slots (maxInFlight).', v.pipe(v.number(), v.integer(), v.minValue(1))),
+          1000,
+        ),
+        webSocketLifetimeMs: v.optional(
+          about('The longest a WebSocket tunnel stays open, pings or not (0: no limit); then both sides get 1001.', ms(0)),
+          7200000,
+        ),
+        webSocketMaxMessageBytes: v.optional(
+          about(
+            'The largest WebSocket message relayed either way; a larger one closes the tunnel with 1009.',
+            v.pipe(v.number(), v.integer(), v.minValue(125)),
+          ),
+          1048576,
+        ),
       }),
     ),
     {},
@@ -198,13 +220,38 @@ export const ConfigSchema = v.strictObject({
       'The admin endpoints: healthz, status, metrics, the dashboard, PUT config.',
       v.strictObject({
         pathPrefix: v.optional(
-          about('Where admin endpoints live; never forwarded.', v.pipe(v.string(), v.regex(/^\/[^?#]*[^/?#]$/, 'must start with / and not end with /'))),
+          about(
+            'Where admin endpoints live; never forwarded.',
+            v.pipe(
+              v.string(),
+              v.regex(/^\/[^?#]*[^/?#]$/, 'must start with / and not end with /'),
+              // A path as requests carry it: anything else would arrive percent-encoded and never match.
+              v.regex(/^[A-Za-z0-9\-._~!$&'()*+,;=:@/]+$/, "may hold only letters, digits and -._~!$&'()*+,;=:@/"),
+            ),
+          ),
           '/_proxy',
         ),
         token: v.optional(
           about(
-            'The bearer token for admin endpoints (all but healthz); never empty. Left out, admin answers loopback clients only.',
-            v.pipe(v.string(), v.minLength(1, 'must not be empty (an empty ${VAR} included): leave admin.token out to serve admin to loopback clients only')),
+            'The bearer token for admin endpoints (all but healthz), at least 16 characters. Left out, admin answers loopback clients only.',
+            v.pipe(
+              v.string(),
+              v.minLength(1, 'must not be empty (an empty ${VAR} included): leave admin.token out to serve admin to loopback clients only'),
+              v.minLength(16, 'must be at least 16 characters: a short token can be guessed (openssl rand -hex 24 makes one)'),
+            ),
+          ),
+        ),
+        maxConfigBytes: v.optional(
+          about('The largest config PUT {admin}/config reads; a larger body gets 413.', v.pipe(v.number(), v.integer(), v.minValue(1024))),
+          1048576,
+        ),
+        listen: v.optional(
+          about(
+            "Serve the admin on a listener of its own (Bun, Deno), away from the proxied apps' origin; the main listener then answers only healthz under the prefix.",
+            v.strictObject({
+              hostname: v.optional(about('The address the admin listens on.', v.string()), '127.0.0.1'),
+              port: about('The admin port (0: any free one).', v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(65535))),
+            }),
           ),
         ),
       }),

@@ -62,6 +62,15 @@ export function crossFieldIssues(config: Config): ConfigIssue[] {
       issues.push({ path: `${at}.targets`, message: 'lists the same target url twice' })
     }
   }
+  const admin = config.admin.pathPrefix
+  config.routes.forEach((route, i) => {
+    if (route.pathPrefix === admin || route.pathPrefix.startsWith(`${admin}/`)) {
+      issues.push({
+        path: `routes[${i}].pathPrefix`,
+        message: `${route.pathPrefix} is under the admin prefix ${admin}, which is never forwarded: no request could take this route`,
+      })
+    }
+  })
   const fallbackCycle = findFallbackCycle(config)
   if (fallbackCycle) {
     issues.push({

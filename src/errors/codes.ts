@@ -13,6 +13,8 @@ export const ERROR_STATUS = {
   UPSTREAM_UNREACHABLE: 502,
   /** The upstream answered a WebSocket handshake with anything but 101 (Proxy-Status http_upgrade_failed). */
   WEBSOCKET_HANDSHAKE_FAILED: 502,
+  /** A client over limits.webSocketsPerClient open WebSockets (with Retry-After). */
+  TOO_MANY_WEBSOCKETS: 429,
   /** The route has `websocket: false`. */
   WEBSOCKET_NOT_ALLOWED: 403,
   /** Served where the runtime gave the proxy no way to accept WebSockets (a library use without an adapter). */
@@ -23,6 +25,8 @@ export const ERROR_STATUS = {
   /** The Idempotency-Key store did not answer: the request is not sent, so the client's retry is safe. */
   IDEMPOTENCY_UNAVAILABLE: 503,
   UNAUTHORIZED: 401,
+  /** A client slowed for repeated admin authentication failures (with Retry-After). */
+  TOO_MANY_ATTEMPTS: 429,
   /** `PUT {admin}/config` with a config that fails validation: the message lists every issue by path; nothing changed. */
   CONFIG_INVALID: 400,
   /** `PUT {admin}/config` where a config change is a deploy (Workers), or where no token guards it. */

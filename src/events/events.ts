@@ -50,6 +50,8 @@ export interface ProxyEventMap {
   websocket: { requestId: string; upstream: string; target: string } & TunnelSummary
   /** What became of an Idempotency-Key. */
   key: { requestId: string; upstream: string; outcome: KeyOutcome }
+  /** An admin credential was refused: a wrong login, a wrong bearer token, a forged or expired session. */
+  'admin-auth-failure': { client: string; kind: 'login' | 'bearer' | 'session' }
 }
 
 /** What became of an Idempotency-Key: the first of its request, or a duplicate's answer. */

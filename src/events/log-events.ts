@@ -9,6 +9,7 @@ export function logEvents(events: ProxyEvents): void {
   events.on('stream-limit', (event) => log('warn', 'stream_timeout', { ...event }))
   events.on('health', (event) => log(event.healthy ? 'info' : 'warn', 'health', { ...event }))
   events.on('websocket', (event) => log('info', 'websocket_closed', { ...event }))
+  events.on('admin-auth-failure', (event) => log('warn', 'admin_auth_failed', { ...event }))
   events.on('breaker', ({ upstream, target, transition, inFlight }) =>
     log(transition.to === 'open' ? 'warn' : 'info', 'breaker', {
       upstream,

@@ -59,7 +59,10 @@ function deleteHopByHop(headers: Headers, also: ReadonlySet<string> = NONE): voi
 
 /** What the proxy knows about the client, for X-Forwarded-* and `requestHeaders` variables. */
 export interface ClientInfo {
+  /** The connection's peer. */
   address: string
+  /** The client behind trusted proxies (see clientBehind): what per-client limits count. */
+  remote: string
   /**
    * X-Forwarded-For as every attempt sends it: the client's address, after the chain it sent when
    * it is a trusted proxy.

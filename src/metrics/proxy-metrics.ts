@@ -46,6 +46,7 @@ export function proxyMetrics(events: ProxyEvents, upstreams: () => Iterable<Upst
     'upstream',
   ])
   const bytesOut = new Counter('edge_proxy_response_bytes_total', 'Response body bytes sent, by upstream.', ['upstream'])
+  const authFailures = new Counter('edge_proxy_admin_auth_failures_total', 'Admin credentials refused, by kind (login, bearer, session).', ['kind'])
 
   events.on('request', (e) => {
     const upstream = e.upstream ?? 'none'
@@ -64,11 +65,12 @@ export function proxyMetrics(events: ProxyEvents, upstreams: () => Iterable<Upst
   events.on('breaker', (e) => transitions.inc([e.upstream, e.target, e.transition.to]))
   events.on('health', (e) => health.inc([e.upstream, e.target, String(e.healthy)]))
   events.on('key', (e) => keys.inc([e.upstream, e.outcome]))
+  events.on('admin-auth-failure', (e) => authFailures.inc([e.kind]))
 
   /** One sample per target of every upstream. */
   const perTarget = (value: (t: Upstream['targets'][number]) => number) =>
     [...upstreams()].flatMap((u) => u.targets.map((t): [string[], number] => [[u.name, t.url], value(t)]))
-  const counted = [requests, duration, tries, triesTotal, retries, refused, transitions, health, keys, rejected, bytesIn, bytesOut]
+  const counted = [requests, duration, tries, triesTotal, retries, refused, transitions, health, keys, rejected, bytesIn, bytesOut, authFailures]
   return () =>
     `${[
       ...counted.map((metric) => metric.render()),
@@ -86,9 +88,15 @@ export function proxyMetrics(events: ProxyEvents, upstreams: () => Iterable<Upst
       ),
       gauge(
         'edge_proxy_in_flight',
-        'Requests in flight per target (open WebSockets included).',
+        'Requests in flight per target (open WebSockets apart: edge_proxy_websockets_open).',
         TARGET_LABELS,
         perTarget((t) => t.inFlight),
+      ),
+      gauge(
+        'edge_proxy_websockets_open',
+        'WebSocket tunnels open per target (their own slots: limits.webSocketsPerTarget).',
+        TARGET_LABELS,
+        perTarget((t) => t.tunnels),
       ),
     ].join('\n')}\n`
 }

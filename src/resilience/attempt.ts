@@ -9,6 +9,7 @@ import { watchStream } from './stream-timeouts.ts'
 import { attemptError } from './fetch-errors.ts'
 import { nothingSent } from './reach.ts'
 import type { Exchange, Handler, Policy } from './types.ts'
+import { HandshakeFailed } from '../websocket/types.ts'
 
 /**
  * One attempt against a target. A single AbortController cancels the upstream call when the client
@@ -22,7 +23,8 @@ import type { Exchange, Handler, Policy } from './types.ts'
  * body flows only the request deadline runs (the try's time starts once it is sent); a deadline that
  * passes while the upstream waits for the client's next chunk is the client's 408, not a failure of
  * the target. The target's breaker gets its verdict at the headers: what the upstream answered, and how fast.
- * A WebSocket's verdict is its handshake; its tunnel holds the target's in-flight slot until it closes.
+ * A WebSocket's verdict is its handshake, judged as a response; its tunnel holds one of the target's
+ * tunnel slots (not a request slot) until it closes.
  */
 export const attempts: Policy = { name: 'attempts', wrap: attempt }
 
@@ -64,7 +66,7 @@ function attempt(send: Handler): Handler {
       if (ended) return
       ended = true
       settle()
-      exchange.upstream.bulkhead.leave(target)
+      exchange.upstream.bulkhead.leave(target, exchange.webSocket)
     }
 
     void upload?.sent.then(() => {
@@ -76,7 +78,7 @@ function attempt(send: Handler): Handler {
     exchange.record.bodyEnded = undefined
     const permit = target.breaker.acquire(started)
     exchange.tried.push(target)
-    exchange.upstream.bulkhead.enter(target)
+    exchange.upstream.bulkhead.enter(target, exchange.webSocket)
     target.requests++
     let upstream: Response
     try {
@@ -86,7 +88,11 @@ function attempt(send: Handler): Handler {
       end()
       const error = attemptError(thrown, controller.signal, target)
       if (!nothingSent(error)) exchange.reached.push(target)
-      if (error.fault) judge(target, permit, error.fault.error)
+      if (thrown instanceof HandshakeFailed && thrown.status !== undefined) {
+        // The upstream answered the handshake: judged by its answer, as any response is.
+        const answer = { status: thrown.status, headers: thrown.headers }
+        judge(target, permit, responseFailure(answer, Date.now() - started, exchange.upstream.config.breaker))
+      } else if (error.fault) judge(target, permit, error.fault.error)
       else target.breaker.release(permit) // the client left, or sent too much or too slowly: not the target's fault
       if (exchange.events.listening('try')) tried(exchange, target, Date.now() - started, { code: error.code })
       throw error
@@ -98,11 +104,11 @@ function attempt(send: Handler): Handler {
     recordLatency(target, latencyMs)
     judge(target, permit, responseFailure(upstream, latencyMs, exchange.upstream.config.breaker))
     clearTimeout(timer)
-    const { tunnel } = exchange
+    const { tunnel } = exchange.record
     if (tunnel !== undefined) {
-      // An open WebSocket is load until it closes; its own watch (relay.ts) bounds its silences.
+      // An open WebSocket holds its tunnel slot until it closes; its own watch (relay.ts) bounds its silences and life.
       settle()
-      void tunnel.closed.then(() => exchange.upstream.bulkhead.leave(target))
+      void tunnel.closed.then(() => exchange.upstream.bulkhead.leave(target, true))
       return upstream
     }
     if (!mustObserveBody(exchange.request.method, upstream)) {

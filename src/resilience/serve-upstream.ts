@@ -33,7 +33,7 @@ function serveUpstream(attempt: Handler, upstreams: ReadonlyMap<string, Upstream
       const now = Date.now()
       /** Healthy, its breaker lets a request through, and this pass has not failed to reach it. */
       const usable = (t: Target) => t.health.healthy && t.breaker.admits(now) && !unreached.includes(t)
-      const free = (t: Target) => upstream.bulkhead.hasRoom(t) && usable(t)
+      const free = (t: Target) => upstream.bulkhead.hasRoom(t, exchange.webSocket) && usable(t)
       // A retry goes to a target this request has not tried, when there is one.
       const target = upstream.balancer.pick((t) => free(t) && !exchange.tried.includes(t), context) ?? upstream.balancer.pick(free, context)
       if (target !== undefined) {
@@ -47,15 +47,15 @@ function serveUpstream(attempt: Handler, upstreams: ReadonlyMap<string, Upstream
           continue
         }
       }
-      const saturated = upstream.targets.some((t) => !upstream.bulkhead.hasRoom(t) && usable(t))
-      if (saturated && !waited && upstream.config.queueTimeoutMs > 0) {
+      const saturated = upstream.targets.some((t) => !upstream.bulkhead.hasRoom(t, exchange.webSocket) && usable(t))
+      if (saturated && !waited && !exchange.webSocket && upstream.config.queueTimeoutMs > 0) {
         waited = true
         if (await upstream.bulkhead.wait(upstream.config.queueTimeoutMs, exchange.clientGone)) continue
       }
       const fallback = upstream.config.fallback === undefined ? undefined : upstreams.get(upstream.config.fallback)
       if (fallback !== undefined) return viaFallback(await serve({ ...exchange, upstream: fallback }), fallback.name)
       if (lastError !== undefined) throw lastError
-      throw noTarget(upstream, saturated, now)
+      throw noTarget(upstream, saturated, now, exchange.webSocket)
     }
   }
   return serve
@@ -67,9 +67,10 @@ function viaFallback(response: Response, name: string): Response {
   return response
 }
 
-function noTarget(upstream: Upstream, saturated: boolean, now: number): ProxyError {
+function noTarget(upstream: Upstream, saturated: boolean, now: number, webSocket: boolean): ProxyError {
   if (saturated) {
-    return new ProxyError('TARGET_SATURATED', `every target of upstream "${upstream.name}" is at its maxInFlight`)
+    const limit = webSocket ? 'limits.webSocketsPerTarget open WebSockets' : 'maxInFlight'
+    return new ProxyError('TARGET_SATURATED', `every target of upstream "${upstream.name}" is at its ${limit}`)
   }
   if (upstream.targets.every((t) => !t.breaker.admits(now) && t.health.healthy)) {
     const waitMs = Math.min(...upstream.targets.map((t) => t.breaker.retryAfterMs(now)))

@@ -39,8 +39,6 @@ export interface Exchange {
   readonly webSocket: boolean
   /** What the request's access line and metrics report, filled in as it goes. */
   readonly record: ExchangeRecord
-  /** The tunnel a WebSocket upgrade opened (set by the tunnel, for the attempt): open until it closes. */
-  tunnel?: OpenTunnel
   /**
    * The target chosen for the current try (set by upstream selection, for the attempt and the send).
    * Set in place, not on a copy: a request's tries run one after another, and a copy per try costs.
@@ -58,6 +56,11 @@ export interface ExchangeRecord {
   bytesOut: number
   /** Set when the response body is observed: settles when it ends, however it ends. */
   bodyEnded?: Promise<void>
+  /**
+   * The tunnel a WebSocket upgrade opened (set by the tunnel; the attempt and the per-client limit
+   * hold their slots until it closes). Here because every copy of an exchange shares its record.
+   */
+  tunnel?: OpenTunnel
 }
 
 /** The one shape every policy wraps: an exchange in, a response out. */

@@ -4,29 +4,38 @@ import type { Target } from './target.ts'
 /**
  * The bulkhead of one upstream: each target takes at most its `maxInFlight` requests at once, so
  * one slow target cannot take every slot; requests wait for a slot when every target is full, and
- * a target finishing a request wakes the longest-waiting one, which then picks again. The rule
- * lives here alone: the request path asks `hasRoom`, and an attempt `enter`s and `leave`s.
+ * a target finishing a request wakes the longest-waiting one, which then picks again. WebSocket
+ * tunnels have slots of their own (`tunnelsPerTarget`), so open tunnels never starve plain
+ * requests; a tunnel does not wait for one. The rule lives here alone: the request path asks
+ * `hasRoom`, and an attempt `enter`s and `leave`s.
  */
 export class Bulkhead {
   private readonly waiters = new Set<() => void>()
+
+  constructor(private readonly tunnelsPerTarget = Number.POSITIVE_INFINITY) {}
 
   /** Requests waiting now. */
   get waiting(): number {
     return this.waiters.size
   }
 
-  /** Whether `target` can take one more request now. */
-  hasRoom(target: Target): boolean {
-    return target.inFlight < target.maxInFlight
+  /** Whether `target` can take one more request now (one more tunnel, for a WebSocket). */
+  hasRoom(target: Target, webSocket = false): boolean {
+    return webSocket ? target.tunnels < this.tunnelsPerTarget : target.inFlight < target.maxInFlight
   }
 
-  /** A request starts on `target` (its in-flight count is also the balancers' measure of load). */
-  enter(target: Target): void {
-    target.inFlight++
+  /** A request starts on `target` (its in-flight count is also the balancers' measure of load), or a tunnel opens. */
+  enter(target: Target, webSocket = false): void {
+    if (webSocket) target.tunnels++
+    else target.inFlight++
   }
 
-  /** A request on `target` ended: its slot goes to the longest-waiting request, if any. */
-  leave(target: Target): void {
+  /** A request on `target` ended: its slot goes to the longest-waiting request, if any. A tunnel closed. */
+  leave(target: Target, webSocket = false): void {
+    if (webSocket) {
+      target.tunnels--
+      return
+    }
     target.inFlight--
     this.released()
   }

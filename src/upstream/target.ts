@@ -13,6 +13,8 @@ export interface Target {
   readonly maxInFlight: number
   readonly breaker: Breaker
   inFlight: number
+  /** WebSocket tunnels open (or opening) to it: counted apart from the request slots. */
+  tunnels: number
   requests: number
   failures: number
   /** Exponentially weighted moving average of time to response headers; 0 before the first response. */
@@ -31,6 +33,7 @@ export function createTarget(config: TargetConfig, breaker: Breaker): Target {
     maxInFlight: config.maxInFlight ?? Infinity,
     breaker,
     inFlight: 0,
+    tunnels: 0,
     requests: 0,
     failures: 0,
     latencyMs: 0,

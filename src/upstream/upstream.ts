@@ -24,6 +24,8 @@ export interface Upstream {
 }
 
 export interface UpstreamOptions {
+  /** Open WebSockets each target may hold (limits.webSocketsPerTarget). */
+  tunnelsPerTarget?: number
   store: BreakerStore
   syncMs: number
   random: () => number
@@ -58,7 +60,7 @@ export function createUpstream(name: string, config: UpstreamConfig, options: Up
     tryTimeoutMs: config.tryTimeoutMs ?? config.timeoutMs,
     requestHeaders: Object.entries(config.requestHeaders),
     view,
-    bulkhead: new Bulkhead(),
+    bulkhead: new Bulkhead(options.tunnelsPerTarget),
     retryBudget:
       previous !== undefined && previous.config.retry.budgetPercent === config.retry.budgetPercent
         ? previous.retryBudget

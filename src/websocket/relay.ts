@@ -18,6 +18,8 @@ export interface TunnelSummary {
 export interface RelayOptions {
   /** The most bytes queued toward a side that reads too slowly before the tunnel is closed (1013). */
   bufferBytes: number
+  /** The largest message relayed either way: a larger one closes the tunnel (1009). */
+  maxMessageBytes: number
   idleMs: number
   /** 0: no limit on the tunnel's life. */
   totalMs: number
@@ -31,6 +33,8 @@ const NOT_SENDABLE: ReadonlySet<number> = new Set([1005, 1006, 1015])
 const BAD_GATEWAY = 1014
 /** Sent when a reader is too slow for the buffer bound: try again later. */
 const TRY_AGAIN_LATER = 1013
+/** Sent when a message is larger than the proxy relays (RFC 6455 §7.4.1). */
+const MESSAGE_TOO_BIG = 1009
 
 /**
  * Relays messages both ways between an upstream socket (open) and the client (opened by the runtime
@@ -74,10 +78,16 @@ export function relay(upstream: (events: SocketEvents) => SocketEnd, options: Re
   let closeClient: { code: number | undefined; reason: string } | undefined
 
   const tooSlow = (side: 'client' | 'upstream') => finish('proxy', TRY_AGAIN_LATER, `proxy buffer full: the ${side} reads too slowly`)
+  /** Whether a message is over the size the proxy relays; such a message ends the tunnel (1009). */
+  const tooBig = (message: Message, from: 'client' | 'upstream') => {
+    if (byteLength(message, options.maxMessageBytes) <= options.maxMessageBytes) return false
+    finish('proxy', MESSAGE_TOO_BIG, `a message from the ${from} is larger than ${options.maxMessageBytes} bytes`)
+    return true
+  }
 
   const upstreamEnd = upstream({
     message(message) {
-      if (done) return
+      if (done || tooBig(message, 'upstream')) return
       watch.chunk()
       received++
       if (client === undefined) {
@@ -100,7 +110,7 @@ export function relay(upstream: (events: SocketEvents) => SocketEnd, options: Re
       if (closeClient !== undefined) end.close(closeClient.code, closeClient.reason)
     },
     message(message) {
-      if (done) return
+      if (done || tooBig(message, 'client')) return
       watch.chunk()
       sent++
       if (upstreamEnd.buffered() > options.bufferBytes) tooSlow('upstream')
@@ -121,4 +131,14 @@ function relayed(code: number, broke: number): number | undefined {
 /** Bytes a message holds (a string counted at its largest UTF-8 size). */
 function sizeOf(message: Message): number {
   return typeof message === 'string' ? message.length * 3 : message.byteLength
+}
+
+/**
+ * A message's size in bytes as far as it matters against `limit`: UTF-8 takes one to three bytes per
+ * UTF-16 unit of a string, so a string is encoded only when those bounds leave the answer in doubt.
+ */
+function byteLength(message: Message, limit: number): number {
+  if (typeof message !== 'string') return message.byteLength
+  if (message.length * 3 <= limit || message.length > limit) return message.length
+  return new TextEncoder().encode(message).byteLength
 }

@@ -1,4 +1,5 @@
 import type { UpstreamTls } from '../config/schema.ts'
+import { ProxyError } from '../errors/proxy-error.ts'
 import { ConnectFailed, HandshakeFailed, type ConnectUpstream, type Message, type SocketEnd, type SocketEvents } from './types.ts'
 
 /**
@@ -43,7 +44,13 @@ export function connectWithHeaders(tlsOptions: (tls: UpstreamTls) => Record<stri
     new Promise((resolve, reject) => {
       if (signal.aborted) return reject(signal.reason)
       const WithHeaders = WebSocket as unknown as new (url: string, init: object) => WebSocket
-      const socket = new WithHeaders(webSocketUrl(url), { protocols, headers: Object.fromEntries(headers), ...(tls && tlsOptions(tls)) })
+      let socket: WebSocket
+      try {
+        socket = new WithHeaders(webSocketUrl(url), { protocols, headers: Object.fromEntries(headers), ...(tls && tlsOptions(tls)) })
+      } catch (error) {
+        // The runtime refused what it was given before opening anything: this side's error, never the target's.
+        return reject(new ProxyError('BAD_REQUEST', 'the WebSocket handshake could not be made from this request', { cause: error }))
+      }
       socket.binaryType = 'arraybuffer'
       let failure: Error | undefined
       const cancel = () => {

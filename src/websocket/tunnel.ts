@@ -2,16 +2,11 @@ import { ProxyError } from '../errors/proxy-error.ts'
 import { upstreamRequestHeaders } from '../forwarding/headers.ts'
 import { targetUrl } from '../routing/target-url.ts'
 import type { Handler } from '../resilience/types.ts'
+import { offeredProtocols } from './handshake.ts'
 import { relay } from './relay.ts'
 import { linkWebSocket } from './standard.ts'
 import type { WebSocketSupport } from './types.ts'
-
-/** Whether a request asks to become a WebSocket (RFC 6455 §4.1: a GET with `Upgrade: websocket`). */
-export function isWebSocketUpgrade(request: Request): boolean {
-  if (request.method !== 'GET') return false
-  const tokens = request.headers.get('upgrade')?.toLowerCase().split(',')
-  return tokens?.some((token) => token.trim() === 'websocket') === true
-}
+import type { Config } from '../config/schema.ts'
 
 /** Handshake headers each side's WebSocket client and server make for themselves: never passed on. */
 const HANDSHAKE = ['sec-websocket-key', 'sec-websocket-version', 'sec-websocket-extensions', 'sec-websocket-protocol', 'sec-websocket-accept']
@@ -22,13 +17,15 @@ const HANDSHAKE = ['sec-websocket-key', 'sec-websocket-version', 'sec-websocket-
  * X-Forwarded-* and x-request-id) and offered subprotocols; only once the upstream has accepted is
  * the client accepted, with the upstream's subprotocol, so a refused handshake fails over like any
  * failed try. Then the two are relayed (see relay.ts) and the tunnel is held in `support.open` until
- * it closes. The attempt keeps the target's in-flight count until then: a WebSocket is load.
+ * it closes, at the latest after `webSocketLifetimeMs` (or `streamTimeoutMs`, when sooner) however
+ * busy: pings keep a tunnel from idling, never alive for ever. The attempt keeps one of the target's
+ * tunnel slots until then.
  */
-export function tunnel(support: WebSocketSupport, bufferBytes: number): Handler {
+export function tunnel(support: WebSocketSupport, limits: Config['limits']): Handler {
   return async (exchange) => {
     const target = exchange.target!
     const { request, client, upstream } = exchange
-    const protocols = offeredProtocols(request.headers)
+    const protocols = offeredProtocols(request.headers)! // checked in the front door
     const headers = upstreamRequestHeaders(new Headers(request.headers), client, upstream.requestHeaders)
     for (const name of HANDSHAKE) headers.delete(name)
     const { socket, protocol } = await support.connect(targetUrl(target.url, exchange.path), {
@@ -38,18 +35,20 @@ export function tunnel(support: WebSocketSupport, bufferBytes: number): Handler 
       tls: upstream.config.tls,
     })
     const { idleTimeoutMs, streamTimeoutMs } = upstream.config
+    const lifetimeMs = soonest(streamTimeoutMs, limits.webSocketLifetimeMs)
     const { requestId } = client
     const { client: link, tunnel } = relay((events) => linkWebSocket(socket, events), {
-      bufferBytes,
+      bufferBytes: limits.webSocketBufferBytes,
+      maxMessageBytes: limits.webSocketMaxMessageBytes,
       idleMs: idleTimeoutMs,
-      totalMs: streamTimeoutMs,
+      totalMs: lifetimeMs,
       onLimit: (limit) =>
         exchange.events.emit('stream-limit', {
           requestId,
           upstream: upstream.name,
           target: target.url,
           limit,
-          ms: limit === 'idle' ? idleTimeoutMs : streamTimeoutMs,
+          ms: limit === 'idle' ? idleTimeoutMs : lifetimeMs,
         }),
       onClosed: (summary) => {
         support.open.delete(tunnel)
@@ -67,17 +66,12 @@ export function tunnel(support: WebSocketSupport, bufferBytes: number): Handler 
       tunnel.close(1011, 'the client could not be upgraded')
       throw new ProxyError('BAD_REQUEST', 'the WebSocket handshake could not be completed', { cause: error })
     }
-    exchange.tunnel = tunnel
+    exchange.record.tunnel = tunnel
     return accepted
   }
 }
 
-/** The subprotocols the client offered (`Sec-WebSocket-Protocol: a, b`), in its order. */
-function offeredProtocols(headers: Headers): string[] {
-  const offered = headers.get('sec-websocket-protocol')
-  if (offered === null) return []
-  return offered
-    .split(',')
-    .map((protocol) => protocol.trim())
-    .filter((protocol) => protocol !== '')
+/** The sooner of two limits where 0 means none (0 when both are). */
+function soonest(a: number, b: number): number {
+  return a === 0 ? b : b === 0 ? a : Math.min(a, b)
 }

@@ -94,11 +94,15 @@ export class ConnectFailed extends Error {
   }
 }
 
-/** The upstream answered the handshake with something other than 101. */
+/**
+ * The upstream answered the handshake with something other than 101 (`status`, and its headers where
+ * the runtime gives them: Workers), or closed during it (no status).
+ */
 export class HandshakeFailed extends Error {
   constructor(
     message: string,
     readonly status?: number,
+    readonly headers: Headers = new Headers(),
   ) {
     super(message)
     this.name = 'HandshakeFailed'

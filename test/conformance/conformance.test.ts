@@ -18,6 +18,8 @@ import { sharedState } from './scenarios/shared-state.ts'
 import { streaming } from './scenarios/streaming.ts'
 import { timeouts } from './scenarios/timeouts.ts'
 import { websockets } from './scenarios/websockets.ts'
+import { websocketLimits } from './scenarios/websocket-limits.ts'
+import { adminSecurity } from './scenarios/admin-security.ts'
 import { tls } from './scenarios/tls.ts'
 import { commandLine, operations } from './scenarios/operations.ts'
 import { healthChecks } from './scenarios/health.ts'
@@ -35,6 +37,8 @@ export const SCENARIOS: Scenario[] = [
   ...faults,
   ...hostileInput,
   ...websockets,
+  ...websocketLimits,
+  ...adminSecurity,
   ...tls,
   ...operations,
   ...commandLine,

@@ -33,7 +33,7 @@ testWithTools(
     const proxy = await bun.start({
       upstreams: { api: { targets: [{ url: a.url }, { url: b.url }], healthCheck } },
       routes: [{ pathPrefix: '/', upstream: 'api' }],
-      admin: { token: 'dash-token' },
+      admin: { token: 'dash-token-0123456789' },
     })
     cleanups.push(() => proxy.stop('SIGKILL'))
     for (let i = 0; i < 10; i++) await fetch(`${proxy.url}/x`).then((r) => r.text())
@@ -50,7 +50,7 @@ testWithTools(
     expect((await page.request.get(`${proxy.url}/_proxy/dashboard.json`)).status()).toBe(401)
 
     // The right one: both targets green.
-    await page.fill('input[name=token]', 'dash-token')
+    await page.fill('input[name=token]', 'dash-token-0123456789')
     await page.click('button[type=submit]')
     const health = (url: string) => page.locator(`tr[data-target="${url}"] [data-health]`)
     /** Waits for the target's health cell to read `text` (the page redraws itself every second). */

@@ -42,10 +42,10 @@ testWithTools(
         { pathPrefix: '/api', upstream: 'api' },
         { pathPrefix: '/gone', upstream: 'gone' },
       ],
-      admin: { token: 'scrape-token' },
+      admin: { token: 'scrape-token-0123456' },
     })
     cleanups.push(() => proxy.stop('SIGKILL'))
-    const prometheus = await startPrometheus(`127.0.0.1:${proxy.port}`, '/_proxy/metrics', 'scrape-token')
+    const prometheus = await startPrometheus(`127.0.0.1:${proxy.port}`, '/_proxy/metrics', 'scrape-token-0123456')
     cleanups.push(() => prometheus.stop())
 
     // A known mix: 7 answered by the origin, 2 unreachable, 1 with no route.

@@ -84,9 +84,13 @@ export interface WsClient {
   closed: Promise<Closed>
 }
 
-/** Opens a WebSocket to `url` (http: or ws:) and resolves once open; rejects with the runtime's error if it cannot. */
-export function openWs(url: string, protocols?: string[]): Promise<WsClient> {
-  const socket = new WebSocket(url.replace(/^http/, 'ws'), protocols)
+/**
+ * Opens a WebSocket to `url` (http: or ws:) and resolves once open; rejects with the runtime's error
+ * if it cannot. `headers` go with the handshake (Bun's WebSocket takes them).
+ */
+export function openWs(url: string, protocols?: string[], headers?: Record<string, string>): Promise<WsClient> {
+  const WithHeaders = WebSocket as unknown as new (url: string, init: object) => WebSocket
+  const socket = new WithHeaders(url.replace(/^http/, 'ws'), { protocols, headers })
   socket.binaryType = 'arraybuffer'
   const queue: (string | ArrayBuffer)[] = []
   let waiting: ((message: string | ArrayBuffer) => void) | undefined

@@ -1,5 +1,11 @@
 import { describe, expect, test } from 'bun:test'
+import { SESSION_COOKIE, SESSION_SECONDS, sessionValue, validSession } from '../../src/admin/auth.ts'
+import { AuthThrottle } from '../../src/admin/throttle.ts'
+import { type ProxyEventMap, ProxyEvents } from '../../src/events/events.ts'
+import { parseConfig } from '../../src/index.ts'
 import { scripted } from '../support/scripted.ts'
+
+const minimal = { upstreams: { api: { targets: [{ url: 'http://127.0.0.1:9001' }] } }, routes: [{ pathPrefix: '/', upstream: 'api' }] }
 
 describe('admin without a token', () => {
   const ok = () => new Response('ok')
@@ -56,5 +62,136 @@ describe('admin with a token', () => {
     const { app } = scripted(() => new Response('ok'), {}, { clientAddress: () => '127.0.0.1' })
     const res = await app.request('/_proxy/config', { method: 'PUT', body: '{}' })
     expect(res.status).toBe(401)
+  })
+})
+
+describe('admin hardening', () => {
+  const token = 'admin-token-0123456789'
+  const remote = (rest: object = {}) =>
+    scripted(() => new Response('ok'), {}, { clientAddress: (c) => c.req.header('x-peer') ?? '203.0.113.9' }, { admin: { token }, ...rest })
+  const login = (app: ReturnType<typeof remote>['app'], given: string, headers: Record<string, string> = {}) =>
+    app.request('/_proxy/login', { method: 'POST', body: new URLSearchParams({ token: given }), headers })
+
+  test('a token shorter than 16 characters is a config error', () => {
+    expect(() => parseConfig({ ...minimal, admin: { token: 'short-token' } })).toThrow('admin.token: must be at least 16 characters')
+    expect(() => parseConfig({ ...minimal, admin: { token: 'x'.repeat(16) } })).not.toThrow()
+  })
+
+  test('a route under the admin prefix is a config error: no request could reach it', () => {
+    const config = {
+      ...minimal,
+      routes: [
+        { pathPrefix: '/_proxy/api', upstream: 'api' },
+        { pathPrefix: '/', upstream: 'api' },
+      ],
+    }
+    expect(() => parseConfig(config)).toThrow('routes[0].pathPrefix: /_proxy/api is under the admin prefix /_proxy')
+    expect(() => parseConfig({ ...config, routes: [{ pathPrefix: '/_proxyish', upstream: 'api' }] })).not.toThrow()
+  })
+
+  test('the session carries its expiry under the MAC: an expired or edited one is refused; logout clears the cookie', async () => {
+    const { app } = remote()
+    const now = Date.now()
+    const old = await sessionValue(token, now - (SESSION_SECONDS + 1) * 1000)
+    expect(await validSession(old, token)).toBe(false)
+    const fresh = await sessionValue(token, now)
+    expect(await validSession(fresh, token)).toBe(true)
+    const [expires, mac] = fresh.split('.')
+    expect(await validSession(`${Number(expires) + 3600}.${mac}`, token)).toBe(false) // extended by its holder
+    expect(await validSession(fresh, 'another-token-0123456')).toBe(false) // a rotated token ends it
+    expect((await app.request('/_proxy/status', { headers: { cookie: `${SESSION_COOKIE}=${old}` } })).status).toBe(401)
+    const out = await app.request('/_proxy/logout', { method: 'POST' })
+    expect(out.status).toBe(303)
+    expect(out.headers.get('set-cookie')).toMatch(new RegExp(`^${SESSION_COOKIE}=;.*Max-Age=0`))
+  })
+
+  test('failed logins and bearer tokens are logged and counted; past five, a client is slowed (429, Retry-After) while others are not', async () => {
+    const events = new ProxyEvents()
+    const failures: ProxyEventMap['admin-auth-failure'][] = []
+    events.on('admin-auth-failure', (e) => failures.push(e))
+    const { app } = scripted(() => new Response('ok'), {}, { events, clientAddress: (c) => c.req.header('x-peer') ?? '203.0.113.9' }, { admin: { token } })
+    for (let i = 0; i < 3; i++) expect((await login(app, 'wrong')).status).toBe(401)
+    for (let i = 0; i < 2; i++) expect((await app.request('/_proxy/status', { headers: { authorization: 'Bearer wrong' } })).status).toBe(401)
+    const slowed = await login(app, token) // even the right token waits
+    expect(slowed.status).toBe(429)
+    expect(slowed.headers.get('x-proxy-error')).toBe('TOO_MANY_ATTEMPTS')
+    expect(Number(slowed.headers.get('retry-after'))).toBeGreaterThanOrEqual(1)
+    expect((await login(app, token, { 'x-peer': '198.51.100.1' })).status).toBe(303) // another client
+    expect(failures.map((f) => f.kind)).toEqual(['login', 'login', 'login', 'bearer', 'bearer'])
+    expect(failures[0]!.client).toBe('203.0.113.9')
+    const metrics = await (await app.request('/_proxy/metrics', { headers: { authorization: `Bearer ${token}`, 'x-peer': '198.51.100.1' } })).text()
+    expect(metrics).toContain('edge_proxy_admin_auth_failures_total{kind="login"} 3')
+    expect(metrics).toContain('edge_proxy_admin_auth_failures_total{kind="bearer"} 2')
+  })
+
+  test('a failing client waits twice as long after each further failure, and is forgotten after a success', () => {
+    const throttle = new AuthThrottle()
+    for (let i = 0; i < 4; i++) throttle.failed('c', 1000)
+    expect(throttle.waitMs('c', 1000)).toBe(0)
+    throttle.failed('c', 1000)
+    expect(throttle.waitMs('c', 1000)).toBe(1000)
+    throttle.failed('c', 2000)
+    expect(throttle.waitMs('c', 2000)).toBe(2000)
+    throttle.failed('c', 4000)
+    expect(throttle.waitMs('c', 4000)).toBe(4000)
+    throttle.succeeded('c')
+    expect(throttle.waitMs('c', 4000)).toBe(0)
+  })
+
+  test('the session cookie is Secure when the listener or a trusted hop says https, never on a client’s own say-so', async () => {
+    const cookieOf = async (app: ReturnType<typeof remote>['app'], headers: Record<string, string>) =>
+      (await login(app, token, headers)).headers.get('set-cookie')!
+    const behindHop = remote({ trustedProxies: ['127.0.0.1'] }).app
+    expect(await cookieOf(behindHop, { 'x-peer': '127.0.0.1', 'x-forwarded-proto': 'https' })).toContain('Secure')
+    expect(await cookieOf(behindHop, { 'x-peer': '127.0.0.1' })).not.toContain('Secure')
+    expect(await cookieOf(remote().app, { 'x-forwarded-proto': 'https' })).not.toContain('Secure') // an untrusted client's header
+    const https = scripted(() => new Response('ok'), {}, { scheme: 'https', clientAddress: () => '203.0.113.9' }, { admin: { token } }).app
+    expect(await cookieOf(https, {})).toContain('Secure')
+  })
+
+  test('every value put into the page is escaped; a prefix cannot hold quotes or angle brackets at all', async () => {
+    expect(() => parseConfig({ ...minimal, admin: { pathPrefix: '/_p"</script><script>alert(1)' } })).toThrow('admin.pathPrefix: may hold only')
+    const prefix = "/_p'&x"
+    const { app } = scripted(() => new Response('ok'), {}, { clientAddress: () => '127.0.0.1' }, { admin: { pathPrefix: prefix } })
+    const page = await (await app.request(prefix)).text()
+    expect(page).toContain('fetch("/_p\'&x/dashboard.json"')
+    const form = await (
+      await scripted(() => new Response('ok'), {}, { clientAddress: () => '127.0.0.1' }, { admin: { pathPrefix: prefix, token } }).app.request(prefix)
+    ).text()
+    expect(form).toContain('action="/_p&#39;&#38;x/login"')
+  })
+
+  test('admin bodies are bounded before they are read: a login over 4 KiB and a config over admin.maxConfigBytes get 413', async () => {
+    const { app } = remote({ admin: { token, maxConfigBytes: 2048 } })
+    const big = await app.request('/_proxy/login', {
+      method: 'POST',
+      body: `token=${'x'.repeat(5000)}`,
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    })
+    expect(big.status).toBe(413)
+    const streamed = new ReadableStream({ pull: (c) => c.enqueue(new Uint8Array(1024)) }) // never ends: only the limit stops it
+    const put = await app.request('/_proxy/config', {
+      method: 'PUT',
+      body: streamed,
+      headers: { authorization: `Bearer ${token}` },
+      duplex: 'half',
+    } as RequestInit)
+    expect(put.status).toBe(413)
+  })
+
+  test('a posted config expands no ${NAME}; a config file that does never echoes the value in an error', () => {
+    expect(() => parseConfig({ ...minimal, admin: { token: '${ADMIN_TOKEN}' } }, { ADMIN_TOKEN: 'x'.repeat(20) }, { expandEnv: false })).toThrow(
+      'cannot name environment variables',
+    )
+    const secret = 'topsecret-env-value'
+    const bad = { ...minimal, routes: [{ pathPrefix: '/', upstream: '${MYSECRET}' }] }
+    let message = ''
+    try {
+      parseConfig(bad, { MYSECRET: secret })
+    } catch (error) {
+      message = (error as Error).message
+    }
+    expect(message).toContain('unknown upstream "${MYSECRET}"')
+    expect(message).not.toContain(secret)
   })
 })

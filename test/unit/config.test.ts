@@ -43,7 +43,7 @@ describe('config defaults (CONTRACT §2)', () => {
     expect(api.fallback).toBeUndefined()
     expect(api.idempotency.enabled).toBe(false)
     expect(config.store.type).toBe('memory')
-    expect(config.admin).toEqual({ pathPrefix: '/_proxy' })
+    expect(config.admin).toEqual({ pathPrefix: '/_proxy', maxConfigBytes: 1048576 })
     expect(config.limits.maxBodyBytes).toBe(1073741824)
     expect(config.routes[0]!.stripPrefix).toBe(false)
   })
@@ -115,8 +115,11 @@ describe('config errors name every bad field by path', () => {
 
 describe('${ENV} references', () => {
   test('are expanded, with defaults', () => {
-    const config = parseConfig({ ...minimal, admin: { token: '${ADMIN_TOKEN}' }, listen: { hostname: '${HOST:-0.0.0.0}' } }, { ADMIN_TOKEN: 's3cret' })
-    expect(config.admin.token).toBe('s3cret')
+    const config = parseConfig(
+      { ...minimal, admin: { token: '${ADMIN_TOKEN}' }, listen: { hostname: '${HOST:-0.0.0.0}' } },
+      { ADMIN_TOKEN: 's3cret-admin-token-0' },
+    )
+    expect(config.admin.token).toBe('s3cret-admin-token-0')
     expect(config.listen.hostname).toBe('0.0.0.0')
     const set = parseConfig({ ...minimal, listen: { hostname: '${HOST:-0.0.0.0}' } }, { HOST: '127.0.0.2' })
     expect(set.listen.hostname).toBe('127.0.0.2') // a default is only for an unset variable
@@ -179,7 +182,7 @@ describe('config changes (a reload)', () => {
     })
     const applied = applicable(base, next)
     expect(applied.listen).toEqual(base.listen)
-    expect(applied.admin).toEqual({ pathPrefix: base.admin.pathPrefix, token: 'a-new-token-of-16+' })
+    expect(applied.admin).toEqual({ pathPrefix: base.admin.pathPrefix, token: 'a-new-token-of-16+', maxConfigBytes: 1048576 })
     expect(applied.encodedSlashes).toBe(base.encodedSlashes)
     expect(applied.store).toEqual(base.store)
     expect(applied.metrics).toEqual(base.metrics)

@@ -4,7 +4,15 @@ import { clientResponseHeaders, upstreamRequestHeaders } from '../../src/forward
 import { requestIdOf } from '../../src/forwarding/request-id.ts'
 
 /** A client in trustedProxies (a load balancer): its chain is kept and its address appended. */
-const client = { address: '10.0.0.9', forwardedFor: '203.0.113.7, 10.0.0.9', requestId: 'req-1', proto: 'https', host: 'shop.example.com', trusted: true }
+const client = {
+  address: '10.0.0.9',
+  remote: '203.0.113.7',
+  forwardedFor: '203.0.113.7, 10.0.0.9',
+  requestId: 'req-1',
+  proto: 'https',
+  host: 'shop.example.com',
+  trusted: true,
+}
 
 describe('upstream request headers', () => {
   const incoming = new Headers({

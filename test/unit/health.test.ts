@@ -2,6 +2,7 @@ import { describe, expect, test } from 'bun:test'
 import { initialHealth, probe, recordCheck, startHealthChecks } from '../../src/health/checks.ts'
 import { createProxyControl, MemoryStore, parseConfig, ProxyEvents, type UpstreamFetch } from '../../src/index.ts'
 import { buildState } from '../../src/state.ts'
+import { TunnelsByClient } from '../../src/websocket/client-limit.ts'
 import { deferred, microtasksRun } from '../support/wait.ts'
 
 const check = { path: '/healthz', intervalMs: 1000, timeoutMs: 500, healthyThreshold: 2, unhealthyThreshold: 3, headers: {} }
@@ -50,7 +51,7 @@ describe('a health check', () => {
         upstreams: { api: { targets: [{ url: 'http://127.0.0.1:9001' }], healthCheck: { ...check, intervalMs: 100, unhealthyThreshold: 1 } } },
         routes: [{ pathPrefix: '/', upstream: 'api' }],
       }),
-      { store: new MemoryStore(), random: () => 0, events, fetch, keepsWorkAlive: false },
+      { store: new MemoryStore(), random: () => 0, events, fetch, keepsWorkAlive: false, tunnelsByClient: new TunnelsByClient() },
     )
     const stop = startHealthChecks(state.upstreams.values(), fetch, events, () => 0)
     await started.promise // random 0: the first probe goes at once

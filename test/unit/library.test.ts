@@ -98,8 +98,8 @@ test('admin without a token answers loopback clients only; with one, the bearer 
   expect(remote.status).toBe(401)
   expect(((await remote.json()) as { error: string }).error).toContain('loopback clients only')
   expect((await from('203.0.113.9').request('/_proxy/healthz')).status).toBe(200)
-  const guarded = createProxy(parseConfig({ ...config, admin: { token: 's3cret' } }), { clientAddress: () => '203.0.113.9' })
-  for (const authorization of ['Bearer s3cret', 'bearer s3cret', 'BEARER  s3cret']) {
+  const guarded = createProxy(parseConfig({ ...config, admin: { token: 's3cret-admin-token-0' } }), { clientAddress: () => '203.0.113.9' })
+  for (const authorization of ['Bearer s3cret-admin-token-0', 'bearer s3cret-admin-token-0', 'BEARER  s3cret-admin-token-0']) {
     expect((await guarded.request('/_proxy/status', { headers: { authorization } })).status).toBe(200)
   }
   expect((await guarded.request('/_proxy/status', { headers: { authorization: 'Bearer wrong' } })).status).toBe(401)

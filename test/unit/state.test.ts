@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'bun:test'
 import { parseConfig, ProxyEvents, MemoryStore } from '../../src/index.ts'
 import { buildState, type StateDeps } from '../../src/state.ts'
+import { TunnelsByClient } from '../../src/websocket/client-limit.ts'
 
 const configWith = (urls: string[], failureThreshold = 1) =>
   parseConfig({ upstreams: { api: { targets: urls.map((url) => ({ url })), breaker: { failureThreshold } } }, routes: [{ pathPrefix: '/', upstream: 'api' }] })
@@ -11,6 +12,7 @@ const deps = (): StateDeps => ({
   events: new ProxyEvents(),
   fetch: () => Promise.reject(new Error('unused')),
   keepsWorkAlive: false,
+  tunnelsByClient: new TunnelsByClient(),
 })
 
 describe('proxy state', () => {

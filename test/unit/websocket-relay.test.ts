@@ -22,7 +22,7 @@ function fakeEnd() {
   }
 }
 
-function setup(options: { bufferBytes?: number; idleMs?: number } = {}) {
+function setup(options: { bufferBytes?: number; idleMs?: number; totalMs?: number; maxMessageBytes?: number } = {}) {
   const upstream = fakeEnd()
   const client = fakeEnd()
   let events!: SocketEvents
@@ -35,8 +35,9 @@ function setup(options: { bufferBytes?: number; idleMs?: number } = {}) {
     },
     {
       bufferBytes: options.bufferBytes ?? 1024,
+      maxMessageBytes: options.maxMessageBytes ?? 1024,
       idleMs: options.idleMs ?? 60000,
-      totalMs: 0,
+      totalMs: options.totalMs ?? 0,
       onLimit: (l) => void limits.push(l),
       onClosed: (s) => void summaries.push(s),
     },
@@ -81,6 +82,32 @@ describe('WebSocket relay', () => {
     expect(t.client.closes[0]!.code).toBe(1013)
     expect(t.upstream.closes[0]!.code).toBe(1013)
     expect(t.summaries[0]!.closedBy).toBe('proxy')
+  })
+
+  test('a message over maxMessageBytes, either way, closes the tunnel with 1009 and is not relayed', () => {
+    const up = setup({ maxMessageBytes: 200 })
+    up.link.open(up.client.end)
+    up.upstreamEvents().message('x'.repeat(200))
+    up.upstreamEvents().message(new Uint8Array(201))
+    expect(up.client.sent).toEqual(['x'.repeat(200)])
+    expect(up.client.closes[0]!.code).toBe(1009)
+    expect(up.upstream.closes[0]!.code).toBe(1009)
+    const down = setup({ maxMessageBytes: 200 })
+    down.link.open(down.client.end)
+    down.link.message('é'.repeat(100)) // 200 bytes of UTF-8: fits
+    down.link.message('é'.repeat(101)) // 202: too big, though 101 characters
+    expect(down.upstream.sent).toEqual(['é'.repeat(100)])
+    expect(down.summaries[0]).toMatchObject({ closedBy: 'proxy', code: 1009 })
+  })
+
+  test('a tunnel kept busy by pings still ends at its lifetime (totalMs) with 1001', async () => {
+    const t = setup({ idleMs: 1000, totalMs: 60 })
+    t.link.open(t.client.end)
+    const pings = setInterval(() => t.link.alive(), 10)
+    await t.tunnel.closed
+    clearInterval(pings)
+    expect(t.limits).toEqual(['total'])
+    expect(t.client.closes).toEqual([{ code: 1001, reason: 'stream timeout' }])
   })
 
   test('a silent tunnel ends at idleMs with 1001 on both sides', async () => {

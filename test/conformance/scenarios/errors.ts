@@ -118,16 +118,16 @@ export const errors: Scenario[] = [
     name: 'admin: healthz is open, status needs the bearer token and lists targets',
     async run(ctx) {
       const origin = ctx.origin()
-      const proxy = await ctx.proxy(oneUpstream([origin.url], {}, { admin: { token: 'let-me-in' } }))
+      const proxy = await ctx.proxy(oneUpstream([origin.url], {}, { admin: { token: 'let-me-in-0123456789' } }))
       await fetch(`${proxy.url}/warm`)
       const health = await fetch(`${proxy.url}/_proxy/healthz`)
       expect(await health.json()).toEqual({ status: 'ok' })
-      for (const auth of [undefined, 'Bearer wrong', 'let-me-in']) {
+      for (const auth of [undefined, 'Bearer wrong', 'let-me-in-0123456789']) {
         const denied = await fetch(`${proxy.url}/_proxy/status`, { headers: auth ? { authorization: auth } : {} })
         expect(denied.status).toBe(401)
         expect((await proxyError(denied)).code).toBe('UNAUTHORIZED')
       }
-      const res = await fetch(`${proxy.url}/_proxy/status`, { headers: { authorization: 'Bearer let-me-in' } })
+      const res = await fetch(`${proxy.url}/_proxy/status`, { headers: { authorization: 'Bearer let-me-in-0123456789' } })
       const status = (await res.json()) as { upstreams: Record<string, { targets: Record<string, unknown>[] }> }
       const [target] = status.upstreams.api!.targets
       expect(target).toMatchObject({ url: origin.url, breaker: 'closed', healthy: true, inFlight: 0, requests: 1, failures: 0 })

@@ -109,10 +109,10 @@ export const hostileInput: Scenario[] = [
     name: 'admin requests are recognised by the same path: //_proxy/status and /_proxy/./status are admin requests, never forwarded',
     async run(ctx) {
       const origin = ctx.origin()
-      const proxy = await ctx.proxy(oneUpstream([origin.url], {}, { admin: { token: 'let-me-in' } }))
+      const proxy = await ctx.proxy(oneUpstream([origin.url], {}, { admin: { token: 'let-me-in-0123456789' } }))
       expect(statusOf(await rawRequest(proxy.port, get('//_proxy/status')))).toBe(401)
       expect(statusOf(await rawRequest(proxy.port, get('/_proxy/./status')))).toBe(401)
-      const allowed = await rawRequest(proxy.port, get('//_proxy/status', 'Host: 127.0.0.1\r\nAuthorization: Bearer let-me-in'))
+      const allowed = await rawRequest(proxy.port, get('//_proxy/status', 'Host: 127.0.0.1\r\nAuthorization: Bearer let-me-in-0123456789'))
       expect(JSON.parse(bodyOf(allowed)).upstreams.api).toBeDefined()
       expect(origin.seen).toHaveLength(0)
     },
@@ -122,12 +122,12 @@ export const hostileInput: Scenario[] = [
     skip: { workers: NO_HOST_ON_WRANGLER },
     async run(ctx) {
       const origin = ctx.origin()
-      const proxy = await ctx.proxy(oneUpstream([origin.url], {}, { admin: { token: 'let-me-in' } }), { fixture: 'middleware' })
+      const proxy = await ctx.proxy(oneUpstream([origin.url], {}, { admin: { token: 'let-me-in-0123456789' } }), { fixture: 'middleware' })
       expect(statusOf(await rawRequest(proxy.port, 'GET /echo?q=1 HTTP/1.0\r\n\r\n'))).toBe(200)
       expect(statusOf(await rawRequest(proxy.port, 'GET /private/data HTTP/1.0\r\n\r\n'))).toBe(401)
       // Bun hands such a request over with a bare path: /x/private/data is that path, whole.
       expect(statusOf(await rawRequest(proxy.port, 'GET /x/private/data HTTP/1.0\r\n\r\n'))).toBe(200)
-      const status = await rawRequest(proxy.port, 'GET /_proxy/status HTTP/1.0\r\nAuthorization: Bearer let-me-in\r\n\r\n')
+      const status = await rawRequest(proxy.port, 'GET /_proxy/status HTTP/1.0\r\nAuthorization: Bearer let-me-in-0123456789\r\n\r\n')
       expect(JSON.parse(bodyOf(status)).upstreams.api).toBeDefined()
       expect(origin.seen.map((s) => s.path)).toEqual(['/echo?q=1', '/x/private/data'])
       expect(origin.seen.every((s) => !s.headers.has('authorization'))).toBe(true)

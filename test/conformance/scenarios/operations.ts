@@ -75,11 +75,11 @@ export const operations: Scenario[] = [
       const proxy = await ctx.proxy({
         upstreams: { api: { targets: [{ url: origin.url }] } },
         routes: [{ pathPrefix: '/', upstream: 'api' }],
-        admin: { token: 'metrics-token' },
+        admin: { token: 'metrics-token-0123456' },
       })
       for (let i = 0; i < 3; i++) await fetch(`${proxy.url}/item/${i}?secret=${i}`).then((r) => r.text())
       expect((await fetch(`${proxy.url}/_proxy/metrics`)).status).toBe(401)
-      const res = await fetch(`${proxy.url}/_proxy/metrics`, { headers: { authorization: 'Bearer metrics-token' } })
+      const res = await fetch(`${proxy.url}/_proxy/metrics`, { headers: { authorization: 'Bearer metrics-token-0123456' } })
       expect(res.headers.get('content-type')).toStartWith('text/plain; version=0.0.4')
       const text = await res.text()
       expect(text).toContain('edge_proxy_requests_total{upstream="api",route="/",status="2xx",code=""} 3')
@@ -98,7 +98,7 @@ export const operations: Scenario[] = [
       const proxy = await ctx.proxy({
         upstreams: { api: { targets: [{ url: origin.url }] } },
         routes: [{ pathPrefix: '/', upstream: 'api' }],
-        admin: { token: 'dash-token' },
+        admin: { token: 'dash-token-0123456789' },
       })
       await fetch(`${proxy.url}/x`).then((r) => r.text())
       const form = await fetch(`${proxy.url}/_proxy`)
@@ -107,11 +107,15 @@ export const operations: Scenario[] = [
       const wrong = await fetch(`${proxy.url}/_proxy/login`, { method: 'POST', body: new URLSearchParams({ token: 'nope' }), redirect: 'manual' })
       expect(wrong.status).toBe(401)
       expect(wrong.headers.get('set-cookie')).toBeNull()
-      const login = await fetch(`${proxy.url}/_proxy/login`, { method: 'POST', body: new URLSearchParams({ token: 'dash-token' }), redirect: 'manual' })
+      const login = await fetch(`${proxy.url}/_proxy/login`, {
+        method: 'POST',
+        body: new URLSearchParams({ token: 'dash-token-0123456789' }),
+        redirect: 'manual',
+      })
       expect(login.status).toBe(303)
       const cookie = login.headers.get('set-cookie')!
       expect(cookie).toContain('HttpOnly')
-      expect(cookie).not.toContain('dash-token')
+      expect(cookie).not.toContain('dash-token-0123456789')
       const session = { cookie: cookie.split(';')[0]! }
       expect(await (await fetch(`${proxy.url}/_proxy`, { headers: session })).text()).toContain('dashboard.json')
       const data = (await (await fetch(`${proxy.url}/_proxy/dashboard.json`, { headers: session })).json()) as {
@@ -200,10 +204,10 @@ export const commandLine: Scenario[] = [
       const config = (targets: string[], timeoutMs: number) => ({
         upstreams: { api: upstream(targets, timeoutMs) },
         routes: [{ pathPrefix: '/', upstream: 'api' }],
-        admin: { token: 'reload-token' },
+        admin: { token: 'reload-token-0123456' },
       })
       const proxy = await ctx.proxy(config([a.url, broken.url], 30000))
-      const auth = { authorization: 'Bearer reload-token' }
+      const auth = { authorization: 'Bearer reload-token-0123456' }
       // Open the broken target's breaker before the load: its one failure is retried on `a`.
       expect(await (await fetch(`${proxy.url}/warm`)).text()).toBeTruthy()
       await fetch(`${proxy.url}/warm`).then((r) => r.text())
