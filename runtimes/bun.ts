@@ -7,6 +7,7 @@ import { RedisClient, type Server, type ServerWebSocket, type WebSocketHandler }
 import type { MiddlewareHandler } from 'hono'
 import { createProxyControl, MemoryStore, type BreakerStore, type Config, type UpstreamFetch } from '../src/index.ts'
 import { RedisStore } from './stores/redis.ts'
+import { memoryStoreCollectedBy } from './memory-store.ts'
 import { runCommand, type Host, type ServedProxy } from '../src/cli/command.ts'
 import { describeError, log } from '../src/log.ts'
 import { within } from '../src/resilience/timers.ts'
@@ -134,6 +135,7 @@ async function requestsDone(server: Server<ClientLink>): Promise<void> {
 
 /** The stores Bun opens besides memory: Redis, through Bun's own client. */
 const openers: StoreOpeners = {
+  memory: memoryStoreCollectedBy(() => Bun.gc(true)),
   async redis(store) {
     const url = store.type === 'redis' ? store.url : ''
     // No offline queue: while Redis is away commands fail at once, and the instance says so and goes on

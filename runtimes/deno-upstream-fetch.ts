@@ -53,19 +53,27 @@ function send(agent: Agent, input: string, init: RequestInit): Promise<Response>
     })
     /** Why the exchange failed: the abort's reason says more than the socket error it causes. */
     const cause = (error: unknown) => (signal?.aborted ? signal.reason : error)
+    const abortReason = () => (signal?.reason instanceof Error ? signal.reason : new Error(String(signal?.reason)))
     let body: ReadableStreamDefaultController<Uint8Array> | undefined
     let ended = false
-    let unfollow = () => {}
+    /** undici's handle on the request, once a connection takes it (until then it waits in the pool's queue). */
+    let started: Dispatcher.DispatchController | undefined
+    // Followed from the dispatch, not from the start: a request still queued behind the pool's
+    // `connections` must see its abort too. It is answered at once, and aborted the moment undici
+    // starts it, before anything is written.
+    const onAbort = () => {
+      if (started !== undefined) started.abort(abortReason())
+      else reject(signal!.reason)
+    }
+    signal?.addEventListener('abort', onAbort, { once: true })
     const finish = () => {
       ended = true
-      unfollow()
+      signal?.removeEventListener('abort', onAbort)
     }
     const handler: Dispatcher.DispatchHandler = {
       onRequestStart(controller) {
-        if (signal === null) return
-        const onAbort = () => controller.abort(signal.reason instanceof Error ? signal.reason : new Error(String(signal.reason)))
-        signal.addEventListener('abort', onAbort, { once: true })
-        unfollow = () => signal.removeEventListener('abort', onAbort)
+        started = controller
+        if (signal?.aborted) controller.abort(abortReason())
       },
       onResponseStart(controller, status, raw, statusText) {
         const responseHeaders = toHeaders(raw)

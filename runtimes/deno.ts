@@ -10,6 +10,7 @@ import { runCommand, type Host, type ServedProxy } from '../src/cli/command.ts'
 import { upstreamFetch } from './deno-upstream-fetch.ts'
 import { readTlsFiles, type TlsFiles } from './tls.ts'
 import { watchFile } from './watch.ts'
+import { memoryStoreCollectedBy } from './memory-store.ts'
 import { connectWithHeaders, linkWebSocket } from '../src/websocket/standard.ts'
 import { closeTunnels, type WebSocketSupport } from '../src/websocket/types.ts'
 
@@ -77,6 +78,8 @@ export function serveProxy(config: Config, middleware: MiddlewareHandler[] = [],
 
 /** The stores Deno opens besides memory: Deno KV (a file at `store.path`, or Deno Deploy's). */
 const openers: StoreOpeners = {
+  // V8's collector, where the command exposed it (`--v8-flags=--expose-gc`, as `deno task start` does).
+  memory: memoryStoreCollectedBy(() => (globalThis as { gc?: () => void }).gc?.()),
   'deno-kv': async (store) => new DenoKvStore(await Deno.openKv(store.type === 'deno-kv' ? store.path : undefined)),
 }
 

@@ -6,7 +6,7 @@
  */
 import { env as bindings } from 'cloudflare:workers'
 import type { Context, Hono, MiddlewareHandler } from 'hono'
-import { type Config, ConfigError, createProxy, errorResponse, logConfigWarnings, ProxyError, type ProxyEnv } from '../src/index.ts'
+import { type Config, ConfigError, createProxy, errorResponse, logConfigWarnings, MemoryStore, ProxyError, type ProxyEnv } from '../src/index.ts'
 import { workerConfig } from './workers-config.ts'
 import { describeError, log } from '../src/log.ts'
 import { DurableObjectKeyStore, DurableObjectStore, type BreakerObject, type IdempotencyKeyObject } from './stores/durable-object.ts'
@@ -46,6 +46,14 @@ function startupConfig(bundled: unknown): Config {
   logConfigWarnings(config)
   const ignored = notOnWorkers(config, startEnv)
   if (ignored.length > 0) log('warn', 'config_not_enforced', { paths: ignored, note: 'not acted on on Workers (see README: TLS, health checks)' })
+  const keyed = Object.keys(config.upstreams).filter((name) => config.upstreams[name]!.idempotency.enabled)
+  if (keyed.length > 0 && config.store.type === 'memory') {
+    // Each isolate has its own memory store: a duplicate reaching another isolate would run again.
+    log('warn', 'idempotency_per_isolate', {
+      upstreams: keyed,
+      note: 'the memory store de-duplicates within one isolate only: use store.type "durable-object"',
+    })
+  }
   return config
 }
 
@@ -129,13 +137,18 @@ function withClientAcceptEncoding(request: Request): Request {
   return new Request(request, { headers, signal: request.signal })
 }
 
-/** The stores Workers opens besides memory, through their bindings (wrangler.toml); a missing binding cannot be opened. */
+/** What the memory store keeps of Idempotency-Key responses on Workers unless `store.maxStoredBytes` says otherwise. */
+const WORKERS_STORED_BYTES = 16 * 1024 * 1024
+
+/** The stores Workers opens, through their bindings (wrangler.toml); a missing binding cannot be opened. */
 function openersFor(env: Env): StoreOpeners {
   const bound = <T>(binding: T | undefined, name: string): T => {
     if (binding === undefined) throw new Error(`the ${name} binding is missing (see wrangler.toml)`)
     return binding
   }
   return {
+    // An isolate has 128 MB in all: a quarter of the default budget elsewhere.
+    memory: (store) => new MemoryStore(store.type === 'memory' ? (store.maxStoredBytes ?? WORKERS_STORED_BYTES) : undefined),
     'durable-object': () => new DurableObjectStore(bound(env.BREAKERS, 'BREAKERS'), env.IDEMPOTENCY_KEYS && new DurableObjectKeyStore(env.IDEMPOTENCY_KEYS)),
     kv: () => new KvStore(bound(env.BREAKER_HINTS, 'BREAKER_HINTS')),
   }

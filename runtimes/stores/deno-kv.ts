@@ -1,4 +1,4 @@
-import type { BreakerRecord, BreakerStore, DoneRecord, KeyRecord, KeyStore } from '../../src/index.ts'
+import { type BreakerRecord, type BreakerStore, type DoneRecord, type KeyRecord, type KeyStore, keyRecordText } from '../../src/index.ts'
 import { heldFor, type HeldKey, stillHeld, supersedes } from '../../src/stores/rules.ts'
 
 const PREFIX = ['edge-proxy', 'breaker']
@@ -57,7 +57,7 @@ class DenoKvKeyStore implements KeyStore {
 
   async complete(upstream: string, key: string, record: DoneRecord, ttlMs: number): Promise<void> {
     // A Deno KV value holds at most 64 KiB: a longer response is kept without its body.
-    if (JSON.stringify(record).length > MAX_VALUE_CHARS) record = { ...record, response: { ...record.response, body: null } }
+    if (keyRecordText(record).length > MAX_VALUE_CHARS) record = { ...record, response: { ...record.response, body: null } }
     const held = heldFor(record, ttlMs)
     await unlocked(() => this.kv.set([...KEYS, upstream, key], held, { expireIn: ttlMs }))
   }

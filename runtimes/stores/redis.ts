@@ -1,4 +1,4 @@
-import type { BreakerRecord, BreakerStore, DoneRecord, KeyRecord, KeyStore } from '../../src/index.ts'
+import { type BreakerRecord, type BreakerStore, type DoneRecord, type KeyRecord, type KeyStore, keyRecordFromText, keyRecordText } from '../../src/index.ts'
 
 /** The one thing the store needs of a Redis client: send a command. Bun's RedisClient has it. */
 export interface RedisCommands {
@@ -27,11 +27,11 @@ class RedisKeyStore implements KeyStore {
   async claim(upstream: string, key: string, fingerprint: string, ttlMs: number): Promise<KeyRecord | undefined> {
     const claim: KeyRecord = { state: 'in-flight', fingerprint }
     const held = await this.redis.send('EVAL', [CLAIM, '1', this.key(upstream, key), JSON.stringify(claim), String(ttlMs)])
-    return typeof held === 'string' ? (JSON.parse(held) as KeyRecord) : undefined
+    return typeof held === 'string' ? keyRecordFromText(held) : undefined
   }
 
   async complete(upstream: string, key: string, record: DoneRecord, ttlMs: number): Promise<void> {
-    await this.redis.send('SET', [this.key(upstream, key), JSON.stringify(record), 'PX', String(ttlMs)])
+    await this.redis.send('SET', [this.key(upstream, key), keyRecordText(record), 'PX', String(ttlMs)])
   }
 
   async release(upstream: string, key: string): Promise<void> {

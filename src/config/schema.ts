@@ -105,6 +105,13 @@ export const IdempotencySchema = v.strictObject({
     about("Headers whose values scope a key: the same key with other credentials is another key, so no client reads another's response.", v.array(headerName)),
     ['authorization'],
   ),
+  scopeCookies: v.optional(
+    about(
+      'Cookies whose values scope a key too, for callers who authenticate by cookie (name the session cookie, not analytics cookies that change between retries).',
+      v.array(v.pipe(v.string(), v.regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'invalid cookie name'))),
+    ),
+    [],
+  ),
   upstreamDeduplicates: v.optional(
     about('The upstream itself runs each key once: only then may the proxy re-send a keyed POST or PATCH that may have reached it.', v.boolean()),
     false,

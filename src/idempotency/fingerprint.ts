@@ -1,3 +1,4 @@
+import { parse } from 'hono/utils/cookie'
 import type { Exchange } from '../resilience/types.ts'
 
 /** SHA-256 over method, path and body: the same key with a different request is a client bug. */
@@ -13,14 +14,19 @@ export async function fingerprintOf(exchange: Exchange): Promise<string> {
 }
 
 /**
- * Whose key it is: a digest of the `scopeHeaders` the request carries (its credentials), so the
- * same key from another caller is another key. A request with none of them is in the anonymous scope.
+ * Whose key it is: a digest of the `scopeHeaders` and `scopeCookies` the request carries (its
+ * credentials), so the same key from another caller is another key. A request with none of them is
+ * in the anonymous scope.
  */
 export async function scopeOf(exchange: Exchange): Promise<string> {
-  const { scopeHeaders } = exchange.upstream.config.idempotency
-  const values = scopeHeaders.map((name) => exchange.request.headers.get(name))
+  const { scopeHeaders, scopeCookies } = exchange.upstream.config.idempotency
+  const { headers } = exchange.request
+  const names = [...scopeHeaders, ...scopeCookies.map((name) => `cookie ${name}`)]
+  const cookie = scopeCookies.length === 0 ? null : headers.get('cookie')
+  const cookies = cookie === null ? {} : parse(cookie)
+  const values = [...scopeHeaders.map((name) => headers.get(name)), ...scopeCookies.map((name) => cookies[name] ?? null)]
   if (values.every((value) => value === null)) return 'anonymous'
-  const text = scopeHeaders.map((name, i) => `${name}:${values[i] ?? ''}`).join('\n')
+  const text = names.map((name, i) => `${name}:${values[i] ?? ''}`).join('\n')
   return (await sha256Hex(new Uint8Array(new TextEncoder().encode(text)))).slice(0, 32)
 }
 

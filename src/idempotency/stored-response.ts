@@ -3,16 +3,13 @@ import type { StoredResponse } from '../stores/types.ts'
 
 /**
  * A response as an Idempotency-Key store keeps it, and back: status, headers (less this request's
- * id) and the body as base64 text, which every store can hold.
+ * id) and the body's bytes.
  */
 
 /** The response as the store keeps it; a body over `maxBytes` is left out (and no longer read). */
 export async function toStored(response: Response, maxBytes: number): Promise<StoredResponse> {
-  const headers: [string, string][] = []
-  response.headers.forEach((value, name) => {
-    if (name !== 'x-request-id') headers.push([name, value])
-  })
-  let body: string | null = null
+  const headers = storedHeaders(response)
+  let body: Uint8Array | null = null
   if (response.body !== null) {
     const chunks: Uint8Array[] = []
     let size = 0
@@ -28,9 +25,66 @@ export async function toStored(response: Response, maxBytes: number): Promise<St
       }
       chunks.push(chunk.value)
     }
-    if (size <= maxBytes) body = base64Encode(chunks)
-  } else body = ''
+    if (size <= maxBytes) body = chunks.length === 1 ? chunks[0]! : concat(chunks)
+  } else body = new Uint8Array(0)
   return { status: response.status, headers, body }
+}
+
+/**
+ * The response for the client and what the store keeps of it, from one read. A body up to
+ * `maxBytes` is read whole first (the request runs to its end whether or not the client stays), and
+ * the same bytes answer the client: no second copy, no tee holding chunks for the slower side, so
+ * memory under stored responses stays near the store's budget. A longer body is stored without
+ * itself: the client gets what was read and the rest as it comes. Rejects when the body breaks off.
+ */
+export async function keepOnce(response: Response, maxBytes: number): Promise<{ stored: StoredResponse; toClient: Response }> {
+  const head = { status: response.status, headers: storedHeaders(response) }
+  if (response.body === null) return { stored: { ...head, body: new Uint8Array(0) }, toClient: response }
+  const declared = Number(response.headers.get('content-length') ?? Number.NaN)
+  if (declared <= maxBytes) {
+    // One buffer, read by the runtime itself: no chunk objects to collect afterwards.
+    const bytes = new Uint8Array(await response.arrayBuffer())
+    return { stored: { ...head, body: bytes }, toClient: new Response(bytes, response) }
+  }
+  const reader = response.body.getReader()
+  const chunks: Uint8Array[] = []
+  let size = 0
+  for (;;) {
+    const chunk = await reader.read()
+    if (chunk.done) {
+      const bytes = chunks.length === 1 ? chunks[0]! : concat(chunks)
+      return { stored: { ...head, body: bytes }, toClient: new Response(bytes as Uint8Array<ArrayBuffer>, response) }
+    }
+    size += chunk.value.byteLength
+    chunks.push(chunk.value)
+    if (size > maxBytes) return { stored: { ...head, body: null }, toClient: new Response(rest(chunks, reader), response) }
+  }
+}
+
+/** What was read already, then the rest of the reader's stream, pulled as the client reads. */
+function rest(read: Uint8Array[], reader: ReadableStreamDefaultReader<Uint8Array>): ReadableStream<Uint8Array> {
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        const next = read.shift()
+        if (next !== undefined) return controller.enqueue(next)
+        const chunk = await reader.read()
+        if (chunk.done) controller.close()
+        else controller.enqueue(chunk.value)
+      },
+      cancel: (reason) => reader.cancel(reason),
+    },
+    { highWaterMark: 0 },
+  )
+}
+
+/** The headers a store keeps: the response's, less this request's id. */
+function storedHeaders(response: Response): [string, string][] {
+  const headers: [string, string][] = []
+  response.headers.forEach((value, name) => {
+    if (name !== 'x-request-id') headers.push([name, value])
+  })
+  return headers
 }
 
 /** The stored response again, marked as a replay and carrying this request's id. */
@@ -42,21 +96,16 @@ export function replayOf(response: StoredResponse, requestId: string): Response 
     headers.delete('content-length')
     headers.set('idempotent-body-omitted', 'true')
   }
-  const body = response.body === null || NULL_BODY_STATUSES.has(response.status) ? null : base64Decode(response.body)
+  const body = response.body === null || NULL_BODY_STATUSES.has(response.status) ? null : (response.body as Uint8Array<ArrayBuffer>)
   return new Response(body, { status: response.status, headers })
 }
 
-function base64Encode(chunks: Uint8Array[]): string {
-  let binary = ''
+function concat(chunks: Uint8Array[]): Uint8Array {
+  const bytes = new Uint8Array(chunks.reduce((sum, chunk) => sum + chunk.byteLength, 0))
+  let at = 0
   for (const chunk of chunks) {
-    for (let i = 0; i < chunk.length; i += 0x8000) binary += String.fromCharCode(...chunk.subarray(i, i + 0x8000))
+    bytes.set(chunk, at)
+    at += chunk.byteLength
   }
-  return btoa(binary)
-}
-
-function base64Decode(text: string): Uint8Array<ArrayBuffer> {
-  const binary = atob(text)
-  const bytes = new Uint8Array(binary.length)
-  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i)
   return bytes
 }

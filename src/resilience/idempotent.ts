@@ -1,6 +1,6 @@
 import { errorResponse, ProxyError } from '../errors/proxy-error.ts'
 import { fingerprintOf, scopeOf } from '../idempotency/fingerprint.ts'
-import { replayOf, toStored } from '../idempotency/stored-response.ts'
+import { keepOnce, replayOf, toStored } from '../idempotency/stored-response.ts'
 import { log, describeError } from '../log.ts'
 import type { KeyRecord, KeyStore, StoredResponse } from '../stores/types.ts'
 import { mayHaveReachedUpstream } from './reach.ts'
@@ -82,20 +82,27 @@ async function serveKeyed(serve: Handler, exchange: Exchange, keys: KeyStore, ke
   const save = (response: StoredResponse) => keys.complete(upstream, key, { state: 'done', fingerprint, response }, ttlMs).then(() => report('stored'), logged)
   const saveFailure = async (error: unknown) => save(await toStored(failure(error, exchange), Infinity))
   const outcome = serve({ ...exchange, clientGone: NEVER }).then(
-    (response) => keep(response, maxResponseBytes, save, (error) => saveFailure(bodyFailed(error, exchange))),
+    async (response) => {
+      let kept: Awaited<ReturnType<typeof keepOnce>>
+      try {
+        kept = await keepOnce(response, maxResponseBytes)
+      } catch (error) {
+        // The upstream's body broke off while it was read: that is the outcome, stored and answered.
+        const broke = bodyFailed(error, exchange)
+        await saveFailure(broke)
+        throw broke
+      }
+      exchange.keepAlive(save(kept.stored))
+      return kept.toClient
+    },
     async (error: unknown) => {
       if (mayHaveReachedUpstream(exchange)) await saveFailure(error)
       else await keys.release(upstream, key).then(() => report('released'), logged)
       throw error
     },
   )
-  exchange.keepAlive(
-    outcome.then(
-      (kept) => kept.stored,
-      () => undefined,
-    ),
-  )
-  return (await outcome).response
+  exchange.keepAlive(outcome.catch(() => undefined))
+  return outcome
 }
 
 /** What a duplicate gets: the replay, or why there is none. */
@@ -107,16 +114,6 @@ function duplicate(existing: KeyRecord, fingerprint: string, exchange: Exchange)
     throw new ProxyError('IDEMPOTENCY_IN_FLIGHT', 'a request with this Idempotency-Key is still running', { headers: { 'retry-after': '1' } })
   }
   return replayOf(existing.response, exchange.client.requestId)
-}
-
-/**
- * Passes the response on while keeping a copy of it for the store: the body is teed, so the client
- * may leave while the copy still reads to the end (a keyed request runs to completion).
- */
-function keep(response: Response, maxBytes: number, save: (stored: StoredResponse) => Promise<void>, failed: (error: unknown) => Promise<void>) {
-  if (response.body === null) return { response, stored: toStored(response, maxBytes).then(save, failed) }
-  const [toClient, toStore] = response.body.tee()
-  return { response: new Response(toClient, response), stored: toStored(new Response(toStore, response), maxBytes).then(save, failed) }
 }
 
 /** The upstream's body broke off: its answer is lost, but the request reached it, so that is the outcome. */

@@ -33,10 +33,9 @@ export const MEMORY = {
     syncMs,
     maxStoredBytes: v.optional(
       about(
-        'The Idempotency-Key responses kept, in all: past it the oldest lose their bodies, never their keys.',
+        'The Idempotency-Key responses kept, in all: past it the oldest lose their bodies, never their keys (default 64 MiB; 16 MiB on Workers, whose isolate has 128 MB).',
         v.pipe(v.number(), v.integer(), v.minValue(0)),
       ),
-      67108864,
     ),
   }),
 } as const satisfies StoreKind

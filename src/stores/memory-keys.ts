@@ -1,92 +1,250 @@
-import { type HeldKey, stillHeld } from './rules.ts'
+import { stillHeld } from './rules.ts'
 import type { DoneRecord, KeyRecord, KeyStore } from './types.ts'
 
-/** Keys one process holds at most; past it, expired records go first, then the oldest. */
-const MAX_KEYS = 100000
+/** Keys one process holds at most. */
+const MAX_KEYS = 100_000
+/** Keys one caller's scope holds at most: one caller cannot push out the others' keys. */
+const MAX_KEYS_PER_SCOPE = 10_000
 
 /** What `store.maxStoredBytes` defaults to: the stored responses of one process, in all. */
 export const DEFAULT_MAX_STORED_BYTES = 64 * 1024 * 1024
 
-interface Held extends HeldKey {
+/** A claim the store has no room for: every key it could let go of is still in flight. */
+export class KeyStoreFull extends Error {
+  constructor(what: string) {
+    super(`the Idempotency-Key store is full of keys still in flight (${what})`)
+    this.name = 'KeyStoreFull'
+  }
+}
+
+interface Held {
+  key: string
+  scope: string
+  record: KeyRecord
+  expiresAt: number
   /** What the record's stored response takes (body and headers, as kept). */
   bytes: number
 }
 
+/** Limits of a MemoryKeyStore (the defaults are the proxy's), and whom to tell when it lets bodies go. */
+export interface MemoryKeyLimits {
+  maxBytes?: number
+  maxKeys?: number
+  maxKeysPerScope?: number
+  /**
+   * Told the size of each stored body the store lets go of (past its budget, expired, released). A
+   * runtime may run its garbage collector after enough: freed buffers otherwise stay resident long
+   * after the budget let them go (see runtimes/memory-store.ts).
+   */
+  released?: (bytes: number) => void
+}
+
 /**
  * Idempotency-Key records of one process. A claim is atomic: JS runs it to the end without a turn.
- * Memory is bounded twice: at most 100,000 keys, and stored responses of at most `maxBytes` in all.
- * Past the byte budget the oldest records lose their bodies (their replays then carry
- * `idempotent-body-omitted: true`), never their keys: a key forgotten early would let its
- * operation run again.
+ * Bounded three ways, none of which ever lets go of a key still in flight (its duplicate would run
+ * again): at most 100,000 keys, at most 10,000 per caller's scope (the part of the key before its
+ * first `:`, as the policy writes it), and stored responses of at most `maxBytes` in all. Past a key
+ * limit the oldest finished key goes (of the scope, or of all); when only keys in flight are left, a
+ * new claim is refused (KeyStoreFull: the policy answers 503, nothing sent). Past the byte budget the
+ * oldest records lose their bodies (their replays carry `idempotent-body-omitted: true`), never
+ * their keys. Expired records go in time order (a heap), without scanning every key.
  */
 export class MemoryKeyStore implements KeyStore {
   private readonly records = new Map<string, Held>()
+  /** Finished records, oldest first (all, and per scope): what a key limit lets go of. */
+  private readonly done = new Map<string, Held>()
+  private readonly doneByScope = new Map<string, Map<string, Held>>()
+  /** Finished records still holding a body, oldest first: what the byte budget strips. */
+  private readonly withBody = new Map<string, Held>()
+  private readonly perScope = new Map<string, number>()
+  private readonly expiry = new ExpiryHeap()
   private bytes = 0
+  private readonly maxBytes: number
+  private readonly maxKeys: number
+  private readonly maxKeysPerScope: number
+  private readonly released: (bytes: number) => void
 
-  constructor(private readonly maxBytes = DEFAULT_MAX_STORED_BYTES) {}
+  constructor(limits: MemoryKeyLimits | number = {}) {
+    const {
+      maxBytes = DEFAULT_MAX_STORED_BYTES,
+      maxKeys = MAX_KEYS,
+      maxKeysPerScope = MAX_KEYS_PER_SCOPE,
+      released = () => {},
+    } = typeof limits === 'number' ? { maxBytes: limits } : limits
+    this.maxBytes = maxBytes
+    this.maxKeys = maxKeys
+    this.maxKeysPerScope = maxKeysPerScope
+    this.released = released
+  }
 
   /** The bytes the stored responses take now. */
   get storedBytes(): number {
     return this.bytes
   }
 
+  /** Keys held now. */
+  get size(): number {
+    return this.records.size
+  }
+
   async claim(upstream: string, key: string, fingerprint: string, ttlMs: number): Promise<KeyRecord | undefined> {
-    key = `${upstream}\n${key}`
     const now = Date.now()
-    const held = this.records.get(key)
+    this.expire(now)
+    const id = `${upstream}\n${key}`
+    const held = this.records.get(id)
     if (stillHeld(held, now)) return held.record
-    this.set(key, { state: 'in-flight', fingerprint }, now + ttlMs)
+    const scope = `${upstream}\n${scopeOf(key)}`
+    if (held === undefined) this.makeRoom(scope)
+    this.set(id, scope, { state: 'in-flight', fingerprint }, now + ttlMs)
     return undefined
   }
 
   async complete(upstream: string, key: string, record: DoneRecord, ttlMs: number): Promise<void> {
-    this.set(`${upstream}\n${key}`, record, Date.now() + ttlMs)
+    const id = `${upstream}\n${key}`
+    this.set(id, this.records.get(id)?.scope ?? `${upstream}\n${scopeOf(key)}`, record, Date.now() + ttlMs)
   }
 
   async release(upstream: string, key: string): Promise<void> {
     this.drop(`${upstream}\n${key}`)
   }
 
-  private set(key: string, record: KeyRecord, expiresAt: number): void {
-    this.drop(key) // re-inserted last: Map order is then oldest first
-    const held = { record, expiresAt, bytes: sizeOf(record) }
-    if (held.bytes > this.maxBytes) withoutBody(held) // larger than the whole budget: kept without its body
-    this.records.set(key, held)
-    this.bytes += held.bytes
-    if (this.records.size > MAX_KEYS) {
-      const now = Date.now()
-      for (const [k, h] of this.records) if (h.expiresAt <= now) this.drop(k)
-      for (const k of this.records.keys()) {
-        if (this.records.size <= MAX_KEYS) break
-        this.drop(k)
-      }
+  /** Lets go of a finished key where a limit is reached; throws when only keys in flight are left. */
+  private makeRoom(scope: string): void {
+    if ((this.perScope.get(scope) ?? 0) >= this.maxKeysPerScope) {
+      const oldest = this.doneByScope.get(scope)?.keys().next().value
+      if (oldest === undefined) throw new KeyStoreFull(`${this.maxKeysPerScope} keys of one caller`)
+      this.drop(oldest)
     }
-    for (const h of this.records.values()) {
-      if (this.bytes <= this.maxBytes) break
-      this.bytes -= h.bytes
-      withoutBody(h)
-      this.bytes += h.bytes
+    if (this.records.size >= this.maxKeys) {
+      const oldest = this.done.keys().next().value
+      if (oldest === undefined) throw new KeyStoreFull(`${this.maxKeys} keys`)
+      this.drop(oldest)
     }
   }
 
-  private drop(key: string): void {
-    const held = this.records.get(key)
+  private set(id: string, scope: string, record: KeyRecord, expiresAt: number): void {
+    this.drop(id) // re-inserted last: Map order is then oldest first
+    const held: Held = { key: id, scope, record, expiresAt, bytes: sizeOf(record) }
+    if (held.bytes > this.maxBytes) this.released(withoutBody(held)) // larger than the whole budget: kept without its body
+    this.records.set(id, held)
+    this.perScope.set(scope, (this.perScope.get(scope) ?? 0) + 1)
+    this.expiry.push(expiresAt, id)
+    // Entries of records dropped or renewed stay until their time: rebuilt when they outnumber the live ones.
+    if (this.expiry.size > 2 * this.records.size + 1024) this.expiry.rebuild(this.records.values())
+    this.bytes += held.bytes
+    if (record.state === 'done') {
+      this.done.set(id, held)
+      let ofScope = this.doneByScope.get(scope)
+      if (ofScope === undefined) {
+        ofScope = new Map()
+        this.doneByScope.set(scope, ofScope)
+      }
+      ofScope.set(id, held)
+      if (held.record.state === 'done' && held.record.response.body !== null) this.withBody.set(id, held)
+    }
+    for (const [oldest, h] of this.withBody) {
+      if (this.bytes <= this.maxBytes) break
+      this.bytes -= h.bytes
+      this.released(withoutBody(h))
+      this.bytes += h.bytes
+      this.withBody.delete(oldest)
+    }
+  }
+
+  /** Drops every record whose time has passed, soonest first. */
+  private expire(now: number): void {
+    for (let next = this.expiry.peek(); next !== undefined && next.at <= now; next = this.expiry.peek()) {
+      this.expiry.pop()
+      if (this.records.get(next.key)?.expiresAt === next.at) this.drop(next.key) // else: renewed since
+    }
+  }
+
+  private drop(id: string): void {
+    const held = this.records.get(id)
     if (held === undefined) return
+    if (held.record.state === 'done' && held.record.response.body !== null) this.released(held.record.response.body.byteLength)
     this.bytes -= held.bytes
-    this.records.delete(key)
+    this.records.delete(id)
+    this.done.delete(id)
+    this.withBody.delete(id)
+    const ofScope = this.doneByScope.get(held.scope)
+    ofScope?.delete(id)
+    if (ofScope?.size === 0) this.doneByScope.delete(held.scope)
+    const count = (this.perScope.get(held.scope) ?? 1) - 1
+    if (count === 0) this.perScope.delete(held.scope)
+    else this.perScope.set(held.scope, count)
   }
 }
 
-/** A stored response's size as kept: the body's base64 text and the header lines. */
+/** The caller's scope a key was written with (`scope:key`, see the idempotency policy). */
+function scopeOf(key: string): string {
+  const colon = key.indexOf(':')
+  return colon < 0 ? '' : key.slice(0, colon)
+}
+
+/** A stored response's size as kept: the body's bytes and the header lines. */
 function sizeOf(record: KeyRecord): number {
   if (record.state !== 'done') return 0
-  let bytes = record.response.body?.length ?? 0
+  let bytes = record.response.body?.byteLength ?? 0
   for (const [name, value] of record.response.headers) bytes += name.length + value.length
   return bytes
 }
 
-function withoutBody(held: Held): void {
-  if (held.record.state !== 'done' || held.record.response.body === null) return
+/** Drops a record's body; returns its size (0 when it had none). */
+function withoutBody(held: Held): number {
+  if (held.record.state !== 'done' || held.record.response.body === null) return 0
+  const size = held.record.response.body.byteLength
   held.record = { ...held.record, response: { ...held.record.response, body: null } }
   held.bytes = sizeOf(held.record)
+  return size
+}
+
+/**
+ * Expiry times in a binary min-heap: the soonest is found in O(1) and taken in O(log n). Entries are
+ * not removed when their record changes: the reader checks each against the record it names.
+ */
+class ExpiryHeap {
+  private items: { at: number; key: string }[] = []
+
+  get size(): number {
+    return this.items.length
+  }
+
+  /** Only the live records' times (O(n log n), and rarely: see `set`). */
+  rebuild(live: Iterable<{ expiresAt: number; key: string }>): void {
+    this.items = []
+    for (const { expiresAt, key } of live) this.push(expiresAt, key)
+  }
+
+  push(at: number, key: string): void {
+    const items = this.items
+    items.push({ at, key })
+    for (let i = items.length - 1; i > 0; ) {
+      const parent = (i - 1) >> 1
+      if (items[parent]!.at <= items[i]!.at) break
+      ;[items[parent], items[i]] = [items[i]!, items[parent]!]
+      i = parent
+    }
+  }
+
+  peek(): { at: number; key: string } | undefined {
+    return this.items[0]
+  }
+
+  pop(): void {
+    const items = this.items
+    const last = items.pop()
+    if (last === undefined || items.length === 0) return
+    items[0] = last
+    for (let i = 0; ; ) {
+      const left = 2 * i + 1
+      const right = left + 1
+      let least = i
+      if (left < items.length && items[left]!.at < items[least]!.at) least = left
+      if (right < items.length && items[right]!.at < items[least]!.at) least = right
+      if (least === i) break
+      ;[items[least], items[i]] = [items[i]!, items[least]!]
+      i = least
+    }
+  }
 }

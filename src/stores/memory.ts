@@ -1,4 +1,4 @@
-import { DEFAULT_MAX_STORED_BYTES, MemoryKeyStore } from './memory-keys.ts'
+import { DEFAULT_MAX_STORED_BYTES, type MemoryKeyLimits, MemoryKeyStore } from './memory-keys.ts'
 import { supersedes } from './rules.ts'
 import type { BreakerRecord, BreakerStore } from './types.ts'
 
@@ -8,9 +8,9 @@ export class MemoryStore implements BreakerStore {
   readonly keys: MemoryKeyStore
   private readonly upstreams = new Map<string, Record<string, BreakerRecord>>()
 
-  /** `maxStoredBytes`: the Idempotency-Key responses it keeps, in all (see MemoryKeyStore). */
-  constructor(maxStoredBytes = DEFAULT_MAX_STORED_BYTES) {
-    this.keys = new MemoryKeyStore(maxStoredBytes)
+  /** `maxStoredBytes`: the Idempotency-Key responses it keeps, in all; or every limit (see MemoryKeyStore). */
+  constructor(limits: MemoryKeyLimits | number | undefined = DEFAULT_MAX_STORED_BYTES) {
+    this.keys = new MemoryKeyStore(limits)
   }
 
   async publish(upstream: string, target: string, record: BreakerRecord): Promise<void> {

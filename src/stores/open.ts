@@ -8,7 +8,7 @@ import { UnreachableStore } from './unreachable.ts'
 
 export type StoreConfig = Config['store']
 
-/** How a runtime opens the kinds of store it has, by type (memory needs none). */
+/** How a runtime opens the kinds of store it has, by type (memory: a MemoryStore unless the runtime gives its own). */
 export type StoreOpeners = { [type: string]: (store: StoreConfig) => BreakerStore | Promise<BreakerStore> }
 
 /**
@@ -18,7 +18,7 @@ export type StoreOpeners = { [type: string]: (store: StoreConfig) => BreakerStor
  * instance serves on its local view rather than not at all.
  */
 export async function openStore(store: StoreConfig, runtime: RuntimeName, openers: StoreOpeners): Promise<BreakerStore> {
-  if (store.type === 'memory') return new MemoryStore(store.maxStoredBytes)
+  if (store.type === 'memory') return openers.memory?.(store) ?? new MemoryStore(store.maxStoredBytes)
   const open = openers[store.type]
   if (open === undefined || !canOpen(store.type, runtime)) throw new ConfigError([cannotOpenIssue(store.type, runtime)])
   try {

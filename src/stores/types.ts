@@ -24,8 +24,12 @@ export interface BreakerStore {
 export interface StoredResponse {
   status: number
   headers: [string, string][]
-  /** The body, base64; null when it was over `idempotency.maxResponseBytes` and was not kept. */
-  body: string | null
+  /**
+   * The body's bytes (the very buffer the client was answered from, in the memory store); null when
+   * it was over `idempotency.maxResponseBytes` and was not kept. Stores that keep text write it as
+   * base64 (`keyRecordText`).
+   */
+  body: Uint8Array | null
 }
 
 /** What a key holds: claimed by a request still running, or done with the response it got. */

@@ -179,7 +179,8 @@ export function denoBinary(): string {
   throw new Error('no deno binary under node_modules/@deno: run npm install')
 }
 
-const DENO_PERMISSIONS = ['--allow-net', '--allow-read', '--allow-env', '--allow-sys', '--allow-write']
+/** As `deno task start` runs it: the permissions, and V8's collector exposed for the memory store (runtimes/memory-store.ts). */
+const DENO_PERMISSIONS = ['--allow-net', '--allow-read', '--allow-env', '--allow-sys', '--allow-write', '--v8-flags=--expose-gc']
 
 export const deno: Runtime = {
   name: 'deno',

@@ -17,7 +17,11 @@ function check(ok: boolean, what: string): void {
 }
 
 const record = (state: 'open' | 'closed', changedAt: number): BreakerRecord => ({ state, openUntil: state === 'open' ? changedAt + 10000 : 0, changedAt })
-const done: DoneRecord = { state: 'done', fingerprint: 'f', response: { status: 201, headers: [['content-type', 'text/plain']], body: 'b2s=' } }
+const done: DoneRecord = {
+  state: 'done',
+  fingerprint: 'f',
+  response: { status: 201, headers: [['content-type', 'text/plain']], body: new TextEncoder().encode('ok') },
+}
 
 /** Each case gets a `unique` prefix for its upstream and key names, so cases never see each other's data. */
 export const STORE_CONTRACT: ContractCase[] = [
@@ -67,7 +71,10 @@ export const STORE_CONTRACT: ContractCase[] = [
       await store.keys!.claim(unique, 'done', 'f', 60000)
       await store.keys!.complete(unique, 'done', done, 60000)
       const held = await store.keys!.claim(unique, 'done', 'f', 60000)
-      check(held?.state === 'done' && held.response.status === 201 && held.response.body === 'b2s=', 'the stored response is answered')
+      check(
+        held?.state === 'done' && held.response.status === 201 && new TextDecoder().decode(held.response.body ?? new Uint8Array()) === 'ok',
+        'the stored response is answered',
+      )
       await store.keys!.claim(unique, 'freed', 'f', 60000)
       await store.keys!.release(unique, 'freed')
       check((await store.keys!.claim(unique, 'freed', 'f', 60000)) === undefined, 'a released key is free')

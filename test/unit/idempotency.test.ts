@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'bun:test'
 import { ConfigError, createProxy, parseConfig, type BreakerStore } from '../../src/index.ts'
-import { MemoryKeyStore } from '../../src/stores/memory-keys.ts'
+import { KeyStoreFull, MemoryKeyStore } from '../../src/stores/memory-keys.ts'
+import { MemoryStore } from '../../src/stores/memory.ts'
 import { refused, reset, scripted } from '../support/scripted.ts'
 import { deferred } from '../support/wait.ts'
 
@@ -30,6 +31,27 @@ describe('Idempotency-Key', () => {
     const reused = await app.request(deploy('d-2', 'v3'))
     expect(reused.status).toBe(422)
     expect(reused.headers.get('x-proxy-error')).toBe('IDEMPOTENCY_KEY_REUSED')
+    expect(calls).toHaveLength(1)
+  })
+
+  test('a body that comes in several chunks, of no declared length, is kept and replayed whole', async () => {
+    const parts = ['first part, ', 'second part, ', 'the end']
+    const { app, calls } = scripted(
+      () =>
+        new Response(
+          new ReadableStream({
+            start(c) {
+              for (const part of parts) c.enqueue(new TextEncoder().encode(part))
+              c.close()
+            },
+          }),
+        ),
+      keyed,
+    )
+    expect(await (await app.request(deploy('chunks'))).text()).toBe(parts.join(''))
+    const replay = await app.request(deploy('chunks'))
+    expect(replay.headers.get('idempotent-replayed')).toBe('true')
+    expect(await replay.text()).toBe(parts.join(''))
     expect(calls).toHaveLength(1)
   })
 
@@ -141,6 +163,22 @@ describe('Idempotency-Key', () => {
     expect(calls).toHaveLength(3)
   })
 
+  test('callers who authenticate by cookie are scoped by the cookies named in scopeCookies, not by the others', async () => {
+    let n = 0
+    const { app, calls } = scripted(() => new Response(`order ${++n}`, { headers: { 'set-cookie': `session-of-${n}` } }), {
+      idempotency: { enabled: true, scopeCookies: ['session'] },
+    })
+    const order = (cookie: string) => app.request('/orders', { method: 'POST', body: 'x', headers: { 'idempotency-key': 'o-4', cookie } })
+    expect(await (await order('session=alice; _ga=1')).text()).toBe('order 1')
+    const bob = await order('session=bob; _ga=1')
+    expect(bob.headers.get('idempotent-replayed')).toBeNull() // another caller: never alice's Set-Cookie
+    expect(await bob.text()).toBe('order 2')
+    const again = await order('_ga=2; session=alice') // analytics changed between retries: still alice
+    expect(again.headers.get('idempotent-replayed')).toBe('true')
+    expect(again.headers.get('set-cookie')).toBe('session-of-1')
+    expect(calls).toHaveLength(2)
+  })
+
   test('a client that leaves does not cancel a keyed request; its response is kept for the retry', async () => {
     const release = deferred()
     const arrived = deferred<AbortSignal>()
@@ -247,11 +285,75 @@ describe('memory key store', () => {
   })
 })
 
+describe('memory key store: key limits', () => {
+  const finished = { state: 'done' as const, fingerprint: 'f', response: { status: 200, headers: [] as [string, string][], body: new Uint8Array(0) } }
+  test("100,000 anonymous claims never evict another caller's key in flight; one caller's keys are capped by its scope's quota", async () => {
+    const keys = new MemoryKeyStore()
+    expect(await keys.claim('api', 'bob:charge-1', 'f', 60000)).toBeUndefined()
+    let refused = 0
+    for (let i = 0; i < 100_000; i++) {
+      try {
+        if ((await keys.claim('api', `anonymous:k${i}`, 'f', 60000)) === undefined) await keys.complete('api', `anonymous:k${i}`, finished, 60000)
+      } catch {
+        refused++
+      }
+    }
+    expect(refused).toBe(0) // finished keys of its own scope make room
+    expect(keys.size).toBe(10_001) // the anonymous scope's quota, and bob's key
+    expect(await keys.claim('api', 'bob:charge-1', 'f', 60000)).toMatchObject({ state: 'in-flight' }) // a duplicate of bob's is still 409
+  })
+
+  test('a store full of keys in flight refuses new claims (KeyStoreFull) rather than let one go; a finished key makes room', async () => {
+    const keys = new MemoryKeyStore({ maxKeys: 3, maxKeysPerScope: 2 })
+    await keys.claim('api', 'a:1', 'f', 60000)
+    await keys.claim('api', 'a:2', 'f', 60000)
+    await expect(keys.claim('api', 'a:3', 'f', 60000)).rejects.toBeInstanceOf(KeyStoreFull) // a's quota, all in flight
+    await keys.claim('api', 'b:1', 'f', 60000)
+    await expect(keys.claim('api', 'c:1', 'f', 60000)).rejects.toBeInstanceOf(KeyStoreFull) // the store's cap, all in flight
+    await keys.complete('api', 'a:1', finished, 60000)
+    expect(await keys.claim('api', 'c:1', 'f', 60000)).toBeUndefined() // a:1, finished, made room
+    expect(await keys.claim('api', 'a:2', 'f', 60000)).toMatchObject({ state: 'in-flight' })
+    expect(await keys.claim('api', 'b:1', 'f', 60000)).toMatchObject({ state: 'in-flight' })
+  })
+
+  test('a full store answers a new keyed request 503 IDEMPOTENCY_UNAVAILABLE, and nothing is sent', async () => {
+    const store = new MemoryStore({ maxKeys: 1 })
+    const arrived = deferred()
+    const { app, calls } = scripted(
+      () => {
+        arrived.resolve()
+        return new Promise<Response>(() => {}) // the first stays in flight
+      },
+      keyed,
+      { store },
+    )
+    void app.request(deploy('first'))
+    await arrived.promise
+    const second = await app.request(deploy('second'))
+    expect(second.status).toBe(503)
+    expect(second.headers.get('x-proxy-error')).toBe('IDEMPOTENCY_UNAVAILABLE')
+    expect(calls).toHaveLength(1)
+  })
+
+  test('expired keys go in time order, claims and renewals of any ttl mixed', async () => {
+    const keys = new MemoryKeyStore()
+    await keys.claim('api', 's:long', 'f', 60_000)
+    await keys.claim('api', 's:short', 'f', 20)
+    await keys.claim('api', 's:renewed', 'f', 20)
+    await keys.complete('api', 's:renewed', finished, 60_000)
+    await Bun.sleep(30) // the short ttl: expiry is the behaviour under test
+    expect(await keys.claim('api', 's:short', 'f', 60_000)).toBeUndefined()
+    expect(await keys.claim('api', 's:renewed', 'f', 60_000)).toMatchObject({ state: 'done' })
+    expect(await keys.claim('api', 's:long', 'f', 60_000)).toMatchObject({ state: 'in-flight' })
+  })
+})
+
 describe('memory key store', () => {
+  const bytes = (text: string) => new TextEncoder().encode(text)
   const done = (body: string) => ({
     state: 'done' as const,
     fingerprint: 'f',
-    response: { status: 200, headers: [['content-type', 'text/plain']] as [string, string][], body },
+    response: { status: 200, headers: [['content-type', 'text/plain']] as [string, string][], body: bytes(body) },
   })
   test('stored responses stay within the byte budget: the oldest lose their bodies, never their keys', async () => {
     const store = new MemoryKeyStore(10_000)
@@ -262,14 +364,14 @@ describe('memory key store', () => {
     }
     const oldest = await store.claim('api', 'k0', 'f', 60000)
     expect(oldest).toMatchObject({ state: 'done', response: { status: 200, body: null } }) // kept: a replay, without its body
-    expect(await store.claim('api', 'k19', 'f', 60000)).toMatchObject({ response: { body: 'x'.repeat(1000) } })
+    expect(await store.claim('api', 'k19', 'f', 60000)).toMatchObject({ response: { body: bytes('x'.repeat(1000)) } })
   })
   test('a response larger than the whole budget is kept without its body, and strips no other body', async () => {
     const store = new MemoryKeyStore(100)
     await store.complete('api', 'small', done('y'.repeat(40)), 60000)
     await store.complete('api', 'big', done('x'.repeat(1000)), 60000)
     expect(await store.claim('api', 'big', 'f', 60000)).toMatchObject({ response: { body: null } })
-    expect(await store.claim('api', 'small', 'f', 60000)).toMatchObject({ response: { body: 'y'.repeat(40) } })
+    expect(await store.claim('api', 'small', 'f', 60000)).toMatchObject({ response: { body: bytes('y'.repeat(40)) } })
     expect(store.storedBytes).toBeLessThanOrEqual(100)
   })
 })

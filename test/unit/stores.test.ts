@@ -22,7 +22,7 @@ describe('store registry', () => {
     expect(config({ type: 'redis', url: 'redis://10.0.0.9:6379' }).store).toEqual({ type: 'redis', url: 'redis://10.0.0.9:6379', syncMs: 1000 })
     expect(() => config({ type: 'redis', path: '/tmp/x' })).toThrow('store.path: unknown field')
     expect(() => config({ type: 'kv' })).toThrow('needs a store that claims a key atomically') // KV declares no key claims
-    expect(config(undefined).store).toEqual({ type: 'memory', syncMs: 1000, maxStoredBytes: 67108864 })
+    expect(config(undefined).store).toEqual({ type: 'memory', syncMs: 1000 }) // maxStoredBytes: each runtime's default
   })
 
   test('one rule on every runtime: a kind it cannot open is a config error naming those it can', async () => {

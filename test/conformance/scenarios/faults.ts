@@ -1,4 +1,5 @@
 import { expect } from 'bun:test'
+import { join } from 'node:path'
 import { freePort } from '../../support/origin.ts'
 import { startFaultOrigin, type Fault } from '../../support/fault-origin.ts'
 import { within } from '../../support/wait.ts'
@@ -175,6 +176,31 @@ export const faults: Scenario[] = [
       // The proxy closed every call it gave up on; the origin sees each close (no event to await: polled, bounded).
       for (let i = 0; i < 50 && origin.open() > 0; i++) await Bun.sleep(100)
       expect(origin.open()).toBe(0)
+    },
+  },
+  {
+    name: "1,000 requests at once from Node's fetch (no cap on its connections) to a hanging upstream: every one gets its 504 by its timeout, none stays open",
+    skip: {
+      workers:
+        'a Worker invocation has at most six outgoing connections of its own, and wrangler dev is one process in front: the Bun-fetch storm above covers it',
+    },
+    timeoutMs: 40000,
+    async run(ctx) {
+      const origin = await faultOrigin(ctx, () => 'hang')
+      const timeoutMs = 2000
+      const proxy = await ctx.proxy(oneUpstream([origin.url], { timeoutMs, retry: { attempts: 0 }, breaker: { failureThreshold: 1000000 } }))
+      const node = Bun.spawn(['node', join(import.meta.dir, '..', '..', 'support', 'node-storm.mjs'), proxy.url, '1000', '15000'], { stdout: 'pipe' })
+      const results = JSON.parse(await new Response(node.stdout).text()) as { status: number; ms: number }[]
+      expect(await node.exited).toBe(0)
+      const answered = results.filter((r) => r.status === 504)
+      const slowest = Math.max(...results.map((r) => r.ms))
+      console.log(`Node's fetch, 1,000 at once: ${answered.length} answered 504, slowest ${slowest} ms (timeoutMs ${timeoutMs})`)
+      expect(results.filter((r) => r.status !== 504)).toEqual([])
+      expect(slowest).toBeLessThan(timeoutMs + 3000) // by its timeout: a second or so of the 1,000 being accepted on two cores
+      // Every upstream call it started is closed; calls still queued in the client's pool were never opened.
+      for (let i = 0; i < 50 && origin.open() > 0; i++) await Bun.sleep(100)
+      expect(origin.open()).toBe(0)
+      expect((await adminStatus(proxy.url)).api!.targets[0]!.inFlight).toBe(0)
     },
   },
 ]
