@@ -1,5 +1,6 @@
 import { ProxyError } from '../errors/proxy-error.ts'
 import { observeBody } from './observe-body.ts'
+import { readThenRest } from './read-then-rest.ts'
 import { within } from '../resilience/timers.ts'
 
 /** The error a size-limited request body fails with once it passes the limit. */
@@ -112,20 +113,7 @@ async function readAhead(body: ReadableStream<Uint8Array>, maxBytes: number, buf
     if (seen > bufferBytes) break
   }
   // Too long to buffer: what was read goes first, then the rest as it streams.
-  const rest = new ReadableStream<Uint8Array>(
-    {
-      async pull(controller) {
-        const next = head.shift()
-        if (next !== undefined) return controller.enqueue(next)
-        const chunk = await reader.read()
-        if (chunk.done) controller.close()
-        else controller.enqueue(chunk.value)
-      },
-      cancel: (reason) => reader.cancel(reason),
-    },
-    { highWaterMark: 0 },
-  )
-  return streamed(rest, maxBytes)
+  return streamed(readThenRest(head, reader), maxBytes)
 }
 
 /**

@@ -1,3 +1,4 @@
+import { readThenRest } from '../forwarding/read-then-rest.ts'
 import { NULL_BODY_STATUSES } from '../forwarding/response.ts'
 import type { StoredResponse } from '../stores/types.ts'
 
@@ -57,25 +58,8 @@ export async function keepOnce(response: Response, maxBytes: number): Promise<{ 
     }
     size += chunk.value.byteLength
     chunks.push(chunk.value)
-    if (size > maxBytes) return { stored: { ...head, body: null }, toClient: new Response(rest(chunks, reader), response) }
+    if (size > maxBytes) return { stored: { ...head, body: null }, toClient: new Response(readThenRest(chunks, reader), response) }
   }
-}
-
-/** What was read already, then the rest of the reader's stream, pulled as the client reads. */
-function rest(read: Uint8Array[], reader: ReadableStreamDefaultReader<Uint8Array>): ReadableStream<Uint8Array> {
-  return new ReadableStream<Uint8Array>(
-    {
-      async pull(controller) {
-        const next = read.shift()
-        if (next !== undefined) return controller.enqueue(next)
-        const chunk = await reader.read()
-        if (chunk.done) controller.close()
-        else controller.enqueue(chunk.value)
-      },
-      cancel: (reason) => reader.cancel(reason),
-    },
-    { highWaterMark: 0 },
-  )
 }
 
 /** The headers a store keeps: the response's, less this request's id. */
