@@ -139,7 +139,7 @@ export function createProxyControl(config: Config, options: ProxyOptions = {}): 
   const random = options.random ?? Math.random
   const events = options.events ?? new ProxyEvents()
   setLogLevel(config.log.level)
-  logEvents(events)
+  const logging = logEvents(events)
   let stopAccessLog = config.log.access ? accessLog(events) : undefined
   const metrics = config.metrics.enabled ? proxyMetrics(events, () => state.upstreams.values()) : undefined
   const dashboard = config.metrics.enabled ? dashboardStats(events) : undefined
@@ -167,6 +167,7 @@ export function createProxyControl(config: Config, options: ProxyOptions = {}): 
     stopChecks()
     stopChecks = checks() // targets that remain keep their health (see createUpstream)
     setLogLevel(next.log.level)
+    logging.levelChanged()
     if (next.log.access && stopAccessLog === undefined) stopAccessLog = accessLog(events)
     if (!next.log.access && stopAccessLog !== undefined) {
       stopAccessLog()

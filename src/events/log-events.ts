@@ -1,11 +1,23 @@
 import { log, logs } from '../log.ts'
 import type { ProxyEvents } from './events.ts'
 
-/** Today's log lines, as one subscriber of the event seam: retries at info, breaker transitions (opening at warn), streams ended at a limit. */
-export function logEvents(events: ProxyEvents): void {
+/**
+ * Today's log lines, as one subscriber of the event seam: retries at info, breaker transitions
+ * (opening at warn), streams ended at a limit. Returns what to call when `log.level` changes (a
+ * reload): each try is logged at debug, subscribed only while debug lines are written, so otherwise
+ * a try costs nothing.
+ */
+export function logEvents(events: ProxyEvents): { levelChanged(): void } {
+  let unsubscribeTries: (() => void) | undefined
+  const levelChanged = () => {
+    if (logs('debug') && unsubscribeTries === undefined) unsubscribeTries = events.on('try', (event) => log('debug', 'try', { ...event }))
+    if (!logs('debug') && unsubscribeTries !== undefined) {
+      unsubscribeTries()
+      unsubscribeTries = undefined
+    }
+  }
+  levelChanged()
   events.on('retry', (event) => log('info', 'retry', { ...event }))
-  // Each try at debug: subscribed only when debug lines are written, so otherwise a try costs nothing.
-  if (logs('debug')) events.on('try', (event) => log('debug', 'try', { ...event }))
   events.on('stream-limit', (event) => log('warn', 'stream_timeout', { ...event }))
   events.on('health', (event) => log(event.healthy ? 'info' : 'warn', 'health', { ...event }))
   events.on('websocket', (event) => log('info', 'websocket_closed', { ...event }))
@@ -21,4 +33,5 @@ export function logEvents(events: ProxyEvents): void {
       ...(transition.to === 'open' ? { openUntil: new Date(transition.openUntil).toISOString() } : {}),
     }),
   )
+  return { levelChanged }
 }

@@ -1,4 +1,6 @@
-import { describe, expect, test } from 'bun:test'
+import { describe, expect, spyOn, test } from 'bun:test'
+import { createProxyControl, parseConfig } from '../../src/index.ts'
+import { setLogLevel } from '../../src/log.ts'
 import { ProxyEvents, type ProxyEventMap, type ProxyEventName } from '../../src/events/events.ts'
 import { reset, scripted } from '../support/scripted.ts'
 import { deferred } from '../support/wait.ts'
@@ -97,5 +99,29 @@ describe('the event seam', () => {
     expect((await app.request('/')).status).toBe(200)
     off()
     expect(events.listening('try')).toBe(false)
+  })
+})
+
+describe('log lines follow reloads', () => {
+  test('a reload that sets log.level to debug logs each try; one back to info stops', async () => {
+    const lines: string[] = []
+    const spy = spyOn(console, 'log').mockImplementation((line: string) => void lines.push(line))
+    const config = (level: 'info' | 'debug') =>
+      parseConfig({ upstreams: { api: { targets: [{ url: 'http://127.0.0.1:9001' }] } }, routes: [{ pathPrefix: '/', upstream: 'api' }], log: { level, access: false } })
+    const proxy = createProxyControl(config('info'), { fetch: async () => new Response('ok'), clientAddress: () => '127.0.0.1' })
+    const tries = () => lines.filter((line) => line.includes('"event":"try"')).length
+    try {
+      await (await proxy.app.request('/a')).text()
+      expect(tries()).toBe(0)
+      proxy.reload(config('debug'))
+      await (await proxy.app.request('/b')).text()
+      expect(tries()).toBe(1)
+      proxy.reload(config('info'))
+      await (await proxy.app.request('/c')).text()
+      expect(tries()).toBe(1)
+    } finally {
+      spy.mockRestore()
+      setLogLevel('info')
+    }
   })
 })
