@@ -1,5 +1,6 @@
 import { DurableObject } from 'cloudflare:workers'
-import { type HealthCheckConfig, initialHealth, probe, recordCheck, type TargetHealth } from '../../src/health/checks.ts'
+import { probe } from '../../src/health/checks.ts'
+import { type HealthCheckConfig, initialHealth, recordCheck, type TargetHealth } from '../../src/upstream/target-health.ts'
 import type { SharedHealth } from '../../src/health/shared.ts'
 
 /** What an upstream's checks probe: its targets' URLs and its healthCheck settings. */

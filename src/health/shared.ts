@@ -1,7 +1,7 @@
 import type { ProxyEvents } from '../events/events.ts'
 import type { Policy } from '../resilience/types.ts'
 import type { Upstream } from '../upstream/upstream.ts'
-import type { HealthCheckConfig, TargetHealth } from './checks.ts'
+import type { HealthCheckConfig, TargetHealth } from '../upstream/target-health.ts'
 
 /**
  * Active health checks that run somewhere else and share their results: on Workers, where no timer

@@ -1,6 +1,6 @@
 import type { TargetConfig } from '../config/schema.ts'
 import type { Breaker, Transition } from '../breaker/breaker.ts'
-import { initialHealth, type TargetHealth } from '../health/checks.ts'
+import { initialHealth, type TargetHealth } from './target-health.ts'
 
 /** One upstream server and what this instance knows of it. */
 export interface Target {

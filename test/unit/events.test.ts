@@ -107,7 +107,11 @@ describe('log lines follow reloads', () => {
     const lines: string[] = []
     const spy = spyOn(console, 'log').mockImplementation((line: string) => void lines.push(line))
     const config = (level: 'info' | 'debug') =>
-      parseConfig({ upstreams: { api: { targets: [{ url: 'http://127.0.0.1:9001' }] } }, routes: [{ pathPrefix: '/', upstream: 'api' }], log: { level, access: false } })
+      parseConfig({
+        upstreams: { api: { targets: [{ url: 'http://127.0.0.1:9001' }] } },
+        routes: [{ pathPrefix: '/', upstream: 'api' }],
+        log: { level, access: false },
+      })
     const proxy = createProxyControl(config('info'), { fetch: async () => new Response('ok'), clientAddress: () => '127.0.0.1' })
     const tries = () => lines.filter((line) => line.includes('"event":"try"')).length
     try {

@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'bun:test'
-import { initialHealth, probe, recordCheck, startHealthChecks } from '../../src/health/checks.ts'
+import { probe, startHealthChecks } from '../../src/health/checks.ts'
+import { initialHealth, recordCheck } from '../../src/upstream/target-health.ts'
 import { createProxyControl, MemoryStore, parseConfig, ProxyEvents, type UpstreamFetch } from '../../src/index.ts'
 import { buildState } from '../../src/state.ts'
 import { TunnelsByClient } from '../../src/websocket/client-limit.ts'
