@@ -5,8 +5,8 @@
 import { type Config, ConfigError, type ConfigIssue, parseConfig } from '../src/index.ts'
 import { canOpen, cannotOpenIssue } from '../src/stores/open.ts'
 
-/** The binding each shared store kind opens on Workers (wrangler.toml). */
-const STORE_BINDINGS: Record<string, string> = { 'durable-object': 'BREAKERS', kv: 'BREAKER_HINTS' }
+/** The binding each shared store kind opens on Workers (wrangler.toml): the one table, for the Worker's openers and this check. */
+export const STORE_BINDINGS = { 'durable-object': 'BREAKERS', kv: 'BREAKER_HINTS' } as const
 
 /**
  * The config from PROXY_CONFIG's text, or the bundled config when that is unset, `${VAR}`s taken from
@@ -34,7 +34,7 @@ export function workerConfig(source: unknown, vars: Record<string, string>, boun
 
 function storeIssues(store: Config['store'], bound: (binding: string) => boolean): ConfigIssue[] {
   if (!canOpen(store.type, 'workers')) return [cannotOpenIssue(store.type, 'workers')]
-  const binding = STORE_BINDINGS[store.type]
+  const binding = (STORE_BINDINGS as Record<string, string>)[store.type]
   if (binding !== undefined && !bound(binding))
     return [{ path: 'store.type', message: `"${store.type}" needs the ${binding} binding, which this Worker lacks (see wrangler.toml)` }]
   return []

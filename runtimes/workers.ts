@@ -7,7 +7,7 @@
 import { env as bindings } from 'cloudflare:workers'
 import type { Context, Hono, MiddlewareHandler } from 'hono'
 import { type Config, ConfigError, createProxy, errorResponse, logConfigWarnings, MemoryStore, ProxyError, type ProxyEnv } from '../src/index.ts'
-import { workerConfig } from './workers-config.ts'
+import { STORE_BINDINGS, workerConfig } from './workers-config.ts'
 import { describeError, log } from '../src/log.ts'
 import { DurableObjectKeyStore, DurableObjectStore, type BreakerObject, type IdempotencyKeyObject } from './stores/durable-object.ts'
 import { KvStore } from './stores/kv.ts'
@@ -142,15 +142,17 @@ const WORKERS_STORED_BYTES = 16 * 1024 * 1024
 
 /** The stores Workers opens, through their bindings (wrangler.toml); a missing binding cannot be opened. */
 function openersFor(env: Env): StoreOpeners {
-  const bound = <T>(binding: T | undefined, name: string): T => {
-    if (binding === undefined) throw new Error(`the ${name} binding is missing (see wrangler.toml)`)
-    return binding
+  const bound = <K extends keyof Env>(name: K): NonNullable<Env[K]> => {
+    const binding = env[name]
+    if (binding === undefined || binding === null) throw new Error(`the ${name} binding is missing (see wrangler.toml)`)
+    return binding as NonNullable<Env[K]>
   }
   return {
     // An isolate has 128 MB in all: a quarter of the default budget elsewhere.
     memory: (store) => new MemoryStore(store.type === 'memory' ? (store.maxStoredBytes ?? WORKERS_STORED_BYTES) : undefined),
-    'durable-object': () => new DurableObjectStore(bound(env.BREAKERS, 'BREAKERS'), env.IDEMPOTENCY_KEYS && new DurableObjectKeyStore(env.IDEMPOTENCY_KEYS)),
-    kv: () => new KvStore(bound(env.BREAKER_HINTS, 'BREAKER_HINTS')),
+    'durable-object': () =>
+      new DurableObjectStore(bound(STORE_BINDINGS['durable-object']), env.IDEMPOTENCY_KEYS && new DurableObjectKeyStore(env.IDEMPOTENCY_KEYS)),
+    kv: () => new KvStore(bound(STORE_BINDINGS.kv)),
   }
 }
 

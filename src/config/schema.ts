@@ -1,10 +1,10 @@
 import * as v from 'valibot'
-import { DENO_KV, DURABLE_OBJECT, KV, MEMORY, REDIS } from '../stores/kinds.ts'
+import { STORE_SCHEMAS } from '../stores/kinds.ts'
 import { isAddressOrCidr } from '../forwarding/trust.ts'
 import { about } from './about.ts'
 
 /**
- * The one schema of the proxy's JSON config (CONTRACT §2). Defaults live here, so the JSON Schema
+ * The one schema of the proxy's JSON config (JSONC, `proxy.config.json` by default). Defaults live here, so the JSON Schema
  * generated from it (config.schema.json) shows them to editors. Cross-field rules that need the
  * whole document (references between upstreams, timeout order) live in `validate.ts`.
  */
@@ -152,7 +152,7 @@ export const RouteSchema = v.strictObject({
 })
 
 /** One object schema per kind of store, as each declares it (src/stores/kinds.ts), told apart by `type`. */
-export const StoreSchema = v.variant('type', [MEMORY.schema, REDIS.schema, DENO_KV.schema, DURABLE_OBJECT.schema, KV.schema])
+export const StoreSchema = v.variant('type', STORE_SCHEMAS)
 
 export const ConfigSchema = v.strictObject({
   $schema: v.optional(about('The JSON Schema editors check this file against (./config.schema.json).', v.string())),

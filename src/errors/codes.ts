@@ -1,4 +1,7 @@
-/** Every error the proxy itself produces, with its status (CONTRACT §4). */
+/**
+ * Every error the proxy itself produces, with its status. Each is answered as JSON with its code in
+ * `x-proxy-error` (see errorResponse); an upstream's own error never carries that header.
+ */
 export const ERROR_STATUS = {
   NO_ROUTE: 404,
   BAD_REQUEST: 400,

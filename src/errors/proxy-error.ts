@@ -30,7 +30,7 @@ export interface ProxyErrorOptions {
   cause?: unknown
 }
 
-/** An error the proxy answers for itself: a code from CONTRACT §4 and a message for humans. */
+/** An error the proxy answers for itself: a code of ERROR_STATUS and a message for humans. */
 export class ProxyError extends Error {
   readonly status: number
   readonly fault?: UpstreamFault
@@ -50,7 +50,10 @@ export class ProxyError extends Error {
 
 export const PROXY_NAME = 'edge-proxy'
 
-/** The JSON error response of CONTRACT §4: status, `x-proxy-error`, and `Proxy-Status` when an upstream was involved. */
+/**
+ * The proxy's error response: its status, `application/json` with `{error, code, requestId}` (no
+ * stack, no internal detail), `x-proxy-error`, and `Proxy-Status` (RFC 9209) when an upstream was involved.
+ */
 export function errorResponse(error: ProxyError, requestId: string): Response {
   const headers = new Headers(error.headers)
   headers.set('content-type', 'application/json')

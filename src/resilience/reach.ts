@@ -3,7 +3,7 @@ import type { Exchange } from './types.ts'
 
 /**
  * Whether a request may have reached an upstream: the one question the deploy-twice rule asks
- * (CONTRACT §5). It is asked of the whole request, never of its last try alone: a POST that reached
+ * (never re-send a non-idempotent request that may have reached an upstream). It is asked of the whole request, never of its last try alone: a POST that reached
  * target A, then was refused by B, may still run on A.
  */
 

@@ -2,8 +2,8 @@
 export type StreamLimit = 'idle' | 'total'
 
 /**
- * Once a body streams, `timeoutMs` no longer applies (it bounds the wait for the headers, CONTRACT
- * §5): `idleMs` bounds each silence, whichever side holds it up (an upstream that stops sending, a
+ * Once a body streams, `timeoutMs` no longer applies (it bounds the wait for the response headers
+ * only): `idleMs` bounds each silence, whichever side holds it up (an upstream that stops sending, a
  * client that stops reading), and `totalMs`, when above 0, the whole body. One timer at a time, set
  * for the nearer limit and checking on waking how long the stream has really been silent: a chunk
  * costs one clock read, not a timer.

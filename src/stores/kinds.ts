@@ -78,8 +78,16 @@ export const KV = {
   schema: v.strictObject({ type: about('kv: eventually consistent hints shared by every isolate (Workers).', v.literal('kv')), syncMs }),
 } as const satisfies StoreKind
 
+/** Every kind of store: the one list, which the config schema is built from. */
+const KINDS = [MEMORY, REDIS, DENO_KV, DURABLE_OBJECT, KV] as const
+
 /** Every kind of store, told apart by `type`. */
-export const STORE_KINDS: readonly StoreKind[] = [MEMORY, REDIS, DENO_KV, DURABLE_OBJECT, KV]
+export const STORE_KINDS: readonly StoreKind[] = KINDS
+
+type Schemas<T extends readonly StoreKind[]> = { -readonly [K in keyof T]: T[K]['schema'] }
+
+/** The kinds' config schemas, in the list's order and with their own types (`store` in the config schema). */
+export const STORE_SCHEMAS = KINDS.map((kind) => kind.schema) as Schemas<typeof KINDS>
 
 export function storeKind(type: string): StoreKind | undefined {
   return STORE_KINDS.find((kind) => kind.type === type)
