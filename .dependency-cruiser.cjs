@@ -2,7 +2,7 @@
  * The import rules `npm test` holds (npm run deps:check). Type-only imports count: a reader follows
  * them too (tsPreCompilationDeps). More layers follow as the request path is taken apart (issue #22).
  */
-const POLICIES = '^src/resilience/(attempt|retries|idempotent|upstream-selection|store-work)[.]ts$'
+const POLICIES = '^src/(resilience/(attempt|retries|upstream-selection|store-work)|idempotency/idempotency)[.]ts$'
 
 module.exports = {
   forbidden: [

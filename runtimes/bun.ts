@@ -5,7 +5,7 @@
 import { watchFile } from './watch.ts'
 import { RedisClient, type Server, type ServerWebSocket, type WebSocketHandler } from 'bun'
 import type { MiddlewareHandler } from 'hono'
-import { createProxyControl, MemoryStore, type BreakerStore, type Config, type UpstreamFetch } from '../src/index.ts'
+import { createProxyControl, MemoryStore, type StateStore, type Config, type UpstreamFetch } from '../src/index.ts'
 import { RedisStore } from './stores/redis.ts'
 import { memoryStoreCollectedBy } from './memory-store.ts'
 import { runCommand, type Host, type ServedProxy } from '../src/cli/command.ts'
@@ -23,7 +23,7 @@ const IDLE_TIMEOUT_S = 255
 export function serveProxy(
   config: Config,
   middleware: MiddlewareHandler[] = [],
-  store: BreakerStore = new MemoryStore(),
+  store: StateStore = new MemoryStore(),
 ): ServedProxy & { server: Server<ClientLink> } {
   let server: Server<ClientLink>
   let tls!: TlsFiles // read by `prepare` at start and on each reload: a missing file refuses the config

@@ -3,7 +3,7 @@
  * upstream client that keeps compressed bytes and never re-sends on its own (undici); everything else lives in src/.
  */
 import type { MiddlewareHandler } from 'hono'
-import { createProxyControl, MemoryStore, type BreakerStore, type Config } from '../src/index.ts'
+import { createProxyControl, MemoryStore, type StateStore, type Config } from '../src/index.ts'
 import { DenoKvStore } from './stores/deno-kv.ts'
 import { openStore, type StoreOpeners } from '../src/stores/open.ts'
 import { runCommand, type Host, type ServedProxy } from '../src/cli/command.ts'
@@ -34,7 +34,7 @@ function denoWebSockets(): WebSocketSupport {
 }
 
 /** Serves the proxy for `config` on Deno, with the caller's middleware in front of forwarding. */
-export function serveProxy(config: Config, middleware: MiddlewareHandler[] = [], store: BreakerStore = new MemoryStore()): ServedProxy {
+export function serveProxy(config: Config, middleware: MiddlewareHandler[] = [], store: StateStore = new MemoryStore()): ServedProxy {
   const webSockets = denoWebSockets()
   let tls!: TlsFiles // read by `prepare` at start and on each reload: a missing file refuses the config
   const proxy = createProxyControl(config, {

@@ -6,7 +6,7 @@ import { readRequestBody, type RequestBody } from './forwarding/request-body.ts'
 import { requestIdOf } from './forwarding/request-id.ts'
 import { panicBoundary } from './resilience/panic-boundary.ts'
 import { MemoryStore } from './stores/memory.ts'
-import type { BreakerStore } from './stores/types.ts'
+import type { StateStore } from './stores/types.ts'
 import type { Exchange } from './resilience/types.ts'
 import type { UpstreamFetch } from './forwarding/forward.ts'
 import { buildState, type ProxyState } from './state.ts'
@@ -50,7 +50,7 @@ export interface ProxyOptions {
    */
   events?: ProxyEvents
   /** Where breaker state is shared (default: a store of this app alone). */
-  store?: BreakerStore
+  store?: StateStore
   /**
    * On runtimes that cancel a request's unfinished work when it ends (Workers), keeps the store calls
    * it started alive: given `c.executionCtx.waitUntil` there.

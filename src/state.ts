@@ -3,13 +3,13 @@ import type { ProxyEvents } from './events/events.ts'
 import { forward, type UpstreamFetch } from './forwarding/forward.ts'
 import { type Trusted, trustedBy } from './forwarding/trust.ts'
 import { attempts } from './resilience/attempt.ts'
-import { idempotency } from './resilience/idempotent.ts'
+import { idempotency } from './idempotency/idempotency.ts'
 import { retries } from './resilience/retries.ts'
 import { upstreamSelection } from './resilience/upstream-selection.ts'
 import { storeWorkKeptAlive } from './resilience/store-work.ts'
 import { compose, type Handler, type Policy } from './resilience/types.ts'
 import { createRouter, type Router } from './routing/router.ts'
-import type { BreakerStore } from './stores/types.ts'
+import type { StateStore } from './stores/types.ts'
 import { createUpstream, type Upstream } from './upstream/upstream.ts'
 import { tunnel } from './websocket/tunnel.ts'
 import { type SharedHealth, sharedHealthChecks } from './health/shared.ts'
@@ -35,7 +35,7 @@ export interface ProxyState {
 
 /** What a state is built with, the same from one config to the next. */
 export interface StateDeps {
-  store: BreakerStore
+  store: StateStore
   random: () => number
   events: ProxyEvents
   fetch: UpstreamFetch

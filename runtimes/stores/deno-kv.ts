@@ -1,4 +1,4 @@
-import { type BreakerRecord, type BreakerStore, type DoneRecord, type KeyRecord, type KeyStore, keyRecordText } from '../../src/index.ts'
+import { type BreakerRecord, type StateStore, type DoneRecord, type KeyRecord, type KeyStore, keyRecordText } from '../../src/index.ts'
 import { heldFor, type HeldKey, stillHeld, supersedes } from '../../src/stores/rules.ts'
 
 const PREFIX = ['edge-proxy', 'breaker']
@@ -68,7 +68,7 @@ class DenoKvKeyStore implements KeyStore {
 }
 
 /** Breaker state in Deno KV (a local file, or Deno Deploy's KV): compare-and-set keeps the newest record. */
-export class DenoKvStore implements BreakerStore {
+export class DenoKvStore implements StateStore {
   readonly kind = 'deno-kv'
   readonly keys: KeyStore
   constructor(private readonly kv: Deno.Kv) {

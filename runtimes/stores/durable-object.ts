@@ -1,5 +1,5 @@
 import { DurableObject } from 'cloudflare:workers'
-import type { BreakerRecord, BreakerStore, DoneRecord, KeyRecord, KeyStore } from '../../src/index.ts'
+import type { BreakerRecord, StateStore, DoneRecord, KeyRecord, KeyStore } from '../../src/index.ts'
 import { heldFor, type HeldKey, stillHeld, supersedes } from '../../src/stores/rules.ts'
 
 /**
@@ -19,7 +19,7 @@ export class BreakerObject extends DurableObject {
 }
 
 /** The store over `BreakerObject`: a stub call only on a transition or a sync, never per request. */
-export class DurableObjectStore implements BreakerStore {
+export class DurableObjectStore implements StateStore {
   readonly kind = 'durable-object'
   constructor(
     private readonly namespace: DurableObjectNamespace<BreakerObject>,

@@ -1,4 +1,4 @@
-import type { BreakerRecord, BreakerStore } from '../../src/index.ts'
+import type { BreakerRecord, StateStore } from '../../src/index.ts'
 
 /**
  * Workers KV as a breaker store: eventually consistent (up to about a minute) and one write per
@@ -7,7 +7,7 @@ import type { BreakerRecord, BreakerStore } from '../../src/index.ts'
  * target, the record in its metadata so one `list` reads an upstream), and a record older than the
  * one this isolate last wrote is never written.
  */
-export class KvStore implements BreakerStore {
+export class KvStore implements StateStore {
   readonly kind = 'kv'
   private readonly written = new Map<string, number>()
   constructor(private readonly kv: KVNamespace) {}

@@ -1,4 +1,4 @@
-import { type BreakerRecord, type BreakerStore, type DoneRecord, type KeyRecord, type KeyStore, keyRecordFromText, keyRecordText } from '../../src/index.ts'
+import { type BreakerRecord, type StateStore, type DoneRecord, type KeyRecord, type KeyStore, keyRecordFromText, keyRecordText } from '../../src/index.ts'
 
 /** The one thing the store needs of a Redis client: send a command. Bun's RedisClient has it. */
 export interface RedisCommands {
@@ -44,7 +44,7 @@ class RedisKeyStore implements KeyStore {
 }
 
 /** Breaker state in Redis, for fleets of Bun or Deno instances: one hash per upstream, a field per target. */
-export class RedisStore implements BreakerStore {
+export class RedisStore implements StateStore {
   readonly kind = 'redis'
   readonly keys: KeyStore
   constructor(

@@ -1,5 +1,5 @@
 import { describeError, log } from '../log.ts'
-import type { BreakerStore } from '../stores/types.ts'
+import type { StateStore } from '../stores/types.ts'
 import type { Target } from '../upstream/target.ts'
 import type { Transition } from './breaker.ts'
 
@@ -21,7 +21,7 @@ export class SharedView {
   private readonly pending = new Set<Promise<unknown>>()
 
   constructor(
-    private readonly store: BreakerStore,
+    private readonly store: StateStore,
     private readonly upstream: string,
     private readonly targets: readonly Target[],
     private readonly syncMs: number,

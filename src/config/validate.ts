@@ -27,6 +27,20 @@ export function referenceIssues(input: unknown): ConfigIssue[] {
   return issues
 }
 
+/**
+ * The one statement of the rule that Idempotency-Keys need a store that claims a key atomically: for
+ * a config's store kind (here) and for a store a library user passes in (the idempotency policy).
+ */
+export function keyClaimsIssue(upstream: string, store: string): ConfigIssue {
+  const claiming = STORE_KINDS.filter((kind) => kind.capabilities.keyClaims).map((kind) => kind.type)
+  return {
+    path: `upstreams.${upstream}.idempotency.enabled`,
+    message:
+      `needs a store that claims a key atomically (${claiming.join(', ')}): "${store}" cannot ` +
+      '(Workers KV is eventually consistent), so two duplicates could both claim a key and the request would run twice',
+  }
+}
+
 /** Rules that span fields: references between upstreams and routes, and the order of timeouts. */
 export function crossFieldIssues(config: Config): ConfigIssue[] {
   const issues: ConfigIssue[] = referenceIssues(config)
@@ -48,15 +62,7 @@ export function crossFieldIssues(config: Config): ConfigIssue[] {
           'otherwise the proxy cuts calls that may still complete, and callers that retry run them twice',
       })
     }
-    if (upstream.idempotency.enabled && !storeKind(config.store.type)?.capabilities.keyClaims) {
-      const claiming = STORE_KINDS.filter((kind) => kind.capabilities.keyClaims).map((kind) => kind.type)
-      issues.push({
-        path: `${at}.idempotency.enabled`,
-        message:
-          `needs a store that claims a key atomically (${claiming.join(', ')}): "${config.store.type}" cannot ` +
-          '(Workers KV is eventually consistent), so two duplicates could both claim a key and the request would run twice',
-      })
-    }
+    if (upstream.idempotency.enabled && !storeKind(config.store.type)?.capabilities.keyClaims) issues.push(keyClaimsIssue(name, config.store.type))
     const seen = new Set(upstream.targets.map((t) => t.url))
     if (seen.size !== upstream.targets.length) {
       issues.push({ path: `${at}.targets`, message: 'lists the same target url twice' })

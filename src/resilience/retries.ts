@@ -2,7 +2,7 @@ import { ProxyError } from '../errors/proxy-error.ts'
 import { replayable } from '../forwarding/request-body.ts'
 import { backoffMs } from './backoff.ts'
 import { wait } from './timers.ts'
-import { idempotencyKeyOf } from './idempotent.ts'
+import { idempotencyKeyOf } from '../idempotency/idempotency.ts'
 import { coverEveryTry, mayHaveReachedUpstream } from './reach.ts'
 import type { Exchange, Handler, Policy } from './types.ts'
 

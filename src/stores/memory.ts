@@ -1,9 +1,9 @@
 import { DEFAULT_MAX_STORED_BYTES, type MemoryKeyLimits, MemoryKeyStore } from './memory-keys.ts'
 import { supersedes } from './rules.ts'
-import type { BreakerRecord, BreakerStore } from './types.ts'
+import type { BreakerRecord, StateStore } from './types.ts'
 
 /** The store of one process: shared by every proxy app created with the same instance. */
-export class MemoryStore implements BreakerStore {
+export class MemoryStore implements StateStore {
   readonly kind = 'memory'
   readonly keys: MemoryKeyStore
   private readonly upstreams = new Map<string, Record<string, BreakerRecord>>()

@@ -3,13 +3,13 @@ import type { Config } from '../config/schema.ts'
 import { describeError, log } from '../log.ts'
 import { type RuntimeName, storeKind, storeTypesOn } from './kinds.ts'
 import { MemoryStore } from './memory.ts'
-import type { BreakerStore } from './types.ts'
+import type { StateStore } from './types.ts'
 import { UnreachableStore } from './unreachable.ts'
 
 export type StoreConfig = Config['store']
 
 /** How a runtime opens the kinds of store it has, by type (memory: a MemoryStore unless the runtime gives its own). */
-export type StoreOpeners = { [type: string]: (store: StoreConfig) => BreakerStore | Promise<BreakerStore> }
+export type StoreOpeners = { [type: string]: (store: StoreConfig) => StateStore | Promise<StateStore> }
 
 /**
  * Opens the configured store, by one rule on every runtime (docs/adr/0015-store-registry.md): a kind
@@ -17,7 +17,7 @@ export type StoreOpeners = { [type: string]: (store: StoreConfig) => BreakerStor
  * fails to open is logged (`store_unreachable`) and stood in for by an UnreachableStore, so the
  * instance serves on its local view rather than not at all.
  */
-export async function openStore(store: StoreConfig, runtime: RuntimeName, openers: StoreOpeners): Promise<BreakerStore> {
+export async function openStore(store: StoreConfig, runtime: RuntimeName, openers: StoreOpeners): Promise<StateStore> {
   if (store.type === 'memory') return openers.memory?.(store) ?? new MemoryStore(store.maxStoredBytes)
   const open = openers[store.type]
   if (open === undefined || !canOpen(store.type, runtime)) throw new ConfigError([cannotOpenIssue(store.type, runtime)])

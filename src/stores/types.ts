@@ -6,11 +6,12 @@ export interface BreakerRecord {
 }
 
 /**
- * Where breaker state is shared between proxy instances. Small and async so that memory, Durable
+ * Where the state proxy instances share lives: breaker records and, when the store can claim a key
+ * atomically, Idempotency-Key records (`keys`). Small and async so that memory, Durable
  * Object, KV, Redis and Deno KV stores fit behind it. Nothing on the request path waits on it:
  * instances publish transitions and read the shared view in the background (see `SharedView`).
  */
-export interface BreakerStore {
+export interface StateStore {
   readonly kind: string
   /** Records one target's transition. */
   publish(upstream: string, target: string, record: BreakerRecord): Promise<void>
@@ -19,6 +20,9 @@ export interface BreakerStore {
   /** Idempotency-Key records, when this store can claim a key atomically. */
   readonly keys?: KeyStore
 }
+
+/** @deprecated The store holds Idempotency-Keys too: use StateStore. */
+export type BreakerStore = StateStore
 
 /** A response kept for an Idempotency-Key, to answer the key's later duplicates with. */
 export interface StoredResponse {

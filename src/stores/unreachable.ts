@@ -1,11 +1,11 @@
-import type { BreakerStore, KeyStore } from './types.ts'
+import type { StateStore, KeyStore } from './types.ts'
 
 /**
  * Stands in for a store that could not be opened: every call fails with the reason, so the instance
  * runs on its local breaker view and says so in `status`, and a keyed request gets 503
  * IDEMPOTENCY_UNAVAILABLE (not sent) until the proxy is restarted with a store it can open.
  */
-export class UnreachableStore implements BreakerStore {
+export class UnreachableStore implements StateStore {
   readonly keys: KeyStore
   private readonly reason: Error
   constructor(

@@ -3,7 +3,7 @@ import { BALANCERS, type Balancer } from '../balancers/index.ts'
 import { Breaker } from '../breaker/breaker.ts'
 import { SharedView } from '../breaker/shared-view.ts'
 import type { ProxyEvents } from '../events/events.ts'
-import type { BreakerStore, KeyStore } from '../stores/types.ts'
+import type { StateStore, KeyStore } from '../stores/types.ts'
 import { RetryBudget } from '../resilience/retry-budget.ts'
 import { Bulkhead } from './bulkhead.ts'
 import { createTarget, type Target } from './target.ts'
@@ -26,7 +26,7 @@ export interface Upstream {
 export interface UpstreamOptions {
   /** Open WebSockets each target may hold (limits.webSocketsPerTarget). */
   tunnelsPerTarget?: number
-  store: BreakerStore
+  store: StateStore
   syncMs: number
   random: () => number
   events: ProxyEvents

@@ -3,13 +3,13 @@
  * for memory and Redis, a Deno process for Deno KV, a Worker under workerd for the Durable Object
  * and KV). A case throws on a broken promise. Runtime-agnostic: Web APIs only.
  */
-import type { BreakerRecord, BreakerStore, DoneRecord } from '../../src/stores/types.ts'
+import type { BreakerRecord, StateStore, DoneRecord } from '../../src/stores/types.ts'
 
 export interface ContractCase {
   name: string
   /** Cases about Idempotency-Key claims run only on stores that can claim (`store.keys`). */
   needsKeys?: boolean
-  run(store: BreakerStore, unique: string): Promise<void>
+  run(store: StateStore, unique: string): Promise<void>
 }
 
 function check(ok: boolean, what: string): void {
@@ -92,7 +92,7 @@ export const STORE_CONTRACT: ContractCase[] = [
 ]
 
 /** Runs every case that applies to `store`; resolves with each case's name and its error, if any. */
-export async function runContract(store: BreakerStore, prefix: string): Promise<{ name: string; error?: string }[]> {
+export async function runContract(store: StateStore, prefix: string): Promise<{ name: string; error?: string }[]> {
   const results: { name: string; error?: string }[] = []
   for (const [i, contractCase] of STORE_CONTRACT.entries()) {
     if (contractCase.needsKeys && store.keys === undefined) continue

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { RedisClient } from 'bun'
 import { MemoryStore } from '../../src/stores/memory.ts'
-import type { BreakerStore } from '../../src/stores/types.ts'
+import type { StateStore } from '../../src/stores/types.ts'
 import { RedisStore } from '../../runtimes/stores/redis.ts'
 import { denoBinary, freePort, wranglerDev } from '../conformance/harness.ts'
 import { startRedis } from '../support/redis.ts'
@@ -21,14 +21,14 @@ import { STORE_CONTRACT } from './contract.ts'
  * Runs every case of the contract against the store `makeStore` opens (once, before the cases); one
  * whose server is a program missing here is skipped, naming it (failed under CI=true).
  */
-function describeStoreContract(name: string, makeStore: () => Promise<{ store: BreakerStore; close(): Promise<void> }>, tools: ToolName[] = []): void {
+function describeStoreContract(name: string, makeStore: () => Promise<{ store: StateStore; close(): Promise<void> }>, tools: ToolName[] = []): void {
   const missing = skipReason(tools)
   if (missing !== undefined && !toolsRequired()) {
     test.skip(`${name}: every case of the contract (skipped: ${missing})`, () => {})
     return
   }
   describe(name, () => {
-    let opened!: { store: BreakerStore; close(): Promise<void> }
+    let opened!: { store: StateStore; close(): Promise<void> }
     beforeAll(async () => {
       if (missing !== undefined) throw new Error(missing)
       opened = await makeStore()

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'bun:test'
-import { ConfigError, createProxy, parseConfig, type BreakerStore } from '../../src/index.ts'
+import { ConfigError, createProxy, parseConfig, type StateStore } from '../../src/index.ts'
 import { KeyStoreFull, MemoryKeyStore } from '../../src/stores/memory-keys.ts'
 import { MemoryStore } from '../../src/stores/memory.ts'
 import { refused, reset, scripted } from '../support/scripted.ts'
@@ -268,7 +268,7 @@ describe('Idempotency-Key', () => {
       upstreams: { api: { targets: [{ url: 'http://127.0.0.1:9001' }], ...keyed } },
       routes: [{ pathPrefix: '/', upstream: 'api' }],
     })
-    const keyless: BreakerStore = { kind: 'custom', publish: async () => {}, read: async () => ({}) }
+    const keyless: StateStore = { kind: 'custom', publish: async () => {}, read: async () => ({}) }
     expect(() => createProxy(config, { store: keyless })).toThrow(ConfigError)
   })
 })

@@ -1,5 +1,5 @@
 import { afterAll, expect, test } from 'bun:test'
-import { createProxy, MemoryStore, parseConfig, type BreakerRecord, type BreakerStore } from '../../src/index.ts'
+import { createProxy, MemoryStore, parseConfig, type BreakerRecord, type StateStore } from '../../src/index.ts'
 import { startOrigin } from '../support/origin.ts'
 
 const origin = startOrigin(() => new Response('broken', { status: 502 }))
@@ -31,7 +31,7 @@ test('a breaker opened through instance A is open in instance B within syncMs, w
 })
 
 test('an unreachable store never fails a request: the instance keeps its local view and says so', async () => {
-  const broken: BreakerStore = {
+  const broken: StateStore = {
     kind: 'broken',
     publish: async () => Promise.reject(new Error('store down')),
     read: async (): Promise<Record<string, BreakerRecord>> => Promise.reject(new Error('store down')),

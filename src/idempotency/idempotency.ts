@@ -1,13 +1,14 @@
 import { errorResponse, ProxyError } from '../errors/proxy-error.ts'
-import { fingerprintOf, scopeOf } from '../idempotency/fingerprint.ts'
-import { keepOnce, replayOf, toStored } from '../idempotency/stored-response.ts'
+import { fingerprintOf, scopeOf } from './fingerprint.ts'
+import { keepOnce, replayOf, toStored } from './stored-response.ts'
 import { log, describeError } from '../log.ts'
 import type { KeyRecord, KeyStore, StoredResponse } from '../stores/types.ts'
-import { mayHaveReachedUpstream } from './reach.ts'
-import type { Exchange, Handler, Policy } from './types.ts'
+import { mayHaveReachedUpstream } from '../resilience/reach.ts'
+import type { Exchange, Handler, Policy } from '../resilience/types.ts'
 import type { Config } from '../config/schema.ts'
 import { ConfigError } from '../config/issues.ts'
-import type { BreakerStore } from '../stores/types.ts'
+import { keyClaimsIssue } from '../config/validate.ts'
+import type { StateStore } from '../stores/types.ts'
 import type { Upstream } from '../upstream/upstream.ts'
 import type { KeyOutcome } from '../events/events.ts'
 
@@ -28,14 +29,10 @@ const CLAIM_GRACE_MS = 30000
  * an open breaker) is stored like any other; only a request none of whose tries reached one
  * releases the key.
  */
-export function idempotency(config: Config, store: BreakerStore): Policy {
+export function idempotency(config: Config, store: StateStore): Policy {
   // A store that cannot claim a key atomically (Workers KV) cannot honour one: refused at load.
   const keyless = Object.keys(config.upstreams).filter((name) => config.upstreams[name]!.idempotency.enabled && store.keys === undefined)
-  if (keyless.length > 0) {
-    throw new ConfigError(
-      keyless.map((name) => ({ path: `upstreams.${name}.idempotency.enabled`, message: `the "${store.kind}" store cannot claim Idempotency-Keys` })),
-    )
-  }
+  if (keyless.length > 0) throw new ConfigError(keyless.map((name) => keyClaimsIssue(name, store.kind)))
   return {
     name: 'idempotency',
     wrap: idempotent,
