@@ -1,6 +1,6 @@
 import { errorResponse, ProxyError } from '../errors/proxy-error.ts'
 import { fingerprintOf, scopeOf } from './fingerprint.ts'
-import { keepOnce, replayOf, toStored } from './stored-response.ts'
+import { keepOnce, replayOf } from './stored-response.ts'
 import { log, describeError } from '../log.ts'
 import type { KeyRecord, KeyStore, StoredResponse } from '../stores/types.ts'
 import { mayHaveReachedUpstream } from '../resilience/reach.ts'
@@ -77,7 +77,7 @@ async function serveKeyed(serve: Handler, exchange: Exchange, keys: KeyStore, ke
   const { ttlMs, maxResponseBytes } = config.idempotency
   const logged = (error: unknown) => storeFailed(error, exchange)
   const save = (response: StoredResponse) => keys.complete(upstream, key, { state: 'done', fingerprint, response }, ttlMs).then(() => report('stored'), logged)
-  const saveFailure = async (error: unknown) => save(await toStored(failure(error, exchange), Infinity))
+  const saveFailure = async (error: unknown) => save((await keepOnce(failure(error, exchange), Number.POSITIVE_INFINITY)).stored)
   const outcome = serve({ ...exchange, clientGone: NEVER }).then(
     async (response) => {
       let kept: Awaited<ReturnType<typeof keepOnce>>

@@ -7,30 +7,6 @@ import type { StoredResponse } from '../stores/types.ts'
  * id) and the body's bytes.
  */
 
-/** The response as the store keeps it; a body over `maxBytes` is left out (and no longer read). */
-export async function toStored(response: Response, maxBytes: number): Promise<StoredResponse> {
-  const headers = storedHeaders(response)
-  let body: Uint8Array | null = null
-  if (response.body !== null) {
-    const chunks: Uint8Array[] = []
-    let size = 0
-    const reader = response.body.getReader()
-    for (;;) {
-      const chunk = await reader.read()
-      if (chunk.done) break
-      size += chunk.value.byteLength
-      if (size > maxBytes) {
-        await reader.cancel()
-        chunks.length = 0
-        break
-      }
-      chunks.push(chunk.value)
-    }
-    if (size <= maxBytes) body = chunks.length === 1 ? chunks[0]! : concat(chunks)
-  } else body = new Uint8Array(0)
-  return { status: response.status, headers, body }
-}
-
 /**
  * The response for the client and what the store keeps of it, from one read. A body up to
  * `maxBytes` is read whole first (the request runs to its end whether or not the client stays), and

@@ -51,11 +51,16 @@ export interface MemoryKeyLimits {
  */
 export class MemoryKeyStore implements KeyStore {
   private readonly records = new Map<string, Held>()
+  /** Whether `held` is still the record its key holds, finished. */
+  private readonly finished = (held: Held) => this.records.get(held.key) === held && held.record.state === 'done'
   /** Finished records, oldest first (all, and per scope): what a key limit lets go of. */
-  private readonly done = new Map<string, Held>()
-  private readonly doneByScope = new Map<string, Map<string, Held>>()
+  private readonly done = new OldestFirst(this.finished, () => this.records.size)
+  private readonly doneByScope = new Map<string, OldestFirst>()
   /** Finished records still holding a body, oldest first: what the byte budget strips. */
-  private readonly withBody = new Map<string, Held>()
+  private readonly withBody = new OldestFirst(
+    (held) => this.finished(held) && hasBody(held),
+    () => this.records.size,
+  )
   private readonly perScope = new Map<string, number>()
   private readonly expiry = new ExpiryHeap()
   private bytes = 0
@@ -111,19 +116,19 @@ export class MemoryKeyStore implements KeyStore {
   /** Lets go of a finished key where a limit is reached; throws when only keys in flight are left. */
   private makeRoom(scope: string): void {
     if ((this.perScope.get(scope) ?? 0) >= this.maxKeysPerScope) {
-      const oldest = this.doneByScope.get(scope)?.keys().next().value
+      const oldest = this.doneByScope.get(scope)?.peek()
       if (oldest === undefined) throw new KeyStoreFull(`${this.maxKeysPerScope} keys of one caller`)
-      this.drop(oldest)
+      this.drop(oldest.key)
     }
     if (this.records.size >= this.maxKeys) {
-      const oldest = this.done.keys().next().value
+      const oldest = this.done.peek()
       if (oldest === undefined) throw new KeyStoreFull(`${this.maxKeys} keys`)
-      this.drop(oldest)
+      this.drop(oldest.key)
     }
   }
 
   private set(id: string, scope: string, record: KeyRecord, expiresAt: number): void {
-    this.drop(id) // re-inserted last: Map order is then oldest first
+    this.drop(id)
     const held: Held = { key: id, scope, record, expiresAt, bytes: sizeOf(record) }
     if (held.bytes > this.maxBytes) this.released(withoutBody(held)) // larger than the whole budget: kept without its body
     this.records.set(id, held)
@@ -133,21 +138,21 @@ export class MemoryKeyStore implements KeyStore {
     if (this.expiry.size > 2 * this.records.size + 1024) this.expiry.rebuild(this.records.values())
     this.bytes += held.bytes
     if (record.state === 'done') {
-      this.done.set(id, held)
+      this.done.push(held)
       let ofScope = this.doneByScope.get(scope)
       if (ofScope === undefined) {
-        ofScope = new Map()
+        ofScope = new OldestFirst(this.finished, () => this.perScope.get(scope) ?? 0)
         this.doneByScope.set(scope, ofScope)
       }
-      ofScope.set(id, held)
-      if (held.record.state === 'done' && held.record.response.body !== null) this.withBody.set(id, held)
+      ofScope.push(held)
+      if (hasBody(held)) this.withBody.push(held)
     }
-    for (const [oldest, h] of this.withBody) {
-      if (this.bytes <= this.maxBytes) break
-      this.bytes -= h.bytes
-      this.released(withoutBody(h))
-      this.bytes += h.bytes
-      this.withBody.delete(oldest)
+    while (this.bytes > this.maxBytes) {
+      const oldest = this.withBody.peek()
+      if (oldest === undefined) break
+      this.bytes -= oldest.bytes
+      this.released(withoutBody(oldest))
+      this.bytes += oldest.bytes
     }
   }
 
@@ -164,15 +169,51 @@ export class MemoryKeyStore implements KeyStore {
     if (held === undefined) return
     if (held.record.state === 'done' && held.record.response.body !== null) this.released(held.record.response.body.byteLength)
     this.bytes -= held.bytes
-    this.records.delete(id)
-    this.done.delete(id)
-    this.withBody.delete(id)
-    const ofScope = this.doneByScope.get(held.scope)
-    ofScope?.delete(id)
-    if (ofScope?.size === 0) this.doneByScope.delete(held.scope)
+    this.records.delete(id) // its entries in the oldest-first queues are stale now: skipped, then swept
     const count = (this.perScope.get(held.scope) ?? 1) - 1
-    if (count === 0) this.perScope.delete(held.scope)
-    else this.perScope.set(held.scope, count)
+    if (count > 0) this.perScope.set(held.scope, count)
+    else {
+      this.perScope.delete(held.scope)
+      this.doneByScope.delete(held.scope)
+    }
+  }
+}
+
+function hasBody(held: Held): boolean {
+  return held.record.state === 'done' && held.record.response.body !== null
+}
+
+/**
+ * Records oldest first, as a queue whose stale entries (a record dropped or renewed since, or no
+ * longer matching `live`) are skipped when reached and swept when they outnumber the live ones
+ * (`bound` gives at most how many can be live). Not a Map's order: deleting a Map's oldest entries
+ * again and again leaves holes its iterators walk over, so each look at the oldest got slower.
+ */
+class OldestFirst {
+  private items: Held[] = []
+  private head = 0
+
+  constructor(
+    private readonly live: (held: Held) => boolean,
+    private readonly bound: () => number,
+  ) {}
+
+  push(held: Held): void {
+    this.items.push(held)
+    if (this.items.length - this.head > 2 * this.bound() + 1024) {
+      this.items = this.items.slice(this.head).filter(this.live)
+      this.head = 0
+    }
+  }
+
+  /** The oldest live entry (stale ones before it are let go), or undefined. */
+  peek(): Held | undefined {
+    while (this.head < this.items.length && !this.live(this.items[this.head]!)) this.head++
+    if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head)
+      this.head = 0
+    }
+    return this.items[this.head]
   }
 }
 

@@ -586,8 +586,8 @@ export const MUTANTS: Mutant[] = [
     origin: 'planted',
     breaks: "at the key cap, another caller's key in flight is let go, so its duplicate runs again",
     file: 'src/stores/memory-keys.ts',
-    from: '      const oldest = this.done.keys().next().value',
-    to: '      const oldest = this.records.keys().next().value',
+    from: '      const oldest = this.done.peek()',
+    to: '      const oldest = this.records.values().next().value',
     tests: [unit('idempotency')],
   },
   {

@@ -301,7 +301,7 @@ describe('memory key store: key limits', () => {
     expect(refused).toBe(0) // finished keys of its own scope make room
     expect(keys.size).toBe(10_001) // the anonymous scope's quota, and bob's key
     expect(await keys.claim('api', 'bob:charge-1', 'f', 60000)).toMatchObject({ state: 'in-flight' }) // a duplicate of bob's is still 409
-  })
+  }, 30000) // 200,000 store calls: a few seconds on a loaded machine
 
   test('a store full of keys in flight refuses new claims (KeyStoreFull) rather than let one go; a finished key makes room', async () => {
     const keys = new MemoryKeyStore({ maxKeys: 3, maxKeysPerScope: 2 })
