@@ -247,7 +247,7 @@ export function createProxyControl(config: Config, options: ProxyOptions = {}): 
     const priorHops = isTrusted ? request.headers.get('x-forwarded-for') : null
     const forwardedFor = priorHops ? `${priorHops}, ${address}` : address
     const proto = options.scheme ?? (request.url.startsWith('https:') ? 'https' : 'http')
-    const remote = clientBehind(address, request.headers.get('x-forwarded-for'), trusted)
+    const remote = isTrusted ? clientBehind(address, request.headers.get('x-forwarded-for'), trusted) : address
     const client = { address, remote, forwardedFor, requestId, proto, host, trusted: isTrusted }
     const serve = (body: RequestBody) => {
       const exchange: Exchange = {

@@ -69,7 +69,8 @@ export function buildState(config: Config, deps: StateDeps, previous?: ProxyStat
   const policies: Policy[] = [
     ...(deps.keepsWorkAlive ? [storeWorkKeptAlive(upstreams)] : []),
     ...(deps.sharedHealth ? [sharedHealthChecks(deps.sharedHealth, deps.events)] : []),
-    webSocketsPerClient(deps.tunnelsByClient, config.limits.webSocketsPerClient),
+    // Only where the runtime can open tunnels: elsewhere an upgrade is refused in the front door.
+    ...(deps.webSockets ? [webSocketsPerClient(deps.tunnelsByClient, config.limits.webSocketsPerClient)] : []),
     idempotency(config, deps.store),
     retries(deps.random),
     upstreamSelection(upstreams),
