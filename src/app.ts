@@ -179,10 +179,12 @@ export function createProxyControl(config: Config, options: ProxyOptions = {}): 
   // Served as it is (`export default proxy` on Bun), the server tells the client's address.
   const clientAddress = options.clientAddress ?? serverClientAddress
 
+  /** The scheme of the listener the request came in on. */
+  const listenerScheme = (request: Request): string => options.scheme ?? (request.url.startsWith('https:') ? 'https' : 'http')
   /** The scheme the client used: the listener's, or a trusted hop's X-Forwarded-Proto. */
   const schemeOf = (request: Request, trusted: boolean): string => {
     const forwarded = trusted ? request.headers.get('x-forwarded-proto') : null
-    return forwarded === 'https' || forwarded === 'http' ? forwarded : (options.scheme ?? (request.url.startsWith('https:') ? 'https' : 'http'))
+    return forwarded === 'https' || forwarded === 'http' ? forwarded : listenerScheme(request)
   }
   const admin = adminApp({
     config: () => state.config,
@@ -246,7 +248,7 @@ export function createProxyControl(config: Config, options: ProxyOptions = {}): 
     const isTrusted = trusted(address)
     const priorHops = isTrusted ? request.headers.get('x-forwarded-for') : null
     const forwardedFor = priorHops ? `${priorHops}, ${address}` : address
-    const proto = options.scheme ?? (request.url.startsWith('https:') ? 'https' : 'http')
+    const proto = listenerScheme(request)
     const remote = isTrusted ? clientBehind(address, request.headers.get('x-forwarded-for'), trusted) : address
     const client = { address, remote, forwardedFor, requestId, proto, host, trusted: isTrusted }
     const serve = (body: RequestBody) => {

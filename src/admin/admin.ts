@@ -73,7 +73,10 @@ const limited = (maxSize: number) =>
     },
   })
 
-/** The admin endpoints (docs/specification.md, admin), mounted under `admin.pathPrefix`; the prefix is reserved. */
+/**
+ * The admin endpoints (healthz, status, metrics, the dashboard and its login, PUT config), mounted
+ * under `admin.pathPrefix`; the prefix is reserved: never forwarded.
+ */
 export function adminApp(source: AdminSource): Hono<AdminEnv> {
   const admin = new Hono<AdminEnv>()
   const base = () => source.config().admin.pathPrefix
@@ -96,10 +99,11 @@ export function adminApp(source: AdminSource): Hono<AdminEnv> {
   }
   /** Who is asking, the failures reported. */
   const accessOf = async (c: Context): Promise<Access> => {
-    const given = await access(c, source.config().admin.token, isLoopback(source.clientOf(c)))
+    const client = source.clientOf(c)
+    const given = await access(c, source.config().admin.token, isLoopback(client))
     if ('refused' in given && given.refused === 'bad-bearer') failed(c, 'bearer')
     if ('refused' in given && given.refused === 'bad-session') failed(c, 'session')
-    if ('granted' in given) throttle.succeeded(clientKey(source.clientOf(c)))
+    if ('granted' in given) throttle.succeeded(clientKey(client))
     return given
   }
   const nonce = (c: Context<AdminEnv>) => c.get('secureHeadersNonce') ?? ''
