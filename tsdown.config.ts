@@ -11,6 +11,7 @@ export const ENTRIES = {
   'stores/deno-kv': 'runtimes/stores/deno-kv.ts',
   'stores/durable-object': 'runtimes/stores/durable-object.ts',
   'stores/kv': 'runtimes/stores/kv.ts',
+  runtime: 'src/runtime.ts',
 }
 
 /** The package build: ESM and .d.ts for every entry, into dist/ (ADR 18). */

@@ -8,13 +8,27 @@ import type { MiddlewareHandler } from 'hono'
 import { createProxyControl, MemoryStore, type StateStore, type Config, type UpstreamFetch } from '../src/index.ts'
 import { RedisStore } from './stores/redis.ts'
 import { memoryStoreCollectedBy } from './memory-store.ts'
-import { runCommand, type Host, type ServedProxy } from '../src/cli/command.ts'
-import { describeError, log } from '../src/log.ts'
-import { within } from '../src/resilience/timers.ts'
-import { openStore, type StoreOpeners } from '../src/stores/open.ts'
-import { connectWithHeaders } from '../src/websocket/standard.ts'
+import {
+  type ClientLink,
+  closeTunnels,
+  connectWithHeaders,
+  describeError,
+  type Host,
+  log,
+  openStore,
+  runCommand,
+  type ServedProxy,
+  type SocketEnd,
+  type StoreOpeners,
+  storeUnreachable,
+  type WebSocketSupport,
+  within,
+} from '../src/runtime.ts'
+import { codeFault, handshakeErrorOf } from './call-faults.ts'
+
+/** How this runtime's upstream calls fail, for `createProxy`'s `faultOf` when you build the app yourself. */
+export { codeFault as upstreamFaults } from './call-faults.ts'
 import { readTlsFiles, type TlsFiles } from './tls.ts'
-import { closeTunnels, type ClientLink, type SocketEnd, type WebSocketSupport } from '../src/websocket/types.ts'
 
 /** Bun's idle timeout cuts slow upstream waits and streams: its maximum, so the proxy's own timeouts rule. */
 const IDLE_TIMEOUT_S = 255
@@ -28,7 +42,7 @@ export function serveProxy(
   let server: Server<ClientLink>
   let tls!: TlsFiles // read by `prepare` at start and on each reload: a missing file refuses the config
   const webSockets: WebSocketSupport = {
-    connect: connectWithHeaders((upstream) => ({ tls: tls.client(upstream) })),
+    connect: connectWithHeaders((upstream) => ({ tls: tls.client(upstream) }), handshakeErrorOf),
     accept(request, { headers }, link) {
       if (!server.upgrade(request, { headers, data: link })) throw new Error('Bun could not upgrade the request')
       return new Response(null, { status: 101 }) // Bun answers an upgraded request itself
@@ -36,6 +50,7 @@ export function serveProxy(
     open: new Set(),
   }
   const proxy = createProxyControl(config, {
+    faultOf: codeFault,
     prepare: (next) => {
       tls = readTlsFiles(next)
     },
@@ -144,7 +159,7 @@ const openers: StoreOpeners = {
     // While Redis is down, connect() retries without end: give it connectionTimeout, then serve anyway,
     // with this client (it reconnects when Redis is back): an unreachable Redis is not an unopenable one.
     await within(redis.connect(), 2000, () => new Error(`no answer from ${url} in 2000 ms`)).catch((error: unknown) =>
-      log('error', 'store_unreachable', { store: 'redis', note: 'using the local view until it answers', ...describeError(error) }),
+      storeUnreachable('redis', error, { note: 'using the local view until it answers' }),
     )
     return new RedisStore(redis)
   },

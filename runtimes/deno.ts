@@ -5,14 +5,25 @@
 import type { MiddlewareHandler } from 'hono'
 import { createProxyControl, MemoryStore, type StateStore, type Config } from '../src/index.ts'
 import { DenoKvStore } from './stores/deno-kv.ts'
-import { openStore, type StoreOpeners } from '../src/stores/open.ts'
-import { runCommand, type Host, type ServedProxy } from '../src/cli/command.ts'
+import {
+  closeTunnels,
+  connectWithHeaders,
+  type Host,
+  linkWebSocket,
+  openStore,
+  runCommand,
+  type ServedProxy,
+  type StoreOpeners,
+  type WebSocketSupport,
+} from '../src/runtime.ts'
+import { codeFault, handshakeErrorOf } from './call-faults.ts'
+
+/** How this runtime's upstream calls fail, for `createProxy`'s `faultOf` when you build the app yourself. */
+export { codeFault as upstreamFaults } from './call-faults.ts'
 import { upstreamFetch } from './deno-upstream-fetch.ts'
 import { readTlsFiles, type TlsFiles } from './tls.ts'
 import { watchFile } from './watch.ts'
 import { memoryStoreCollectedBy } from './memory-store.ts'
-import { connectWithHeaders, linkWebSocket } from '../src/websocket/standard.ts'
-import { closeTunnels, type WebSocketSupport } from '../src/websocket/types.ts'
 
 /**
  * WebSockets on Deno: clients upgraded by Deno.upgradeWebSocket (its own idle close off: idleTimeoutMs
@@ -21,7 +32,7 @@ import { closeTunnels, type WebSocketSupport } from '../src/websocket/types.ts'
 function denoWebSockets(): WebSocketSupport {
   return {
     // Deno's WebSocket takes no TLS options: a wss:// target with a private CA needs DENO_CERT (see README).
-    connect: connectWithHeaders(),
+    connect: connectWithHeaders(undefined, handshakeErrorOf),
     accept(request, { protocol, headers }, link) {
       const { socket, response } = Deno.upgradeWebSocket(request, { protocol: protocol || undefined, idleTimeout: 0 })
       const end = linkWebSocket(socket, link)
@@ -38,6 +49,7 @@ export function serveProxy(config: Config, middleware: MiddlewareHandler[] = [],
   const webSockets = denoWebSockets()
   let tls!: TlsFiles // read by `prepare` at start and on each reload: a missing file refuses the config
   const proxy = createProxyControl(config, {
+    faultOf: codeFault,
     prepare: (next) => {
       tls = readTlsFiles(next)
     },

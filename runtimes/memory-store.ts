@@ -6,7 +6,7 @@
  * collection per 32 MiB let go keeps it near the budget (docs/adr/0021-stored-bodies-as-bytes.md).
  */
 import { MemoryStore } from '../src/index.ts'
-import type { StoreConfig } from '../src/stores/open.ts'
+import type { StoreConfig } from '../src/runtime.ts'
 
 /** Stored bytes let go of between two collections. */
 const COLLECT_EVERY_BYTES = 32 * 1024 * 1024

@@ -3,7 +3,7 @@
  * `npm run deploy` (scripts/deploy.ts), which checks the same way before anything is uploaded.
  */
 import { type Config, ConfigError, type ConfigIssue, parseConfig } from '../src/index.ts'
-import { canOpen, cannotOpenIssue } from '../src/stores/open.ts'
+import { canOpen, cannotOpenIssue } from '../src/runtime.ts'
 
 /** The binding each shared store kind opens on Workers (wrangler.toml): the one table, for the Worker's openers and this check. */
 export const STORE_BINDINGS = { 'durable-object': 'BREAKERS', kv: 'BREAKER_HINTS' } as const

@@ -2,29 +2,24 @@ import { Hono, type Context, type MiddlewareHandler } from 'hono'
 import type { Config } from './config/schema.ts'
 import { adminApp } from './admin/admin.ts'
 import { ProxyError } from './errors/proxy-error.ts'
-import { readRequestBody, type RequestBody } from './forwarding/request-body.ts'
-import { requestIdOf } from './forwarding/request-id.ts'
 import { panicBoundary } from './resilience/panic-boundary.ts'
 import { MemoryStore } from './stores/memory.ts'
 import type { StateStore } from './stores/types.ts'
-import type { Exchange } from './resilience/types.ts'
 import type { UpstreamFetch } from './forwarding/forward.ts'
-import { buildState, type ProxyState } from './state.ts'
-import { liftServerIdleTimeout, serverClientAddress } from './server-env.ts'
-import { proxyPath, requestTargetOf } from './routing/request-target.ts'
-import { clientBehind, plainAddress } from './forwarding/trust.ts'
+import { frontDoor, type ProxyEnv, reported } from './front-door.ts'
+import { globalFetch, startLifecycle } from './lifecycle.ts'
+import { BackgroundWork } from './background/work.ts'
+import type { FaultOf } from './request/fault-of.ts'
+import { serverClientAddress } from './server-env.ts'
+import { proxyPath } from './routing/request-target.ts'
+import { clientBehind, plainAddress } from './addresses/trust.ts'
 import { TunnelsByClient } from './websocket/client-limit.ts'
 import { ProxyEvents } from './events/events.ts'
-import { logEvents } from './events/log-events.ts'
-import { accessLog } from './events/access-log.ts'
-import { announce, setLogLevel } from './log.ts'
-import { applicable, configChanges, type ConfigChanges } from './config/diff.ts'
+import type { ConfigChanges } from './config/diff.ts'
 import { parseConfig } from './config/parse.ts'
-import { startHealthChecks } from './health/checks.ts'
 import type { SharedHealth } from './health/shared.ts'
 import { proxyMetrics } from './metrics/proxy-metrics.ts'
 import { dashboardStats } from './admin/dashboard-stats.ts'
-import { isWebSocketUpgrade, offeredProtocols } from './websocket/handshake.ts'
 import type { WebSocketSupport } from './websocket/types.ts'
 
 /** What a runtime tells the core: how to call upstreams and who the client is. */
@@ -42,6 +37,12 @@ export interface ProxyOptions {
    * keeps whatever scheme an absolute-form request target named.
    */
   scheme?: 'http' | 'https'
+  /**
+   * How this runtime's upstream client fails, in the proxy's words (runtimes/ give one each): which
+   * failures happened before anything was sent. Without it every failed call may have reached the
+   * upstream, and a non-idempotent request is never sent again.
+   */
+  faultOf?: FaultOf
   /** Random source for the balancers; tests pass a seeded one. */
   random?: () => number
   /**
@@ -99,28 +100,7 @@ export interface ProxyControl {
   stop(): void
 }
 
-export type ProxyEnv = { Variables: { requestId: string } }
-
-/** What forwarding tells the request event as it goes. */
-interface Seen {
-  client?: string
-  upstream?: string
-  route?: string
-  exchange?: Exchange
-  bytesIn?: number | null
-}
-
-/** A message's Content-Length, or null when it has none. */
-function declaredLength(headers: Headers): number | null {
-  const length = headers.get('content-length')
-  return length === null ? null : Number(length)
-}
-
-const ignore = () => {}
-
-/** CONNECT asks for a tunnel, never forwarded; TRACE echoes the request's headers back (NGINX refuses it too). */
-const REFUSED_METHODS: ReadonlySet<string> = new Set(['CONNECT', 'TRACE'])
-const ALLOWED_METHODS = 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS'
+export type { ProxyEnv } from './front-door.ts'
 
 /**
  * The proxy as a Hono app. Put your own middleware in front of forwarding with the `middleware`
@@ -134,48 +114,26 @@ export function createProxy(config: Config, options: ProxyOptions = {}): Hono<Pr
 
 /** `createProxy`, with the handle a runtime reloads the config through (SIGHUP, --watch, `PUT {admin}/config`). */
 export function createProxyControl(config: Config, options: ProxyOptions = {}): ProxyControl {
-  options.prepare?.(config)
-  const store = options.store ?? new MemoryStore(config.store.type === 'memory' ? config.store.maxStoredBytes : undefined)
-  const random = options.random ?? Math.random
   const events = options.events ?? new ProxyEvents()
-  setLogLevel(config.log.level)
-  const logging = logEvents(events)
-  let stopAccessLog = config.log.access ? accessLog(events) : undefined
-  const metrics = config.metrics.enabled ? proxyMetrics(events, () => state.upstreams.values()) : undefined
-  const dashboard = config.metrics.enabled ? dashboardStats(events) : undefined
   const waitUntil = options.waitUntil
-  const fetchUpstream: UpstreamFetch = options.fetch ?? ((input, init) => fetch(input, init))
+  const fetchUpstream = options.fetch ?? globalFetch
   // Routes, upstreams and the policy list in one value: a reload swaps it (see state.ts).
-  const deps = {
-    store,
-    random,
+  const lifecycle = startLifecycle(config, {
+    store: options.store ?? new MemoryStore(config.store.type === 'memory' ? config.store.maxStoredBytes : undefined),
+    random: options.random ?? Math.random,
     events,
     fetch: fetchUpstream,
     keepsWorkAlive: waitUntil !== undefined,
     webSockets: options.webSockets,
     sharedHealth: options.sharedHealth,
     tunnelsByClient: new TunnelsByClient(),
-  }
-  let state: ProxyState = buildState(config, deps)
-  const checks = () => (options.sharedHealth !== undefined ? () => {} : startHealthChecks(state.upstreams.values(), fetchUpstream, events, random))
-  let stopChecks = checks()
-  const reload = (given: Config): ConfigChanges => {
-    const next = applicable(state.config, given)
-    options.prepare?.(next)
-    const changes = configChanges(state.config, given)
-    state = buildState(next, deps, state)
-    stopChecks()
-    stopChecks = checks() // targets that remain keep their health (see createUpstream)
-    setLogLevel(next.log.level)
-    logging.levelChanged()
-    if (next.log.access && stopAccessLog === undefined) stopAccessLog = accessLog(events)
-    if (!next.log.access && stopAccessLog !== undefined) {
-      stopAccessLog()
-      stopAccessLog = undefined
-    }
-    announce('config_reloaded', { ...changes })
-    return changes
-  }
+    faultOf: options.faultOf,
+    background: new BackgroundWork(events),
+    prepare: options.prepare,
+  })
+  const { state, reload } = lifecycle
+  const metrics = config.metrics.enabled ? proxyMetrics(events, () => state().upstreams.values()) : undefined
+  const dashboard = config.metrics.enabled ? dashboardStats(events) : undefined
   // Served as it is (`export default proxy` on Bun), the server tells the client's address.
   const clientAddress = options.clientAddress ?? serverClientAddress
 
@@ -187,14 +145,14 @@ export function createProxyControl(config: Config, options: ProxyOptions = {}): 
     return forwarded === 'https' || forwarded === 'http' ? forwarded : listenerScheme(request)
   }
   const admin = adminApp({
-    config: () => state.config,
-    upstreams: () => state.upstreams.values(),
+    config: () => state().config,
+    upstreams: () => state().upstreams.values(),
     events,
     metrics,
     dashboard,
     // The client behind trusted proxies: a local load balancer relaying a remote client is not loopback.
-    clientOf: (c) => clientBehind(plainAddress(clientAddress(c) ?? 'unknown'), c.req.header('x-forwarded-for') ?? null, state.trusted),
-    isHttps: (c) => schemeOf(c.req.raw, state.trusted(plainAddress(clientAddress(c) ?? 'unknown'))) === 'https',
+    clientOf: (c) => clientBehind(plainAddress(clientAddress(c) ?? 'unknown'), c.req.header('x-forwarded-for') ?? null, state().trusted),
+    isHttps: (c) => schemeOf(c.req.raw, state().trusted(plainAddress(clientAddress(c) ?? 'unknown'))) === 'https',
     // A posted config names no environment variable: it comes from a client, and must not read the proxy's secrets.
     ...(options.reloadable === false ? {} : { reload: (text: string) => reload(parseConfig(text, {}, { expandEnv: false })) }),
   })
@@ -213,118 +171,17 @@ export function createProxyControl(config: Config, options: ProxyOptions = {}): 
   else app.route(config.admin.pathPrefix, healthzOnly(config.admin.pathPrefix))
   for (const middleware of options.middleware ?? []) app.use('*', middleware)
 
-  /** Forwards one request; `seen`, when given, learns what the request event reports. */
-  const forwardRequest = (c: Context, seen?: Seen): Promise<Response> => {
-    const { config, route, upstreams, policies, handle, trusted } = state // the request keeps this state to its end
-    const request = c.req.raw
-    liftServerIdleTimeout(c)
-    const requestId = requestIdOf(request.headers)
-    c.set('requestId', requestId)
-    const address = plainAddress(clientAddress(c) ?? 'unknown')
-    if (seen !== undefined) seen.client = address
-    if (REFUSED_METHODS.has(request.method)) {
-      throw new ProxyError('METHOD_NOT_ALLOWED', `${request.method} is not forwarded`, { headers: { allow: ALLOWED_METHODS } })
-    }
-    const target = requestTargetOf(request, config.encodedSlashes)
-    if (target === undefined) throw new ProxyError('BAD_REQUEST', 'the request target or Host cannot be parsed safely')
-    const host = request.headers.get('host')
-    const match = route(request.method, host, target)
-    if (match === undefined) throw new ProxyError('NO_ROUTE', `no route for ${request.method} ${target.pathname}`)
-    const webSocket = isWebSocketUpgrade(request)
-    if (webSocket && !match.websocket) throw new ProxyError('WEBSOCKET_NOT_ALLOWED', 'this route does not accept WebSocket upgrades')
-    if (webSocket && options.webSockets === undefined) throw new ProxyError('WEBSOCKET_UNSUPPORTED', 'WebSockets are not supported where this proxy is served')
-    if (webSocket && offeredProtocols(request.headers) === undefined) {
-      throw new ProxyError('BAD_REQUEST', 'Sec-WebSocket-Protocol must list distinct subprotocol tokens')
-    }
-    const upstream = upstreams.get(match.upstream)!
-    if (seen !== undefined) {
-      seen.upstream = upstream.name
-      seen.route = match.route
-    }
-    const deadline = Date.now() + upstream.config.timeoutMs
-    // A body some policy may need again (a retry, a failover, a keyed request's fingerprint) is read ahead.
-    const replays = policies.some((policy) => policy.replaysBody?.(request, upstream) ?? false)
-    const body = readRequestBody(request, config.limits.maxBodyBytes, replays ? upstream.config.retry.maxBodyBytes : 0, deadline)
-    const isTrusted = trusted(address)
-    const priorHops = isTrusted ? request.headers.get('x-forwarded-for') : null
-    const forwardedFor = priorHops ? `${priorHops}, ${address}` : address
-    const proto = listenerScheme(request)
-    const remote = isTrusted ? clientBehind(address, request.headers.get('x-forwarded-for'), trusted) : address
-    const client = { address, remote, forwardedFor, requestId, proto, host, trusted: isTrusted }
-    const serve = (body: RequestBody) => {
-      const exchange: Exchange = {
-        request,
-        client,
-        upstream,
-        path: match.path,
-        deadline,
-        body,
-        clientGone: request.signal,
-        tried: [],
-        reached: [],
-        keepAlive: waitUntil === undefined ? ignore : (work) => waitUntil(c, work),
-        events,
-        webSocket,
-        record: { bytesOut: 0 },
-      }
-      if (seen !== undefined) {
-        seen.exchange = exchange
-        seen.bytesIn = body.bytes?.byteLength ?? declaredLength(request.headers)
-      }
-      return handle(exchange)
-    }
-    return body instanceof Promise ? body.then(serve) : serve(body)
-  }
-
-  /**
-   * Forwards and reports the outcome as a `request` event, once the response body has ended (its
-   * bytes counted): taken only while someone listens (the access log, metrics).
-   */
-  const forwardAndReport = (c: Context): Promise<Response> => {
-    const started = Date.now()
-    const seen: Seen = {}
-    // One object literal, optional fields left undefined (JSON leaves them out): this runs per request.
-    const report = (status: number, bytesOut: number | null, code: string | undefined) => {
-      const { exchange } = seen
-      const last = exchange?.tried[exchange.tried.length - 1]
-      events.emit('request', {
-        requestId: c.get('requestId'),
-        method: c.req.method,
-        path: c.req.path,
-        client: seen.client ?? 'unknown',
-        upstream: seen.upstream,
-        route: seen.route,
-        status,
-        code,
-        durationMs: Date.now() - started,
-        tries: exchange?.tried.length ?? 0,
-        target: last?.url,
-        breaker: last?.breaker.state,
-        key: exchange?.record.key,
-        bytesIn: seen.bytesIn ?? null,
-        bytesOut,
-      })
-    }
-    const failed = (error: unknown): never => {
-      if (error instanceof ProxyError) report(error.status, null, error.code)
-      else report(500, null, 'INTERNAL_ERROR')
-      throw error
-    }
-    let forwarded: Promise<Response>
-    try {
-      forwarded = forwardRequest(c, seen)
-    } catch (error) {
-      return failed(error)
-    }
-    return forwarded.then((response) => {
-      const record = seen.exchange?.record
-      if (record?.bodyEnded === undefined) report(response.status, declaredLength(response.headers), undefined)
-      else void record.bodyEnded.then(() => report(response.status, record.bytesOut, undefined))
-      return response
-    }, failed)
-  }
+  const forwardRequest = frontDoor({
+    state,
+    events,
+    clientAddress,
+    listenerScheme,
+    webSockets: options.webSockets !== undefined,
+    keepAlive: waitUntil,
+  })
+  const forwardAndReport = reported(events, forwardRequest)
   app.all('*', (c) => (events.listening('request') ? forwardAndReport(c) : forwardRequest(c)))
-  return { app, admin: adminListener, config: () => state.config, reload, stop: () => stopChecks() }
+  return { app, admin: adminListener, config: () => state().config, reload, stop: lifecycle.stop }
 }
 
 /**

@@ -1,13 +1,20 @@
 import type { Config } from './config/schema.ts'
 import type { ProxyEvents } from './events/events.ts'
 import { forward, type UpstreamFetch } from './forwarding/forward.ts'
-import { type Trusted, trustedBy } from './forwarding/trust.ts'
-import { attempts } from './resilience/attempt.ts'
+import { type Trusted, trustedBy } from './addresses/trust.ts'
+import { attempts } from './tries/attempt.ts'
+import { breakerVerdict } from './tries/breaker-verdict.ts'
+import { inFlightLimit } from './tries/in-flight-limit.ts'
+import { streamWatch } from './tries/stream-watch.ts'
+import { tryTimers } from './tries/try-timers.ts'
 import { idempotency } from './idempotency/idempotency.ts'
 import { retries } from './resilience/retries.ts'
-import { upstreamSelection } from './resilience/upstream-selection.ts'
-import { storeWorkKeptAlive } from './resilience/store-work.ts'
-import { compose, type Handler, type Policy } from './resilience/types.ts'
+import { failoverReplaysBody, upstreamSelection } from './resilience/upstream-selection.ts'
+import { type BackgroundJob, backgroundWork } from './background/jobs.ts'
+import type { BackgroundWork } from './background/work.ts'
+import { type FaultOf, unknownFaults } from './request/fault-of.ts'
+import { compose, type Handler, type Policy } from './request/exchange.ts'
+import { composeTry, type TryHandler, type TryPolicy } from './request/try.ts'
 import { createRouter, type Router } from './routing/router.ts'
 import type { StateStore } from './stores/types.ts'
 import { createUpstream, type Upstream } from './upstream/upstream.ts'
@@ -26,9 +33,16 @@ export interface ProxyState {
   readonly config: Config
   readonly route: Router
   readonly upstreams: ReadonlyMap<string, Upstream>
-  /** In request order; `handle` runs them in front of forwarding. */
+  /** The request's policies, in request order; `handle` runs them in front of upstream selection. */
   readonly policies: readonly Policy[]
+  /** The policies of each try, in order; upstream selection runs them in front of the send. */
+  readonly tryPolicies: readonly TryPolicy[]
   readonly handle: Handler
+  /**
+   * Whether this request's body may be needed more than once (a retry, a failover, a keyed
+   * request's fingerprint): such a body is read ahead, up to `retry.maxBodyBytes`.
+   */
+  readonly replaysBody: (request: Request, upstream: Upstream) => boolean
   /** Whether a client address is one of `trustedProxies`. */
   readonly trusted: Trusted
 }
@@ -47,6 +61,10 @@ export interface StateDeps {
   sharedHealth?: SharedHealth
   /** Open WebSockets by client: counted across reloads. */
   tunnelsByClient: TunnelsByClient
+  /** How the runtime's upstream client fails, in the proxy's words (default: it cannot tell). */
+  faultOf?: FaultOf
+  /** Where background work (store rounds, shared health reads) goes: one per proxy, across reloads. */
+  background: BackgroundWork
 }
 
 /**
@@ -63,33 +81,44 @@ export function buildState(config: Config, deps: StateDeps, previous?: ProxyStat
       random: deps.random,
       events: deps.events,
       tunnelsPerTarget: config.limits.webSocketsPerTarget,
+      background: deps.background,
     }
     upstreams.set(name, createUpstream(name, upstream, options, previous?.upstreams.get(name)))
   }
   const policies: Policy[] = [
-    ...(deps.keepsWorkAlive ? [storeWorkKeptAlive(upstreams)] : []),
-    ...(deps.sharedHealth ? [sharedHealthChecks(deps.sharedHealth, deps.events)] : []),
+    backgroundWork(deps.background, backgroundJobs(deps), upstreams, deps.keepsWorkAlive),
     // Only where the runtime can open tunnels: elsewhere an upgrade is refused in the front door.
     ...(deps.webSockets ? [webSocketsPerClient(deps.tunnelsByClient, config.limits.webSocketsPerClient)] : []),
     idempotency(config, deps.store),
     retries(deps.random),
-    upstreamSelection(upstreams),
-    attempts,
   ]
+  const tryPolicies: TryPolicy[] = [tryTimers, streamWatch, breakerVerdict, inFlightLimit, attempts(deps.faultOf ?? unknownFaults)]
+  const replaying = policies.filter((policy) => policy.replaysBody !== undefined)
   return {
     config,
     route: createRouter(config.routes),
     upstreams,
     policies,
-    handle: compose(policies, lastHandler(config, deps)),
+    tryPolicies,
+    handle: compose(policies, upstreamSelection(upstreams, composeTry(tryPolicies, lastHandler(config, deps)))),
+    replaysBody: (request, upstream) => failoverReplaysBody(request, upstream) || replaying.some((policy) => policy.replaysBody!(request, upstream)),
     trusted: trustedBy(config.trustedProxies),
   }
 }
 
-/** What the policy list runs last: a tunnel for a WebSocket upgrade, `forward` for the rest. */
-function lastHandler(config: Config, deps: StateDeps): Handler {
+/**
+ * The background work a request paces: the shared breaker view's reads (its publishes follow
+ * transitions), and shared health reads where checks run elsewhere (Workers).
+ */
+function backgroundJobs(deps: StateDeps): BackgroundJob[] {
+  const storeSync: BackgroundJob = { name: 'store', start: (upstream, now) => upstream.view.refresh(now) }
+  return deps.sharedHealth ? [storeSync, sharedHealthChecks(deps.sharedHealth, deps.events, deps.background)] : [storeSync]
+}
+
+/** What a try runs last: a tunnel for a WebSocket upgrade, `forward` for the rest. */
+function lastHandler(config: Config, deps: StateDeps): TryHandler {
   const send = forward(deps.fetch)
   if (deps.webSockets === undefined) return send
   const open = tunnel(deps.webSockets, config.limits)
-  return (exchange) => (exchange.webSocket ? open(exchange) : send(exchange))
+  return (t) => (t.exchange.webSocket ? open(t) : send(t))
 }

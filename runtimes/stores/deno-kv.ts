@@ -1,5 +1,5 @@
 import { type BreakerRecord, type StateStore, type DoneRecord, type KeyRecord, type KeyStore, keyRecordText } from '../../src/index.ts'
-import { heldFor, type HeldKey, stillHeld, supersedes } from '../../src/stores/rules.ts'
+import { heldFor, type HeldKey, stillHeld, supersedes } from '../../src/runtime.ts'
 
 const PREFIX = ['edge-proxy', 'breaker']
 const KEYS = ['edge-proxy', 'idempotency']

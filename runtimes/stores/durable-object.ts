@@ -1,6 +1,6 @@
 import { DurableObject } from 'cloudflare:workers'
 import type { BreakerRecord, StateStore, DoneRecord, KeyRecord, KeyStore } from '../../src/index.ts'
-import { heldFor, type HeldKey, stillHeld, supersedes } from '../../src/stores/rules.ts'
+import { heldFor, type HeldKey, stillHeld, supersedes } from '../../src/runtime.ts'
 
 /**
  * One object per upstream holds the authoritative breaker records for every isolate worldwide.

@@ -1,7 +1,5 @@
 import { DurableObject } from 'cloudflare:workers'
-import { probe } from '../../src/health/checks.ts'
-import { type HealthCheckConfig, initialHealth, recordCheck, type TargetHealth } from '../../src/upstream/target-health.ts'
-import type { SharedHealth } from '../../src/health/shared.ts'
+import { type HealthCheckConfig, initialHealth, probe, recordCheck, type SharedHealth, type TargetHealth } from '../../src/runtime.ts'
 
 /** What an upstream's checks probe: its targets' URLs and its healthCheck settings. */
 interface HealthPlan {

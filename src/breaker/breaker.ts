@@ -1,5 +1,5 @@
 import type { UpstreamConfig } from '../config/schema.ts'
-import { RollingCounts } from '../resilience/rolling-counts.ts'
+import { RollingCounts } from '../time/rolling-counts.ts'
 
 export type BreakerState = 'closed' | 'open' | 'half-open'
 

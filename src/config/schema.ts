@@ -1,6 +1,6 @@
 import * as v from 'valibot'
 import { STORE_SCHEMAS } from '../stores/kinds.ts'
-import { isAddressOrCidr } from '../forwarding/trust.ts'
+import { isAddressOrCidr } from '../addresses/trust.ts'
 import { about } from './about.ts'
 
 /**

@@ -1,4 +1,4 @@
-import { isLoopback } from '../forwarding/trust.ts'
+import { isLoopback } from '../addresses/trust.ts'
 import { log } from '../log.ts'
 import type { Config } from './schema.ts'
 import { timeoutWarnings } from './validate.ts'

@@ -50,8 +50,26 @@ export interface ProxyEventMap {
   websocket: { requestId: string; upstream: string; target: string } & TunnelSummary
   /** What became of an Idempotency-Key. */
   key: { requestId: string; upstream: string; outcome: KeyOutcome }
+  /**
+   * A round of background work (a store read or publish, a shared health read) failed, the `first`
+   * of a streak or not, or succeeded after a streak of failures (`ok`).
+   */
+  background: BackgroundScope & ({ ok: false; first: boolean; error: unknown } | { ok: true })
   /** An admin credential was refused: a wrong login, a wrong bearer token, a forged or expired session. */
   'admin-auth-failure': { client: string; kind: 'login' | 'bearer' | 'session' }
+}
+
+/** The kinds of work the proxy does beside its requests: what metrics and the log name. */
+export type BackgroundJobName = 'store' | 'shared-health'
+
+/** Who one round of background work was for. */
+export interface BackgroundScope {
+  job: BackgroundJobName
+  /** What the round did: `read` or `publish` for the store, `read` for shared health. */
+  operation: string
+  upstream: string
+  /** The store's kind, for a store round. */
+  store?: string
 }
 
 /** What became of an Idempotency-Key: the first of its request, or a duplicate's answer. */

@@ -1,4 +1,4 @@
-import type { Handler } from '../resilience/types.ts'
+import type { TryHandler } from '../request/try.ts'
 import { targetUrl } from '../routing/target-url.ts'
 import { upstreamRequestHeaders } from './headers.ts'
 import type { UpstreamTls } from '../config/schema.ts'
@@ -10,14 +10,12 @@ import type { UpstreamTls } from '../config/schema.ts'
 export type UpstreamFetch = (input: string, init: RequestInit, tls?: UpstreamTls) => Promise<Response>
 
 /**
- * Sends the exchange to one target and returns the upstream's response as it came. Redirects are
+ * Sends one try of a request to its target and returns the upstream's response as it came. Redirects are
  * never followed (a 3xx goes back to the client), and the upstream sees the time it has left.
  */
-export function forward(upstreamFetch: UpstreamFetch): Handler {
-  return (exchange) => {
-    // Upstream selection chose the target and the attempt its signal and time: forward is last in the list.
-    const target = exchange.target!
-    const { signal, budgetMs } = exchange.try!
+export function forward(upstreamFetch: UpstreamFetch): TryHandler {
+  return (t) => {
+    const { exchange, target, signal, budgetMs } = t
     const headers = upstreamRequestHeaders(exchange.request.headers, exchange.client, exchange.upstream.requestHeaders)
     headers.set('x-request-timeout-ms', String(budgetMs))
     const init: RequestInit & { duplex?: 'half' } = {

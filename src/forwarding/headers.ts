@@ -1,3 +1,4 @@
+import type { ClientInfo } from '../request/client.ts'
 /** Headers that describe one connection, never the message: removed in both directions (RFC 9110 §7.6.1). */
 const HOP_BY_HOP: ReadonlySet<string> = new Set([
   'connection',
@@ -55,26 +56,6 @@ function deleteHopByHop(headers: Headers, also: ReadonlySet<string> = NONE): voi
     if (HOP_BY_HOP.has(name) || also.has(name) || named.includes(name)) doomed.push(name)
   })
   for (const name of doomed) headers.delete(name)
-}
-
-/** What the proxy knows about the client, for X-Forwarded-* and `requestHeaders` variables. */
-export interface ClientInfo {
-  /** The connection's peer. */
-  address: string
-  /** The client behind trusted proxies (see clientBehind): what per-client limits count. */
-  remote: string
-  /**
-   * X-Forwarded-For as every attempt sends it: the client's address, after the chain it sent when
-   * it is a trusted proxy.
-   */
-  forwardedFor: string
-  requestId: string
-  /** The scheme the client used to reach this proxy (its listener's, never the request's say-so). */
-  proto: string
-  /** The request's Host, already checked to be a valid one. */
-  host: string | null
-  /** The client is in `trustedProxies`: its forwarding headers describe the original request. */
-  trusted: boolean
 }
 
 /**

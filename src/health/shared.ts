@@ -1,5 +1,6 @@
 import type { ProxyEvents } from '../events/events.ts'
-import type { Policy } from '../resilience/types.ts'
+import type { BackgroundJob } from '../background/jobs.ts'
+import type { BackgroundWork } from '../background/work.ts'
 import type { Upstream } from '../upstream/upstream.ts'
 import type { HealthCheckConfig, TargetHealth } from '../upstream/target-health.ts'
 
@@ -15,49 +16,50 @@ export interface SharedHealth {
 }
 
 /**
- * A policy that keeps each upstream's targets' health in step with the shared checks: at most once
- * per `min(intervalMs, 1000)` an upstream that has a `healthCheck` reads the results (the first read
- * also starts the checks) without holding the request up; the request after it sees them. A target
- * whose health changed is reported as a `health` event, as the timers' checks report it.
+ * The background job that keeps each upstream's targets' health in step with the shared checks: at
+ * most once per `min(intervalMs, 1000)` a request to an upstream that has a `healthCheck` starts a
+ * read of the results (the first read also starts the checks) without waiting for it; the request
+ * after it sees them. A target whose health changed is reported as a `health` event, as the timers'
+ * checks report it. A read that fails is tried again on the next request.
  */
-export function sharedHealthChecks(shared: SharedHealth, events: ProxyEvents): Policy {
+export function sharedHealthChecks(shared: SharedHealth, events: ProxyEvents, work: BackgroundWork): BackgroundJob {
   // By upstream object: a rebuilt state's upstreams start afresh, old ones are let go.
   const lastRead = new WeakMap<Upstream, number>()
-  const refresh = (upstream: Upstream, keepAlive: (work: Promise<unknown>) => void) => {
-    const check = upstream.config.healthCheck
-    if (check === undefined) return
-    const now = Date.now()
-    const last = lastRead.get(upstream)
-    if (last !== undefined && now - last < Math.min(check.intervalMs, 1000)) return
-    lastRead.set(upstream, now)
-    const started = last === undefined ? shared.watch(upstream.name, { targets: upstream.targets.map((t) => t.url), check }) : Promise.resolve()
-    keepAlive(
-      started
-        .then(() => shared.read(upstream.name))
-        .then((results) => {
-          for (const target of upstream.targets) {
-            const result = results[target.url]
-            if (result === undefined) continue
-            const changed = result.healthy !== target.health.healthy
-            target.health = result
-            if (changed)
-              events.emit('health', {
-                upstream: upstream.name,
-                target: target.url,
-                healthy: result.healthy,
-                status: result.last?.status,
-                error: result.last?.error,
-              })
-          }
+  const applyResults = (upstream: Upstream, results: Record<string, TargetHealth>) => {
+    for (const target of upstream.targets) {
+      const result = results[target.url]
+      if (result === undefined) continue
+      const changed = result.healthy !== target.health.healthy
+      target.health = result
+      if (changed)
+        events.emit('health', {
+          upstream: upstream.name,
+          target: target.url,
+          healthy: result.healthy,
+          status: result.last?.status,
+          error: result.last?.error,
         })
-        .catch(() => lastRead.delete(upstream)), // read again on the next request
-    )
+    }
   }
   return {
-    name: 'shared health checks',
-    wrap: (next) => (exchange) => {
-      refresh(exchange.upstream, exchange.keepAlive)
-      return next(exchange)
+    name: 'shared-health',
+    start(upstream, now) {
+      const check = upstream.config.healthCheck
+      if (check === undefined) return
+      const last = lastRead.get(upstream)
+      if (last !== undefined && now - last < Math.min(check.intervalMs, 1000)) return
+      lastRead.set(upstream, now)
+      const started = last === undefined ? shared.watch(upstream.name, { targets: upstream.targets.map((t) => t.url), check }) : Promise.resolve()
+      const round = started
+        .then(() => shared.read(upstream.name))
+        .then(
+          (results) => applyResults(upstream, results),
+          (error: unknown) => {
+            lastRead.delete(upstream) // read again on the next request
+            throw error
+          },
+        )
+      work.track({ job: 'shared-health', operation: 'read', upstream: upstream.name }, round)
     },
   }
 }

@@ -1,5 +1,5 @@
 import { parse } from 'hono/utils/cookie'
-import type { Exchange } from '../resilience/types.ts'
+import type { Exchange } from '../request/exchange.ts'
 
 /** SHA-256 over method, path and body: the same key with a different request is a client bug. */
 export async function fingerprintOf(exchange: Exchange): Promise<string> {

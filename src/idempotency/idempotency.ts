@@ -1,10 +1,11 @@
 import { errorResponse, ProxyError } from '../errors/proxy-error.ts'
 import { fingerprintOf, scopeOf } from './fingerprint.ts'
+import { idempotencyKeyOf } from './key.ts'
 import { keepOnce, replayOf } from './stored-response.ts'
 import { log, describeError } from '../log.ts'
 import type { KeyRecord, KeyStore, StoredResponse } from '../stores/types.ts'
 import { mayHaveReachedUpstream } from '../resilience/reach.ts'
-import type { Exchange, Handler, Policy } from '../resilience/types.ts'
+import type { Exchange, Handler, Policy } from '../request/exchange.ts'
 import type { Config } from '../config/schema.ts'
 import { ConfigError } from '../config/issues.ts'
 import { keyClaimsIssue } from '../config/validate.ts'
@@ -40,9 +41,6 @@ export function idempotency(config: Config, store: StateStore): Policy {
     replaysBody: (request, upstream) => keyed(request, upstream),
   }
 }
-
-/** The request's Idempotency-Key header, whether or not the proxy honours keys for its upstream. */
-export const idempotencyKeyOf = (request: Request): string | null => request.headers.get('idempotency-key')
 
 /** A keyed request: its upstream honours Idempotency-Keys and the request carries one. */
 export const keyed = (request: Request, upstream: Upstream): boolean =>

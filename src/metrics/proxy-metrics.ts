@@ -47,6 +47,11 @@ export function proxyMetrics(events: ProxyEvents, upstreams: () => Iterable<Upst
   ])
   const bytesOut = new Counter('edge_proxy_response_bytes_total', 'Response body bytes sent, by upstream.', ['upstream'])
   const authFailures = new Counter('edge_proxy_admin_auth_failures_total', 'Admin credentials refused, by kind (login, bearer, session).', ['kind'])
+  const backgroundFailures = new Counter(
+    'edge_proxy_background_failures_total',
+    'Rounds of background work that failed (a store read or publish, a shared health read), by job and operation.',
+    ['job', 'operation'],
+  )
 
   events.on('request', (e) => {
     const upstream = e.upstream ?? 'none'
@@ -66,11 +71,29 @@ export function proxyMetrics(events: ProxyEvents, upstreams: () => Iterable<Upst
   events.on('health', (e) => health.inc([e.upstream, e.target, String(e.healthy)]))
   events.on('key', (e) => keys.inc([e.upstream, e.outcome]))
   events.on('admin-auth-failure', (e) => authFailures.inc([e.kind]))
+  events.on('background', (e) => {
+    if (!e.ok) backgroundFailures.inc([e.job, e.operation])
+  })
 
   /** One sample per target of every upstream. */
   const perTarget = (value: (t: Upstream['targets'][number]) => number) =>
     [...upstreams()].flatMap((u) => u.targets.map((t): [string[], number] => [[u.name, t.url], value(t)]))
-  const counted = [requests, duration, tries, triesTotal, retries, refused, transitions, health, keys, rejected, bytesIn, bytesOut, authFailures]
+  const counted = [
+    requests,
+    duration,
+    tries,
+    triesTotal,
+    retries,
+    refused,
+    transitions,
+    health,
+    keys,
+    rejected,
+    bytesIn,
+    bytesOut,
+    authFailures,
+    backgroundFailures,
+  ]
   return () =>
     `${[
       ...counted.map((metric) => metric.render()),

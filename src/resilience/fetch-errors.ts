@@ -1,15 +1,18 @@
-import { ProxyError, type ProxyStatusError } from '../errors/proxy-error.ts'
+import { ProxyError } from '../errors/proxy-error.ts'
+import type { CallFaultKind, FaultOf } from '../request/fault-of.ts'
 import type { Target } from '../upstream/target.ts'
-import { AbortCause } from './abort-reasons.ts'
-import { BodyBrokeOff, BodyTooLarge } from '../forwarding/request-body.ts'
-import { HandshakeFailed } from '../websocket/types.ts'
+import { AbortCause } from '../request/abort-reasons.ts'
+import { BodyBrokeOff, BodyTooLarge } from '../request/body.ts'
+import { ConnectFailed, HandshakeFailed } from '../websocket/types.ts'
 
 /**
- * Turns what a failed attempt threw into the proxy's error. Connection refused, a connect that timed
- * out (undici, on Deno) and DNS failures happened before anything was sent; a reset or timeout may have reached the upstream, and says
- * so (`requestSent`), because re-sending could run the request twice.
+ * Turns what a failed try threw into the proxy's error: the proxy's own reasons first (the signal's
+ * abort reason, a body too large or broken off, a refused handshake), then what the runtime says its
+ * call's failure was (`faultOf`: connection refused, a connect that timed out, DNS, TLS, all before
+ * anything was sent). Anything else may have reached the upstream, and says so (`requestSent`),
+ * because re-sending could run the request twice.
  */
-export function attemptError(error: unknown, signal: AbortSignal, target: Target): ProxyError {
+export function attemptError(error: unknown, signal: AbortSignal, target: Target, faultOf: FaultOf): ProxyError {
   const reason: unknown = signal.aborted ? signal.reason : error
   if (reason instanceof ProxyError) return reason // the proxy's own verdict (a bad path, a client that cannot be upgraded)
   if (reason instanceof AbortCause) {
@@ -27,60 +30,34 @@ export function attemptError(error: unknown, signal: AbortSignal, target: Target
       cause: error,
     })
   }
-  const code = errorCode(error)
-  /** The connection failed: the runtime's own error stays the cause, for the log. */
-  const unreachable = (message: string, kind: ProxyStatusError, requestSent: boolean) =>
-    new ProxyError('UPSTREAM_UNREACHABLE', message, { fault: { error: kind, nextHop: target.hop, requestSent }, cause: error })
-  if (code === 'ECONNREFUSED' || code === 'ConnectionRefused') {
-    return unreachable(`upstream ${target.hop} refused the connection`, 'connection_refused', false)
+  if (reason instanceof ConnectFailed) {
+    return new ProxyError('UPSTREAM_UNREACHABLE', MESSAGES.connection_refused(target.hop, undefined), {
+      fault: { error: 'connection_refused', nextHop: target.hop, requestSent: false },
+      cause: error,
+    })
   }
-  if (code === 'UND_ERR_CONNECT_TIMEOUT') {
-    return unreachable(`connecting to upstream ${target.hop} timed out`, 'connection_timeout', false)
-  }
-  if (code !== undefined && CERTIFICATE_ERRORS.has(code)) {
-    return unreachable(`the certificate of upstream ${target.hop} is not trusted (${code})`, 'tls_certificate_error', false)
-  }
-  if (code?.startsWith('ERR_SSL_')) {
-    return unreachable(`the TLS handshake with upstream ${target.hop} failed (${code})`, 'tls_protocol_error', false)
-  }
-  if (code === 'ENOTFOUND' || code === 'EAI_AGAIN') {
-    return unreachable(`upstream ${target.hop} could not be resolved`, 'destination_unavailable', false)
-  }
-  return unreachable(`connection to upstream ${target.hop} failed`, 'connection_terminated', true)
+  const fault = faultOf(error)
+  const kind = fault?.kind ?? 'connection_terminated'
+  return new ProxyError('UPSTREAM_UNREACHABLE', MESSAGES[kind](target.hop, fault?.detail), {
+    fault: { error: kind, nextHop: target.hop, requestSent: fault === undefined },
+    cause: error, // the runtime's own error stays the cause, for the log
+  })
 }
 
-/**
- * The certificate checks that fail a TLS handshake (node:tls's codes; Bun's fetch and undici on Deno
- * use them): before the handshake completes nothing of the request is sent.
- */
-const CERTIFICATE_ERRORS: ReadonlySet<string> = new Set([
-  'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'UNABLE_TO_GET_ISSUER_CERT',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY',
-  'SELF_SIGNED_CERT_IN_CHAIN',
-  'DEPTH_ZERO_SELF_SIGNED_CERT',
-  'CERT_HAS_EXPIRED',
-  'CERT_NOT_YET_VALID',
-  'CERT_UNTRUSTED',
-  'CERT_REJECTED',
-  'CERT_SIGNATURE_FAILURE',
-  'HOSTNAME_MISMATCH',
-  'ERR_TLS_CERT_ALTNAME_INVALID',
-])
-
-/** The system error code of a fetch failure, wherever the runtime put it (the error or its cause). */
-function errorCode(error: unknown): string | undefined {
-  const withCode = findInChain(error, (e) => typeof (e as { code?: unknown }).code === 'string')
-  return (withCode as { code: string } | undefined)?.code
+/** What the proxy's error says of each kind of failed call. */
+const MESSAGES: Record<CallFaultKind | 'connection_terminated', (hop: string, detail: string | undefined) => string> = {
+  connection_refused: (hop) => `upstream ${hop} refused the connection`,
+  connection_timeout: (hop) => `connecting to upstream ${hop} timed out`,
+  destination_unavailable: (hop) => `upstream ${hop} could not be resolved`,
+  tls_certificate_error: (hop, detail) => `the certificate of upstream ${hop} is not trusted (${detail})`,
+  tls_protocol_error: (hop, detail) => `the TLS handshake with upstream ${hop} failed (${detail})`,
+  connection_terminated: (hop) => `connection to upstream ${hop} failed`,
 }
 
-/** Whether `test` holds for the error or one of its causes. */
-const inChain = (error: unknown, test: (e: object) => boolean): boolean => findInChain(error, test) !== undefined
-
-/** The error or the first of its causes for which `test` holds (four deep: runtimes wrap at most so). */
-function findInChain(error: unknown, test: (e: object) => boolean): object | undefined {
+/** Whether `test` holds for the error or one of its causes (four deep: runtimes wrap at most so). */
+function inChain(error: unknown, test: (e: object) => boolean): boolean {
   for (let e = error, depth = 0; e && typeof e === 'object' && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
-    if (test(e)) return e
+    if (test(e)) return true
   }
-  return undefined
+  return false
 }

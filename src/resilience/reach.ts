@@ -1,5 +1,5 @@
 import { ProxyError } from '../errors/proxy-error.ts'
-import type { Exchange } from './types.ts'
+import type { Exchange } from '../request/exchange.ts'
 
 /**
  * Whether a request may have reached an upstream: the one question the deploy-twice rule asks

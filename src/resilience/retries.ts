@@ -1,10 +1,10 @@
 import { ProxyError } from '../errors/proxy-error.ts'
-import { replayable } from '../forwarding/request-body.ts'
-import { backoffMs } from './backoff.ts'
-import { wait } from './timers.ts'
-import { idempotencyKeyOf } from '../idempotency/idempotency.ts'
+import { replayable } from '../request/body.ts'
+import { backoffMs } from '../time/backoff.ts'
+import { wait } from '../time/timers.ts'
+import { idempotencyKeyOf } from '../idempotency/key.ts'
 import { coverEveryTry, mayHaveReachedUpstream } from './reach.ts'
-import type { Exchange, Handler, Policy } from './types.ts'
+import type { Exchange, Handler, Policy } from '../request/exchange.ts'
 
 /** Methods whose repeat has the effect of one request (RFC 9110 §9.2.2). */
 const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE'])

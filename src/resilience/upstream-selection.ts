@@ -1,9 +1,10 @@
 import { ProxyError } from '../errors/proxy-error.ts'
-import { replayable } from '../forwarding/request-body.ts'
+import { replayable } from '../request/body.ts'
 import type { Target } from '../upstream/target.ts'
 import type { Upstream } from '../upstream/upstream.ts'
 import { nothingSent } from './reach.ts'
-import type { Handler, Policy } from './types.ts'
+import type { Handler } from '../request/exchange.ts'
+import { Try, type TryHandler } from '../request/try.ts'
 
 /**
  * Serves an exchange from its upstream: the balancer picks among targets whose breaker admits and
@@ -12,23 +13,13 @@ import type { Handler, Policy } from './types.ts'
  * target can take it, the `fallback` upstream does (marked `x-proxy-fallback`), else the error says
  * why: BREAKER_OPEN with Retry-After, TARGET_SATURATED, or the last attempt's own error.
  */
-export function upstreamSelection(upstreams: ReadonlyMap<string, Upstream>): Policy {
-  return {
-    name: 'upstream selection',
-    wrap: (attempt) => serveUpstream(attempt, upstreams),
-    // A try that sent nothing moves on to another target: the body goes again.
-    replaysBody: (_, upstream) => upstream.targets.length > 1,
-  }
-}
-
-function serveUpstream(attempt: Handler, upstreams: ReadonlyMap<string, Upstream>): Handler {
+export function upstreamSelection(upstreams: ReadonlyMap<string, Upstream>, handleTry: TryHandler): Handler {
   const serve: Handler = async (exchange) => {
     const { upstream } = exchange
     const context = { clientAddress: exchange.client.address }
     const unreached: Target[] = []
     let lastError: ProxyError | undefined
     let waited = false
-    upstream.view.refresh(Date.now())
     for (;;) {
       const now = Date.now()
       /** Healthy, its breaker lets a request through, and this pass has not failed to reach it. */
@@ -37,10 +28,14 @@ function serveUpstream(attempt: Handler, upstreams: ReadonlyMap<string, Upstream
       // A retry goes to a target this request has not tried, when there is one.
       const target = upstream.balancer.pick((t) => free(t) && !exchange.tried.includes(t), context) ?? upstream.balancer.pick(free, context)
       if (target !== undefined) {
+        // Each try a value of its own (see try.ts), ended here when it fails: its policies give back what they hold.
+        const t = new Try(exchange, target)
         try {
-          exchange.target = target
-          return await attempt(exchange)
+          const response = await handleTry(t)
+          exchange.record.answer = t.record
+          return response
         } catch (error) {
+          t.end()
           if (!(error instanceof ProxyError) || !nothingSent(error) || !replayable(exchange.body)) throw error
           unreached.push(target)
           lastError = error
@@ -60,6 +55,9 @@ function serveUpstream(attempt: Handler, upstreams: ReadonlyMap<string, Upstream
   }
   return serve
 }
+
+/** A try may send the body again when the upstream has another target to fail over to. */
+export const failoverReplaysBody = (_: Request, upstream: Upstream): boolean => upstream.targets.length > 1
 
 /** Marks a response the fallback served; a fallback's own fallback keeps the innermost name. */
 function viaFallback(response: Response, name: string): Response {

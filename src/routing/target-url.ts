@@ -1,10 +1,11 @@
 import { ProxyError } from '../errors/proxy-error.ts'
 
 /**
- * The upstream URL: the target's origin followed by the request's path and query, by string
- * concatenation. The path comes from a parsed URL, so it starts with `/` and dot segments are gone;
- * appended to an origin, a leading `/` can only ever start the path, so nothing in the request
- * (`//host`, absolute-form URIs, `..`, encoded slashes, Host) can name another host.
+ * The upstream URL: the target's origin followed by the upstream path (the request's canonical path,
+ * less a stripped prefix, and its query), by string concatenation. The canonical path is made once
+ * from the raw request target (request-target.ts, ADR 12): it starts with `/`, its dot segments and
+ * `//` are resolved, so appended to an origin it can only ever start the path, and nothing in the
+ * request (`//host`, absolute-form URIs, `..`, encoded slashes, Host) can name another host.
  */
 export function targetUrl(origin: string, path: string): string {
   if (path.charCodeAt(0) !== 47 /* / */) throw new ProxyError('BAD_REQUEST', 'request path must start with /')

@@ -1,10 +1,9 @@
 import { ConfigError, type ConfigIssue } from '../config/issues.ts'
 import type { Config } from '../config/schema.ts'
-import { describeError, log } from '../log.ts'
 import { type RuntimeName, storeKind, storeTypesOn } from './kinds.ts'
 import { MemoryStore } from './memory.ts'
 import type { StateStore } from './types.ts'
-import { UnreachableStore } from './unreachable.ts'
+import { storeUnreachable, UnreachableStore } from './unreachable.ts'
 
 export type StoreConfig = Config['store']
 
@@ -24,7 +23,7 @@ export async function openStore(store: StoreConfig, runtime: RuntimeName, opener
   try {
     return await open(store)
   } catch (error) {
-    log('error', 'store_unreachable', { store: store.type, note: 'using the local view', ...describeError(error) })
+    storeUnreachable(store.type, error)
     return new UnreachableStore(store.type, error)
   }
 }

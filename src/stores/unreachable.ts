@@ -1,4 +1,13 @@
+import { describeError, log } from '../log.ts'
 import type { StateStore, KeyStore } from './types.ts'
+
+/**
+ * The one writer of the `store_unreachable` line: a store that could not be opened, or stopped
+ * answering (the first failure of a streak; `store_recovered` ends it). The instance serves on.
+ */
+export function storeUnreachable(store: string, error: unknown, fields: { upstream?: string; note?: string } = {}): void {
+  log('error', 'store_unreachable', { store, ...fields, note: fields.note ?? 'using the local view', ...describeError(error) })
+}
 
 /**
  * Stands in for a store that could not be opened: every call fails with the reason, so the instance

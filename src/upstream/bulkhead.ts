@@ -1,4 +1,4 @@
-import { wait } from '../resilience/timers.ts'
+import { wait } from '../time/timers.ts'
 import type { Target } from './target.ts'
 
 /**
@@ -6,13 +6,20 @@ import type { Target } from './target.ts'
  * one slow target cannot take every slot; requests wait for a slot when every target is full, and
  * a target finishing a request wakes the longest-waiting one, which then picks again. WebSocket
  * tunnels have slots of their own (`tunnelsPerTarget`), so open tunnels never starve plain
- * requests; a tunnel does not wait for one. The rule lives here alone: the request path asks
- * `hasRoom`, and an attempt `enter`s and `leave`s.
+ * requests; a tunnel does not wait for one. The rule lives here alone: upstream selection asks
+ * `hasRoom` and waits, and a try's in-flight limit (tries/in-flight-limit.ts) `enter`s and `leave`s.
  */
 export class Bulkhead {
   private readonly waiters = new Set<() => void>()
 
-  constructor(private readonly tunnelsPerTarget = Number.POSITIVE_INFINITY) {}
+  /**
+   * @param limitOf a target's in-flight limit, read on every check: its configured `maxInFlight` by
+   *   default, and the one place an adaptive limit (one that learns from latency) replaces it.
+   */
+  constructor(
+    private readonly tunnelsPerTarget = Number.POSITIVE_INFINITY,
+    private readonly limitOf: (target: Target) => number = configuredLimit,
+  ) {}
 
   /** Requests waiting now. */
   get waiting(): number {
@@ -21,7 +28,7 @@ export class Bulkhead {
 
   /** Whether `target` can take one more request now (one more tunnel, for a WebSocket). */
   hasRoom(target: Target, webSocket = false): boolean {
-    return webSocket ? target.tunnels < this.tunnelsPerTarget : target.inFlight < target.maxInFlight
+    return webSocket ? target.tunnels < this.tunnelsPerTarget : target.inFlight < this.limitOf(target)
   }
 
   /** A request starts on `target` (its in-flight count is also the balancers' measure of load), or a tunnel opens. */
@@ -56,3 +63,6 @@ export class Bulkhead {
     return how === 'woken'
   }
 }
+
+/** The in-flight limit a target was configured with (`maxInFlight`; Infinity when unset). */
+export const configuredLimit = (target: Target): number => target.maxInFlight

@@ -3,8 +3,9 @@ import { BALANCERS, type Balancer } from '../balancers/index.ts'
 import { Breaker } from '../breaker/breaker.ts'
 import { SharedView } from '../breaker/shared-view.ts'
 import type { ProxyEvents } from '../events/events.ts'
+import type { BackgroundWork } from '../background/work.ts'
 import type { StateStore, KeyStore } from '../stores/types.ts'
-import { RetryBudget } from '../resilience/retry-budget.ts'
+import { RetryBudget } from './retry-budget.ts'
 import { Bulkhead } from './bulkhead.ts'
 import { createTarget, type Target } from './target.ts'
 
@@ -30,6 +31,8 @@ export interface UpstreamOptions {
   syncMs: number
   random: () => number
   events: ProxyEvents
+  /** Where the store rounds of the upstream's shared view go. */
+  background: BackgroundWork
 }
 
 /**
@@ -51,7 +54,8 @@ export function createUpstream(name: string, config: UpstreamConfig, options: Up
     }
     return target
   })
-  const view = new SharedView(options.store, name, targets, options.syncMs)
+  const scope = { job: 'store', upstream: name, store: options.store.kind } as const
+  const view = new SharedView(options.store, name, targets, options.syncMs, (operation, round) => options.background.track({ ...scope, operation }, round))
   return {
     name,
     config,

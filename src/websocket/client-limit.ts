@@ -1,6 +1,6 @@
 import { ProxyError } from '../errors/proxy-error.ts'
-import { clientKey } from '../forwarding/trust.ts'
-import type { Policy } from '../resilience/types.ts'
+import { clientKey } from '../addresses/trust.ts'
+import type { Policy } from '../request/exchange.ts'
 
 /** Open WebSockets by client key: kept across reloads, an entry gone once its count is 0. */
 export class TunnelsByClient {
@@ -48,7 +48,7 @@ export function webSocketsPerClient(tunnels: TunnelsByClient, limit: number): Po
       }
       return next(exchange).then(
         (response) => {
-          const { tunnel } = exchange.record
+          const tunnel = exchange.record.answer?.tunnel
           if (tunnel === undefined) tunnels.give(key)
           else void tunnel.closed.then(() => tunnels.give(key))
           return response

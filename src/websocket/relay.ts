@@ -1,4 +1,4 @@
-import { watchStream, type StreamLimit } from '../resilience/stream-timeouts.ts'
+import { watchStream, type StreamLimit } from '../time/stream-timeouts.ts'
 import { GOING_AWAY, type ClientLink, type Message, type OpenTunnel, type SocketEnd, type SocketEvents } from './types.ts'
 
 /** Which side ended a tunnel: one of the peers, or the proxy (a limit, a full buffer, a drain). */

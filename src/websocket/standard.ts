@@ -1,6 +1,6 @@
 import type { UpstreamTls } from '../config/schema.ts'
 import { ProxyError } from '../errors/proxy-error.ts'
-import { ConnectFailed, HandshakeFailed, type ConnectUpstream, type Message, type SocketEnd, type SocketEvents } from './types.ts'
+import { HandshakeFailed, type ConnectUpstream, type Message, type SocketEnd, type SocketEvents } from './types.ts'
 
 /**
  * Drives `events` from a standard WebSocket (Deno's upgraded socket, Workers' pair, any upstream
@@ -33,13 +33,25 @@ function closeWebSocket(socket: WebSocket, code: number | undefined, reason: str
 export const webSocketUrl = (url: string): string => url.replace(/^http/, 'ws')
 
 /**
+ * What a runtime's WebSocket `error` event message says failed: a refused handshake (HandshakeFailed,
+ * with the status when the message names it) or a connection never made (ConnectFailed). Only the
+ * runtime knows its own words (runtimes/call-faults.ts); by default every failure is a refused handshake.
+ */
+export type HandshakeErrorOf = (message: string) => Error
+
+const refusedHandshake: HandshakeErrorOf = (message) => new HandshakeFailed(message)
+
+/**
  * Opens an upstream WebSocket with the constructor Bun and Deno give, which takes the request's
  * headers (`new WebSocket(url, { protocols, headers })`; the standard one takes no headers). It
  * tells a connection that failed (nothing sent) from a handshake the upstream refused by the
- * runtime's message: it is all the standard error event carries. `tlsOptions` gives the
+ * runtime's message (`errorOf`): it is all the standard error event carries. `tlsOptions` gives the
  * constructor's options for an upstream's `tls` (Bun takes `{ tls }`; Deno has none).
  */
-export function connectWithHeaders(tlsOptions: (tls: UpstreamTls) => Record<string, unknown> = () => ({})): ConnectUpstream {
+export function connectWithHeaders(
+  tlsOptions: (tls: UpstreamTls) => Record<string, unknown> = () => ({}),
+  errorOf: HandshakeErrorOf = refusedHandshake,
+): ConnectUpstream {
   return (url, { protocols, headers, signal, tls }) =>
     new Promise((resolve, reject) => {
       if (signal.aborted) return reject(signal.reason)
@@ -59,7 +71,7 @@ export function connectWithHeaders(tlsOptions: (tls: UpstreamTls) => Record<stri
       }
       signal.addEventListener('abort', cancel, { once: true })
       socket.addEventListener('error', (event) => {
-        failure ??= handshakeError((event as ErrorEvent).message ?? '')
+        failure ??= errorOf((event as ErrorEvent).message ?? '')
       })
       socket.addEventListener('open', () => {
         signal.removeEventListener('abort', cancel)
@@ -70,15 +82,4 @@ export function connectWithHeaders(tlsOptions: (tls: UpstreamTls) => Record<stri
         reject(failure ?? new HandshakeFailed('the upstream closed during the handshake'))
       })
     })
-}
-
-/**
- * A refused handshake: Bun says `Expected 101 status code: 503`, Deno `Invalid status code: 503`.
- * A failed connection: Bun says `Failed to connect`, Deno `tcp connect error`.
- */
-function handshakeError(message: string): Error {
-  const status = /status code:? (\d{3})/i.exec(message)
-  if (status !== null) return new HandshakeFailed(message, Number(status[1]))
-  if (/connect|dns|resolve|refused/i.test(message)) return new ConnectFailed(message)
-  return new HandshakeFailed(message)
 }

@@ -1,7 +1,7 @@
 import { ProxyError } from '../errors/proxy-error.ts'
 import { upstreamRequestHeaders } from '../forwarding/headers.ts'
 import { targetUrl } from '../routing/target-url.ts'
-import type { Handler } from '../resilience/types.ts'
+import type { TryHandler } from '../request/try.ts'
 import { offeredProtocols } from './handshake.ts'
 import { relay } from './relay.ts'
 import { linkWebSocket } from './standard.ts'
@@ -13,17 +13,17 @@ const HANDSHAKE = ['sec-websocket-key', 'sec-websocket-version', 'sec-websocket-
 
 /**
  * The last handler for a WebSocket upgrade, where `forward` is for the rest: opens a WebSocket to
- * the chosen target with the client's headers (less hop-by-hop and the handshake's own, plus
+ * the try's target with the client's headers (less hop-by-hop and the handshake's own, plus
  * X-Forwarded-* and x-request-id) and offered subprotocols; only once the upstream has accepted is
  * the client accepted, with the upstream's subprotocol, so a refused handshake fails over like any
  * failed try. Then the two are relayed (see relay.ts) and the tunnel is held in `support.open` until
  * it closes, at the latest after `webSocketLifetimeMs` (or `streamTimeoutMs`, when sooner) however
- * busy: pings keep a tunnel from idling, never alive for ever. The attempt keeps one of the target's
- * tunnel slots until then.
+ * busy: pings keep a tunnel from idling, never alive for ever. The try lasts until then, and keeps
+ * one of the target's tunnel slots.
  */
-export function tunnel(support: WebSocketSupport, limits: Config['limits']): Handler {
-  return async (exchange) => {
-    const target = exchange.target!
+export function tunnel(support: WebSocketSupport, limits: Config['limits']): TryHandler {
+  return async (t) => {
+    const { exchange, target } = t
     const { request, client, upstream } = exchange
     const protocols = offeredProtocols(request.headers)! // checked in the front door
     const headers = upstreamRequestHeaders(new Headers(request.headers), client, upstream.requestHeaders)
@@ -31,7 +31,7 @@ export function tunnel(support: WebSocketSupport, limits: Config['limits']): Han
     const { socket, protocol } = await support.connect(targetUrl(target.url, exchange.path), {
       protocols,
       headers,
-      signal: exchange.try!.signal,
+      signal: t.signal,
       tls: upstream.config.tls,
     })
     const { idleTimeoutMs, streamTimeoutMs } = upstream.config
@@ -62,11 +62,11 @@ export function tunnel(support: WebSocketSupport, limits: Config['limits']): Han
     try {
       accepted = support.accept(request, { protocol, headers: answer }, link)
     } catch (error) {
-      // The client's side failed, not the target's: the attempt releases its permit uncounted.
+      // The client's side failed, not the target's: the breaker gets its permit back uncounted.
       tunnel.close(1011, 'the client could not be upgraded')
       throw new ProxyError('BAD_REQUEST', 'the WebSocket handshake could not be completed', { cause: error })
     }
-    exchange.record.tunnel = tunnel
+    t.record.tunnel = tunnel
     return accepted
   }
 }

@@ -1,5 +1,6 @@
 /** A proxy app whose upstream calls are answered by a script instead of the network: unit tests of the request path. */
 import { createProxy, parseConfig, type ConfigInput, type ProxyOptions, type UpstreamFetch } from '../../src/index.ts'
+import { codeFault } from '../../runtimes/call-faults.ts'
 
 /** What the scripted upstream fetch saw: the target origin and method of each call. */
 export interface Call {
@@ -49,5 +50,5 @@ export function scripted(
     ...rest,
   })
   // Backoffs draw 0.99 of their range: the longest wait each step allows. The client is local (admin answers it).
-  return { app: createProxy(config, { clientAddress: () => '127.0.0.1', ...options, fetch, random: () => 0.99 }), calls }
+  return { app: createProxy(config, { clientAddress: () => '127.0.0.1', faultOf: codeFault, ...options, fetch, random: () => 0.99 }), calls }
 }

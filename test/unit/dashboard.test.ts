@@ -6,6 +6,8 @@ import type { TargetHealth } from '../../src/upstream/target-health.ts'
 import { MemoryStore, parseConfig } from '../../src/index.ts'
 import { createUpstream, type Upstream } from '../../src/upstream/upstream.ts'
 import { deferred } from '../support/wait.ts'
+import { BackgroundWork } from '../../src/background/work.ts'
+import { backgroundWork } from '../../src/background/jobs.ts'
 
 const T = 'http://127.0.0.1:9001'
 const tryEvent = (latencyMs: number, outcome: { status?: number; code?: string }): ProxyEventMap['try'] => ({
@@ -60,7 +62,13 @@ describe('dashboard stats', () => {
 /** An upstream `api` with the one target T (and `upstream`'s settings). */
 function upstreamOf(upstream: object = {}): Upstream {
   const config = parseConfig({ upstreams: { api: { targets: [{ url: T }], ...upstream } }, routes: [{ pathPrefix: '/', upstream: 'api' }] })
-  return createUpstream('api', config.upstreams.api!, { store: new MemoryStore(), syncMs: 1000, random: Math.random, events: new ProxyEvents() })
+  return createUpstream('api', config.upstreams.api!, {
+    store: new MemoryStore(),
+    syncMs: 1000,
+    random: Math.random,
+    events: new ProxyEvents(),
+    background: new BackgroundWork(new ProxyEvents()),
+  })
 }
 
 describe('health checks run elsewhere (Workers: a Durable Object)', () => {
@@ -83,7 +91,8 @@ describe('health checks run elsewhere (Workers: a Durable Object)', () => {
     const events = new ProxyEvents()
     const health: ProxyEventMap['health'][] = []
     events.on('health', (e) => health.push(e))
-    const policy = sharedHealthChecks(shared, events)
+    const work = new BackgroundWork(events)
+    const policy = backgroundWork(work, [sharedHealthChecks(shared, events, work)], new Map(), true)
     const upstream = upstreamOf({ healthCheck: check })
     const kept: Promise<unknown>[] = []
     const exchange = { upstream, keepAlive: (work: Promise<unknown>) => void kept.push(work) } as never

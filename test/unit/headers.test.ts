@@ -1,4 +1,4 @@
-import { plainAddress } from '../../src/forwarding/trust.ts'
+import { plainAddress } from '../../src/addresses/trust.ts'
 import { describe, expect, test } from 'bun:test'
 import { clientResponseHeaders, upstreamRequestHeaders } from '../../src/forwarding/headers.ts'
 import { requestIdOf } from '../../src/forwarding/request-id.ts'

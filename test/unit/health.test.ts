@@ -5,6 +5,7 @@ import { createProxyControl, MemoryStore, parseConfig, ProxyEvents, type Upstrea
 import { buildState } from '../../src/state.ts'
 import { TunnelsByClient } from '../../src/websocket/client-limit.ts'
 import { deferred, microtasksRun } from '../support/wait.ts'
+import { BackgroundWork } from '../../src/background/work.ts'
 
 const check = { path: '/healthz', intervalMs: 1000, timeoutMs: 500, healthyThreshold: 2, unhealthyThreshold: 3, headers: {} }
 const result = (ok: boolean) => ({ at: 0, ok, latencyMs: 1 })
@@ -52,7 +53,15 @@ describe('a health check', () => {
         upstreams: { api: { targets: [{ url: 'http://127.0.0.1:9001' }], healthCheck: { ...check, intervalMs: 100, unhealthyThreshold: 1 } } },
         routes: [{ pathPrefix: '/', upstream: 'api' }],
       }),
-      { store: new MemoryStore(), random: () => 0, events, fetch, keepsWorkAlive: false, tunnelsByClient: new TunnelsByClient() },
+      {
+        store: new MemoryStore(),
+        random: () => 0,
+        events,
+        fetch,
+        keepsWorkAlive: false,
+        tunnelsByClient: new TunnelsByClient(),
+        background: new BackgroundWork(events),
+      },
     )
     const stop = startHealthChecks(state.upstreams.values(), fetch, events, () => 0)
     await started.promise // random 0: the first probe goes at once

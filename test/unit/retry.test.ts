@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'bun:test'
-import { backoffMs } from '../../src/resilience/backoff.ts'
-import { MIN_RETRIES, RetryBudget } from '../../src/resilience/retry-budget.ts'
+import { backoffMs } from '../../src/time/backoff.ts'
+import { MIN_RETRIES, RetryBudget } from '../../src/upstream/retry-budget.ts'
 import { refused, reset, scripted } from '../support/scripted.ts'
 
 describe('retry rules', () => {

@@ -2,6 +2,7 @@ import { describe, expect, test } from 'bun:test'
 import { parseConfig, ProxyEvents, MemoryStore } from '../../src/index.ts'
 import { buildState, type StateDeps } from '../../src/state.ts'
 import { TunnelsByClient } from '../../src/websocket/client-limit.ts'
+import { BackgroundWork } from '../../src/background/work.ts'
 
 const configWith = (urls: string[], failureThreshold = 1) =>
   parseConfig({ upstreams: { api: { targets: urls.map((url) => ({ url })), breaker: { failureThreshold } } }, routes: [{ pathPrefix: '/', upstream: 'api' }] })
@@ -13,6 +14,7 @@ const deps = (): StateDeps => ({
   fetch: () => Promise.reject(new Error('unused')),
   keepsWorkAlive: false,
   tunnelsByClient: new TunnelsByClient(),
+  background: new BackgroundWork(new ProxyEvents()),
 })
 
 describe('proxy state', () => {

@@ -1,5 +1,5 @@
 import { expect, test } from 'bun:test'
-import { type StreamLimit, watchStream } from '../../src/resilience/stream-timeouts.ts'
+import { type StreamLimit, watchStream } from '../../src/time/stream-timeouts.ts'
 
 // Time passing is the behaviour under test here: the waits are the limits themselves, with wide margins.
 test('idle: chunks keep a stream alive past its idle limit; silence ends it', async () => {

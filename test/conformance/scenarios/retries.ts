@@ -1,7 +1,7 @@
 import { expect } from 'bun:test'
 import { deferred } from '../../support/wait.ts'
 import { oneUpstream, proxyError, type Scenario, type ScenarioContext } from '../context.ts'
-import { MIN_RETRIES } from '../../../src/resilience/retry-budget.ts'
+import { MIN_RETRIES } from '../../../src/upstream/retry-budget.ts'
 
 /** A deploy service: each POST /deploy takes `ms`, then counts one deployment. `done` resolves after the first. */
 function deployOrigin(ctx: ScenarioContext, ms: number) {

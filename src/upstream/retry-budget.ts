@@ -1,4 +1,4 @@
-import { RollingCounts } from './rolling-counts.ts'
+import { RollingCounts } from '../time/rolling-counts.ts'
 
 /**
  * How many retries an upstream may take, as Envoy and Finagle budget them: over the last `windowMs`,

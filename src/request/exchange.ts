@@ -1,9 +1,9 @@
-import type { RequestBody } from '../forwarding/request-body.ts'
-import type { ClientInfo } from '../forwarding/headers.ts'
+import type { RequestBody } from './body.ts'
+import type { ClientInfo } from './client.ts'
 import type { Upstream } from '../upstream/upstream.ts'
 import type { Target } from '../upstream/target.ts'
-import type { KeyOutcome, ProxyEvents } from '../events/events.ts'
 import type { OpenTunnel } from '../websocket/types.ts'
+import type { KeyOutcome, ProxyEvents } from '../events/events.ts'
 
 /** One proxied request: the client's request and what the proxy decided about it so far. */
 export interface Exchange {
@@ -12,7 +12,7 @@ export interface Exchange {
   readonly upstream: Upstream
   /** Path and query the upstream sees. */
   readonly path: string
-  /** Epoch ms by which the whole request, response body included, must be done (timeoutMs). */
+  /** Epoch ms by which the response headers must be in, every try and backoff included (timeoutMs); a streamed body has its own limits (idleTimeoutMs, streamTimeoutMs). */
   readonly deadline: number
   /** The body to send, size-limited. */
   readonly body: RequestBody
@@ -39,27 +39,30 @@ export interface Exchange {
   readonly webSocket: boolean
   /** What the request's access line and metrics report, filled in as it goes. */
   readonly record: ExchangeRecord
-  /**
-   * The target chosen for the current try (set by upstream selection, for the attempt and the send).
-   * Set in place, not on a copy: a request's tries run one after another, and a copy per try costs.
-   */
-  target?: Target
-  /** What the attempt decided for the current try: the signal that cancels it and the time it has. */
-  try?: { readonly signal: AbortSignal; readonly budgetMs: number }
 }
 
 /** What a request's access line and metrics report beyond its status, filled in as it goes. */
 export interface ExchangeRecord {
   /** The Idempotency-Key's last outcome, when the request had one. */
   key?: KeyOutcome
+  /**
+   * The try whose response went back to the client (set by upstream selection as a try answers; a
+   * retry's answer replaces the one it retried). Every copy of an exchange (a fallback's) shares it.
+   */
+  answer?: TryRecord
+}
+
+/**
+ * What one try's response carries to the request's record: the body bytes the client got, when that
+ * body ended, or the tunnel a WebSocket upgrade opened. Each try has its own; the request's record
+ * points at the one whose response went back (`ExchangeRecord.answer`).
+ */
+export interface TryRecord {
   /** Response body bytes passed to the client (an observed, streamed body; else Content-Length is read). */
   bytesOut: number
   /** Set when the response body is observed: settles when it ends, however it ends. */
   bodyEnded?: Promise<void>
-  /**
-   * The tunnel a WebSocket upgrade opened (set by the tunnel; the attempt and the per-client limit
-   * hold their slots until it closes). Here because every copy of an exchange shares its record.
-   */
+  /** The tunnel a WebSocket upgrade opened: the try's slot and the client's are held until it closes. */
   tunnel?: OpenTunnel
 }
 

@@ -1,0 +1,170 @@
+import type { Context } from 'hono'
+import { ProxyError } from './errors/proxy-error.ts'
+import type { ProxyEvents } from './events/events.ts'
+import { readRequestBody } from './forwarding/request-body.ts'
+import { requestIdOf } from './forwarding/request-id.ts'
+import { clientBehind, plainAddress } from './addresses/trust.ts'
+import type { RequestBody } from './request/body.ts'
+import type { Exchange } from './request/exchange.ts'
+import { requestTargetOf } from './routing/request-target.ts'
+import type { RouteMatch } from './routing/router.ts'
+import { liftServerIdleTimeout } from './server-env.ts'
+import type { ProxyState } from './state.ts'
+import { isWebSocketUpgrade, offeredProtocols } from './websocket/handshake.ts'
+
+/**
+ * What the front door keeps of a request on its Hono context, for whoever reports it (the `request`
+ * event): the client's address, the route it matched, the exchange it became. Each is set once the
+ * front door knows it, so a request refused early reports what was known by then.
+ */
+export type ProxyEnv = {
+  Variables: {
+    requestId: string
+    client?: string
+    route?: RouteMatch
+    exchange?: Exchange
+  }
+}
+
+/** What the front door needs of the proxy around it. */
+export interface FrontDoorDeps {
+  /** The state requests start with now: a request keeps the one it started with to its end. */
+  state(): ProxyState
+  events: ProxyEvents
+  /** The connection's peer, as the runtime tells it. */
+  clientAddress(c: Context): string | undefined
+  /** The scheme of the listener the request came in on. */
+  listenerScheme(request: Request): string
+  /** Whether the runtime can open WebSocket tunnels. */
+  webSockets: boolean
+  /** Keeps work the response does not wait for alive, where the runtime would cancel it (Workers). */
+  keepAlive?: (c: Context, work: Promise<unknown>) => void
+}
+
+/** CONNECT asks for a tunnel, never forwarded; TRACE echoes the request's headers back (NGINX refuses it too). */
+const REFUSED_METHODS: ReadonlySet<string> = new Set(['CONNECT', 'TRACE'])
+const ALLOWED_METHODS = 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS'
+
+const ignore = () => {}
+
+/**
+ * The request's front door: who the client is, whether the request can be forwarded at all (its
+ * method, its request target, a route, a WebSocket the route and runtime accept), its deadline, its
+ * body (read ahead when a policy may send it again), then the exchange handed to the state's
+ * policies. Refusals throw the proxy's error, for the panic boundary to answer.
+ */
+export function frontDoor(deps: FrontDoorDeps): (c: Context<ProxyEnv>) => Promise<Response> {
+  const { events } = deps
+  return (c) => {
+    const { config, route, upstreams, replaysBody, handle, trusted } = deps.state()
+    const request = c.req.raw
+    liftServerIdleTimeout(c)
+    const requestId = requestIdOf(request.headers)
+    c.set('requestId', requestId)
+    const address = plainAddress(deps.clientAddress(c) ?? 'unknown')
+    c.set('client', address)
+    if (REFUSED_METHODS.has(request.method)) {
+      throw new ProxyError('METHOD_NOT_ALLOWED', `${request.method} is not forwarded`, { headers: { allow: ALLOWED_METHODS } })
+    }
+    const target = requestTargetOf(request, config.encodedSlashes)
+    if (target === undefined) throw new ProxyError('BAD_REQUEST', 'the request target or Host cannot be parsed safely')
+    const host = request.headers.get('host')
+    const match = route(request.method, host, target)
+    if (match === undefined) throw new ProxyError('NO_ROUTE', `no route for ${request.method} ${target.pathname}`)
+    const webSocket = isWebSocketUpgrade(request)
+    if (webSocket && !match.websocket) throw new ProxyError('WEBSOCKET_NOT_ALLOWED', 'this route does not accept WebSocket upgrades')
+    if (webSocket && !deps.webSockets) throw new ProxyError('WEBSOCKET_UNSUPPORTED', 'WebSockets are not supported where this proxy is served')
+    if (webSocket && offeredProtocols(request.headers) === undefined) {
+      throw new ProxyError('BAD_REQUEST', 'Sec-WebSocket-Protocol must list distinct subprotocol tokens')
+    }
+    c.set('route', match)
+    const upstream = upstreams.get(match.upstream)!
+    const deadline = Date.now() + upstream.config.timeoutMs
+    const bufferBytes = replaysBody(request, upstream) ? upstream.config.retry.maxBodyBytes : 0
+    const body = readRequestBody(request, config.limits.maxBodyBytes, bufferBytes, deadline)
+    const isTrusted = trusted(address)
+    const priorHops = isTrusted ? request.headers.get('x-forwarded-for') : null
+    const forwardedFor = priorHops ? `${priorHops}, ${address}` : address
+    const proto = deps.listenerScheme(request)
+    const remote = isTrusted ? clientBehind(address, request.headers.get('x-forwarded-for'), trusted) : address
+    const client = { address, remote, forwardedFor, requestId, proto, host, trusted: isTrusted }
+    const { keepAlive } = deps
+    const serve = (body: RequestBody) => {
+      const exchange: Exchange = {
+        request,
+        client,
+        upstream,
+        path: match.path,
+        deadline,
+        body,
+        clientGone: request.signal,
+        tried: [],
+        reached: [],
+        keepAlive: keepAlive === undefined ? ignore : (work) => keepAlive(c, work),
+        events,
+        webSocket,
+        record: {},
+      }
+      c.set('exchange', exchange)
+      return handle(exchange)
+    }
+    return body instanceof Promise ? body.then(serve) : serve(body)
+  }
+}
+
+/** A message's Content-Length, or null when it has none. */
+function declaredLength(headers: Headers): number | null {
+  const length = headers.get('content-length')
+  return length === null ? null : Number(length)
+}
+
+/**
+ * Wraps the front door to report each request as a `request` event (the access log, metrics), once
+ * its response body has ended and its bytes are counted, or with the error it was refused with.
+ * What it reports comes from what the front door kept on the context.
+ */
+export function reported(events: ProxyEvents, serve: (c: Context<ProxyEnv>) => Promise<Response>): (c: Context<ProxyEnv>) => Promise<Response> {
+  return (c) => {
+    const started = Date.now()
+    // One object literal, optional fields left undefined (JSON leaves them out): this runs per request.
+    const report = (status: number, bytesOut: number | null, code: string | undefined) => {
+      const exchange = c.get('exchange')
+      const route = c.get('route')
+      const last = exchange?.tried[exchange.tried.length - 1]
+      events.emit('request', {
+        requestId: c.get('requestId'),
+        method: c.req.method,
+        path: c.req.path,
+        client: c.get('client') ?? 'unknown',
+        upstream: route?.upstream,
+        route: route?.route,
+        status,
+        code,
+        durationMs: Date.now() - started,
+        tries: exchange?.tried.length ?? 0,
+        target: last?.url,
+        breaker: last?.breaker.state,
+        key: exchange?.record.key,
+        bytesIn: exchange === undefined ? null : (exchange.body.bytes?.byteLength ?? declaredLength(exchange.request.headers)),
+        bytesOut,
+      })
+    }
+    const failed = (error: unknown): never => {
+      if (error instanceof ProxyError) report(error.status, null, error.code)
+      else report(500, null, 'INTERNAL_ERROR')
+      throw error
+    }
+    let forwarded: Promise<Response>
+    try {
+      forwarded = serve(c)
+    } catch (error) {
+      return failed(error)
+    }
+    return forwarded.then((response) => {
+      const answer = c.get('exchange')?.record.answer
+      if (answer?.bodyEnded === undefined) report(response.status, declaredLength(response.headers), undefined)
+      else void answer.bodyEnded.then(() => report(response.status, answer.bytesOut, undefined))
+      return response
+    }, failed)
+  }
+}

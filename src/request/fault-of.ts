@@ -1,0 +1,22 @@
+import type { ProxyStatusError } from '../errors/proxy-error.ts'
+
+/** What a failed upstream call was, in the proxy's words: the Proxy-Status error type (RFC 9209). */
+export interface CallFault {
+  kind: 'connection_refused' | 'connection_timeout' | 'destination_unavailable' | 'tls_certificate_error' | 'tls_protocol_error'
+  /** What the runtime named it, when that says more (a certificate check's code). */
+  detail?: string
+}
+
+/**
+ * How a runtime tells what its upstream fetch threw: each runtime adapter knows its own client's
+ * errors (runtimes/call-faults.ts) and the core knows none. Every kind it names failed before a byte
+ * of the request was sent, so the request may go to another target; whatever it does not recognise
+ * may have reached the upstream (`connection_terminated`), the safe assumption.
+ */
+export type FaultOf = (error: unknown) => CallFault | undefined
+
+/** For a runtime that cannot tell: every failure may have reached the upstream. */
+export const unknownFaults: FaultOf = () => undefined
+
+/** The kinds a FaultOf may name, all before anything was sent; checked where the proxy's error is made. */
+export type CallFaultKind = CallFault['kind'] & ProxyStatusError
