@@ -31,7 +31,7 @@ import { memoryStoreCollectedBy } from './memory-store.ts'
  */
 function denoWebSockets(): WebSocketSupport {
   return {
-    // Deno's WebSocket takes no TLS options: a wss:// target with a private CA needs DENO_CERT (see README).
+    // Deno's WebSocket takes no TLS options: a wss:// target with a private CA needs DENO_CERT (see docs/runtimes.md).
     connect: connectWithHeaders(undefined, handshakeErrorOf),
     accept(request, { protocol, headers }, link) {
       const { socket, response } = Deno.upgradeWebSocket(request, { protocol: protocol || undefined, idleTimeout: 0 })

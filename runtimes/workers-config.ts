@@ -19,7 +19,7 @@ export function workerConfig(source: unknown, vars: Record<string, string>, boun
       {
         path: 'PROXY_CONFIG',
         message:
-          'not set, and no config bundled: give the config as a var or secret (npm run deploy -- --config FILE; locally, .dev.vars or --var; see README, Cloudflare Workers)',
+          'not set, and no config bundled: give the config as a var or secret (npm run deploy -- --config FILE; locally, .dev.vars or --var; see docs/runtimes.md, Cloudflare Workers)',
       },
     ])
   const config = parseConfig(source, vars)

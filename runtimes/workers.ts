@@ -42,7 +42,7 @@ function startupConfig(bundled: unknown): Config {
   const config = workerConfig(text ?? bundled, stringVars(startEnv), (binding) => startEnv[binding] !== undefined)
   logConfigWarnings(config)
   const ignored = notOnWorkers(config, startEnv)
-  if (ignored.length > 0) log('warn', 'config_not_enforced', { paths: ignored, note: 'not acted on on Workers (see README: TLS, health checks)' })
+  if (ignored.length > 0) log('warn', 'config_not_enforced', { paths: ignored, note: 'not acted on on Workers (see docs/runtimes.md: TLS, health checks)' })
   const keyed = Object.keys(config.upstreams).filter((name) => config.upstreams[name]!.idempotency.enabled)
   if (keyed.length > 0 && config.store.type === 'memory') {
     // Each isolate has its own memory store: a duplicate reaching another isolate would run again.

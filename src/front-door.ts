@@ -48,7 +48,7 @@ const ALLOWED_METHODS = 'GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS'
 const ignore = () => {}
 
 /**
- * The request's front door: who the client is, whether the request can be forwarded at all (its
+ * The request's front door (docs/specification.md §7): who the client is, whether the request can be forwarded at all (its
  * method, its request target, a route, a WebSocket the route and runtime accept), its deadline, its
  * body (read ahead when a policy may send it again), then the exchange handed to the state's
  * policies. Refusals throw the proxy's error, for the panic boundary to answer.
@@ -66,11 +66,11 @@ export function frontDoor(deps: FrontDoorDeps): (c: Context<ProxyEnv>) => Promis
     if (REFUSED_METHODS.has(request.method)) {
       throw new ProxyError('METHOD_NOT_ALLOWED', `${request.method} is not forwarded`, { headers: { allow: ALLOWED_METHODS } })
     }
-    const target = requestTargetOf(request, config.encodedSlashes)
-    if (target === undefined) throw new ProxyError('BAD_REQUEST', 'the request target or Host cannot be parsed safely')
+    const requestTarget = requestTargetOf(request, config.encodedSlashes)
+    if (requestTarget === undefined) throw new ProxyError('BAD_REQUEST', 'the request target or Host cannot be parsed safely')
     const host = request.headers.get('host')
-    const match = route(request.method, host, target)
-    if (match === undefined) throw new ProxyError('NO_ROUTE', `no route for ${request.method} ${target.pathname}`)
+    const match = route(request.method, host, requestTarget)
+    if (match === undefined) throw new ProxyError('NO_ROUTE', `no route for ${request.method} ${requestTarget.pathname}`)
     const webSocket = isWebSocketUpgrade(request)
     if (webSocket && !match.websocket) throw new ProxyError('WEBSOCKET_NOT_ALLOWED', 'this route does not accept WebSocket upgrades')
     if (webSocket && !deps.webSockets) throw new ProxyError('WEBSOCKET_UNSUPPORTED', 'WebSockets are not supported where this proxy is served')

@@ -74,7 +74,7 @@ const limited = (maxSize: number) =>
   })
 
 /**
- * The admin endpoints (healthz, status, metrics, the dashboard and its login, PUT config), mounted
+ * The admin endpoints (docs/specification.md §6.1; healthz, status, metrics, the dashboard and its login, PUT config), mounted
  * under `admin.pathPrefix`; the prefix is reserved: never forwarded.
  */
 export function adminApp(source: AdminSource): Hono<AdminEnv> {
@@ -111,13 +111,16 @@ export function adminApp(source: AdminSource): Hono<AdminEnv> {
   admin.use('*', adminHeaders, noStore)
   admin.get('/healthz', (c) => c.json({ status: 'ok' }))
   // The dashboard: shown when authorized (bearer, session cookie, or loopback without a token), else the login form.
-  admin.get('/', slowed, async (c) => {
+  const dashboard = async (c: Context<AdminEnv>) => {
     const given = await accessOf(c)
     if ('refused' in given && given.refused === 'loopback-only') {
       throw new ProxyError('UNAUTHORIZED', 'admin.token is not set: the dashboard answers loopback clients only')
     }
     return 'granted' in given ? c.html(dashboardPage(base(), nonce(c))) : c.html(loginPage(base(), false, nonce(c)), 401)
-  })
+  }
+  admin.get('/', slowed, dashboard)
+  // `{prefix}/`, as people type it: an empty last segment (Hono merges a sub-app's '/' into the prefix alone).
+  admin.get('/:slash{/?}', slowed, dashboard)
   admin.post('/login', slowed, limited(LOGIN_BYTES), async (c) => {
     const { token } = source.config().admin
     if (token === undefined) return c.redirect(base(), 303)

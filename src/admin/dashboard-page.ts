@@ -25,6 +25,8 @@ export function dashboardPage(base: string, nonce: string): string {
 <script nonce="${html(nonce)}">
 const esc = (v) => String(v ?? '–').replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]);
 const num = (v, d = 1) => (v === null || v === undefined ? '–' : Number(v).toFixed(d));
+// Latencies are whole milliseconds (the runtimes' clocks): under one is '<1', never a made-up '0.0'.
+const ms = (v) => (v === null || v === undefined ? '–' : v < 1 ? '<1' : String(Math.round(v)));
 function row(t) {
   const health = t.healthy ? 'ok' : 'bad', breaker = t.breaker === 'closed' ? 'ok' : t.breaker === 'open' ? 'bad' : 'warn';
   const cooldown = t.breaker === 'open' ? ' (' + Math.ceil(t.cooldownLeftMs / 1000) + ' s)' : '';

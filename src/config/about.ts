@@ -1,4 +1,4 @@
 import * as v from 'valibot'
 
-/** A field with its description: what editors show on hover (config.schema.json), and what the README's config table is checked against. */
+/** A field with its description: what editors show on hover (config.schema.json), and what the config table (docs/configuration.md) is checked against. */
 export const about = <S extends v.GenericSchema>(text: string, schema: S) => v.pipe(schema, v.description(text))

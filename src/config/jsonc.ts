@@ -2,7 +2,7 @@ import { type ParseError, parse, printParseErrorCode } from 'jsonc-parser'
 import { ConfigError } from './issues.ts'
 
 /**
- * Reads a config file's text as JSONC (JSON with comments and trailing commas, what the README's
+ * Reads a config file's text as JSONC (JSON with comments and trailing commas, what the docs'
  * examples are written in) with the parser VS Code uses. A syntax error names its line and column.
  */
 export function readJsonc(text: string): unknown {

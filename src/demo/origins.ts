@@ -58,6 +58,7 @@ export function demoBanner(proxyUrl: string, adminPrefix: string): string {
     '',
     `  curl -i ${proxyUrl}/hello                  round-robin across both origins`,
     `  curl -i ${proxyUrl}/slow?ms=3000           the 1 s attempt timeout: 504 UPSTREAM_TIMEOUT`,
+    `  open ${proxyUrl}${adminPrefix}/             the live dashboard, in a browser`,
     `  curl -s ${proxyUrl}${adminPrefix}/status   targets, in-flight, counts, latency`,
     `  curl -s ${proxyUrl}${adminPrefix}/healthz`,
     '',

@@ -51,7 +51,7 @@ export class ProxyError extends Error {
 export const PROXY_NAME = 'edge-proxy'
 
 /**
- * The proxy's error response: its status, `application/json` with `{error, code, requestId}` (no
+ * The proxy's error response (docs/specification.md §2.1–2.2): its status, `application/json` with `{error, code, requestId}` (no
  * stack, no internal detail), `x-proxy-error`, and `Proxy-Status` (RFC 9209) when an upstream was involved.
  */
 export function errorResponse(error: ProxyError, requestId: string): Response {

@@ -59,7 +59,7 @@ function deleteHopByHop(headers: Headers, also: ReadonlySet<string> = NONE): voi
 }
 
 /**
- * The headers an upstream sees: the client's, less hop-by-hop and Host (the fetch sets the
+ * The headers an upstream sees (docs/specification.md §1.3–1.4): the client's, less hop-by-hop and Host (the fetch sets the
  * target's), plus X-Forwarded-*, x-request-id and the upstream's configured `requestHeaders`.
  * A trusted proxy's X-Forwarded-Proto/Host, Forwarded, X-Real-IP and True-Client-IP pass on; anyone
  * else's are replaced or removed. Every attempt of a request sets the same values (X-Forwarded-For

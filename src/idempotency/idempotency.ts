@@ -20,7 +20,7 @@ const NEVER = new AbortController().signal
 const CLAIM_GRACE_MS = 30000
 
 /**
- * Idempotency-Key, per upstream with `idempotency.enabled`. The first request with a key claims it
+ * Idempotency-Key (docs/specification.md §4.3), per upstream with `idempotency.enabled`. The first request with a key claims it
  * atomically together with its fingerprint (method, path, body digest) and runs, detached from its
  * client: a client that leaves does not cancel it, and its response (status, headers, body up to
  * `maxResponseBytes`) is stored for `ttlMs`. A duplicate while it runs gets 409

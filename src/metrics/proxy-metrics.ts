@@ -8,7 +8,7 @@ const BREAKER_VALUE: Record<BreakerState, number> = { closed: 0, 'half-open': 1,
 /**
  * The proxy's metrics, fed by the event seam (counters and histograms) and read from the current
  * state at scrape time (breaker, health, in-flight gauges). On Workers each isolate counts its own
- * requests: `/metrics` there is one isolate's view (see README).
+ * requests: `/metrics` there is one isolate's view (see docs/runtimes.md).
  */
 export function proxyMetrics(events: ProxyEvents, upstreams: () => Iterable<Upstream>): () => string {
   const requests = new Counter('edge_proxy_requests_total', 'Requests answered, by upstream, route, status class and error code.', [

@@ -4,7 +4,7 @@ import { requestIdOf } from '../forwarding/request-id.ts'
 import { describeError, log } from '../log.ts'
 
 /**
- * Hono's error handler for the whole app: whatever is thrown while handling a request becomes a
+ * Hono's error handler for the whole app (docs/specification.md §2.3): whatever is thrown while handling a request becomes a
  * clean response and never reaches the runtime. Proxy errors answer with their code (errorResponse; a client
  * that left is logged at info, an upstream's failure at warn); a user
  * middleware's HTTPException keeps its own response; anything else is a bug, answered with 500

@@ -15,7 +15,7 @@ const MIN_ATTEMPT_MS = 5
 type Outcome = { response: Response; error?: undefined } | { error: unknown; response?: undefined }
 
 /**
- * Retries what failed in a way another try can fix: a connection failure, an attempt timeout, or a
+ * Retries what failed in a way another try can fix (docs/specification.md §4.2): a connection failure, an attempt timeout, or a
  * `retry.on` status. Never re-sends a request that may have reached an upstream unless repeating it
  * is safe (see safeToResend), never re-sends a body it could not buffer,
  * backs off with full jitter, stays inside the request's deadline and the upstream's retry budget,
@@ -80,7 +80,7 @@ function retryReason(outcome: Outcome, on: readonly number[]): string | undefine
 }
 
 /**
- * The deploy-twice rule: a request that may have reached an upstream (on any try so far) is sent
+ * The deploy-twice rule (docs/specification.md §4.1): a request that may have reached an upstream (on any try so far) is sent
  * again only when repeating it is safe: an idempotent method, or an Idempotency-Key that the
  * upstream itself honours (`idempotency.upstreamDeduplicates`). A key alone is not enough: a try
  * the proxy gave up on may still run (a frozen host works through its queue later).

@@ -7,7 +7,7 @@ import type { Handler } from '../request/exchange.ts'
 import { Try, type TryHandler } from '../request/try.ts'
 
 /**
- * Serves an exchange from its upstream: the balancer picks among targets whose breaker admits and
+ * Serves an exchange from its upstream (docs/specification.md §5.3–5.4): the balancer picks among targets whose breaker admits and
  * whose bulkhead has room; an attempt that failed before anything was sent moves on to another
  * target; when every target is full the request waits up to `queueTimeoutMs` for a slot; when no
  * target can take it, the `fallback` upstream does (marked `x-proxy-fallback`), else the error says

@@ -6,7 +6,7 @@ import type { Target } from '../upstream/target.ts'
 import { HandshakeFailed } from '../websocket/types.ts'
 
 /**
- * The target's breaker: a try takes a permit (a half-open breaker lets only its probes through) and
+ * The target's breaker (docs/specification.md §5.1–5.2): a try takes a permit (a half-open breaker lets only its probes through) and
  * gives the verdict at the headers: what the upstream answered, and how fast (see verdict.ts). A
  * WebSocket's verdict is its handshake, judged as a response. A try that failed by the client's doing
  * (it left, or sent too much or too slowly) gives its permit back uncounted: not the target's fault.

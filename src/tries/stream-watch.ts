@@ -5,7 +5,7 @@ import type { Try, TryPolicy } from '../request/try.ts'
 import { watchStream } from '../time/stream-timeouts.ts'
 
 /**
- * The try's response as the client gets it, and when the try is over. Once headers are in and a body
+ * The try's response as the client gets it, and when the try is over (docs/specification.md §3.1). Once headers are in and a body
  * streams, the try lasts until that body ends (a long download is load on its target), and the body
  * is cut when it stays silent for `idleTimeoutMs` or outlasts `streamTimeoutMs` (when set): the
  * request's `timeoutMs` bounds the wait for the headers, not a stream's life. A short body of

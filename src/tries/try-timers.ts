@@ -3,7 +3,7 @@ import { CLIENT_GONE, CLIENT_SLOW, DEADLINE, TRY_TIMEOUT } from '../request/abor
 import type { TryPolicy } from '../request/try.ts'
 
 /**
- * The try's time, and what else cancels it. The try's signal aborts when the client leaves, when a
+ * The try's time, and what else cancels it (docs/specification.md §3.2–3.4). The try's signal aborts when the client leaves, when a
  * streamed request body fails on the client's side, and when the try's time runs out:
  * `tryTimeoutMs`, never past the request deadline. While a streamed body flows only the request
  * deadline runs (the try's time starts once it is sent), as NGINX and Envoy start theirs: a deadline

@@ -42,7 +42,7 @@ testWithTools(
     cleanups.push(() => browser.close())
     const page = await browser.newPage()
     // A wrong token: the login form again, and no data.
-    await page.goto(`${proxy.url}/_proxy`)
+    await page.goto(`${proxy.url}/_proxy/`) // with the slash people type
     await page.fill('input[name=token]', 'not-the-token')
     await page.click('button[type=submit]')
     await page.waitForSelector('text=That token is not the admin token')
@@ -58,6 +58,8 @@ testWithTools(
     await shows(a.url, 'healthy')
     await shows(b.url, 'healthy')
     expect(await health(a.url).getAttribute('class')).toBe('ok')
+    // Latencies are shown with the precision they have: whole milliseconds, '<1' under one, never '0.0'.
+    for (const cell of await page.locator('[data-p50], [data-p99]').allTextContents()) expect(cell).toMatch(/^(<1|\d+|–)$/)
 
     // A fails its checks: red within the interval, with no reload (the same document throughout).
     const marker = await page.evaluate(() => {

@@ -1,6 +1,6 @@
 /**
  * The package as a user gets it: `npm run build`, `npm pack ./dist`, the tarball installed into a fresh
- * project (no links, hono as the user's own), and used from there exactly as the README prints it: the
+ * project (no links, hono as the user's own), and used from there exactly as docs/library.md prints it: the
  * Bun, Deno and Workers library examples as real processes against a real origin (Workers under
  * `wrangler dev`, and bundled by `wrangler deploy --dry-run`), `edge-proxy/client` from the machine's own Node, and the types under
  * `moduleResolution: nodenext`; and the JSR package's dry run.
@@ -15,7 +15,8 @@ import { freePort, startOrigin } from '../support/origin.ts'
 import { within } from '../support/wait.ts'
 
 const root = join(import.meta.dir, '..', '..')
-const readme = readFileSync(join(root, 'README.md'), 'utf8')
+/** Where the library examples are printed: the user's page on using the package. */
+const libraryPage = readFileSync(join(root, 'docs', 'library.md'), 'utf8')
 const work = mkdtempSync(join(tmpdir(), 'edge-proxy-package-'))
 const app = join(work, 'app')
 const hono = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { devDependencies: Record<string, string> }).devDependencies.hono!
@@ -34,11 +35,11 @@ async function mustRun(cmd: string[], cwd: string): Promise<string> {
   return stdout
 }
 
-/** The first ```ts block (or the first `command` line starting with `starts`) under the README heading `heading`. */
+/** The first ```ts block (or the first `command` line starting with `starts`) under the heading `heading` of docs/library.md. */
 function fromReadme(heading: string, starts?: string): string {
-  const section = readme.slice(readme.indexOf(`\n${heading}\n`))
+  const section = libraryPage.slice(libraryPage.indexOf(`\n${heading}\n`))
   const match = starts === undefined ? /```ts\n([\s\S]*?)```/.exec(section) : new RegExp(`\`(${starts}[^\`]*)\``).exec(section)
-  if (match === null) throw new Error(`no ${starts ?? 'ts block'} under "${heading}" in the README`)
+  if (match === null) throw new Error(`no ${starts ?? 'ts block'} under "${heading}" in docs/library.md`)
   return match[1]!
 }
 
@@ -100,7 +101,7 @@ describe('the npm package, installed from its tarball', () => {
     )
   })
 
-  test("the README's Bun example, as printed: a 15 s upstream waited for, the client address, the user's bearerAuth gives 401", async () => {
+  test("the library page's Bun example, as printed: a 15 s upstream waited for, the client address, the user's bearerAuth gives 401", async () => {
     const origin = startOrigin(async (request) => {
       // The origin's own pace: a 15 s answer, past Bun's default 10 s idle timeout.
       if (new URL(request.url).pathname === '/slow') await Bun.sleep(15000)
@@ -129,7 +130,7 @@ describe('the npm package, installed from its tarball', () => {
     }
   }, 45000)
 
-  test("the README's Deno example, as printed, with the README's command: forwards, and the user's bearerAuth gives 401", async () => {
+  test("the library page's Deno example, as printed, with its command: forwards, and the user's bearerAuth gives 401", async () => {
     const origin = startOrigin((request) => new Response(`deno proxied ${new URL(request.url).pathname}`))
     const port = freePort()
     writeFileSync(join(app, 'main.ts'), fromReadme('### On Deno'))
@@ -152,7 +153,7 @@ describe('the npm package, installed from its tarball', () => {
     }
   }, 40000)
 
-  test("the README's Workers example, as printed: served by wrangler dev with its bundled config (bearerAuth 401), and bundled by wrangler deploy --dry-run", async () => {
+  test("the library page's Workers example, as printed: served by wrangler dev with its bundled config (bearerAuth 401), and bundled by wrangler deploy --dry-run", async () => {
     const origin = startOrigin((request) => new Response(`workerd proxied ${new URL(request.url).pathname}`))
     writeFileSync(join(app, 'worker.ts'), fromReadme('### On Cloudflare Workers'))
     writeConfig(origin.url)

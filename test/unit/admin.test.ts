@@ -1,4 +1,5 @@
 import { describe, expect, test } from 'bun:test'
+import { demoBanner } from '../../src/demo/origins.ts'
 import { SESSION_COOKIE, SESSION_SECONDS, sessionValue, validSession } from '../../src/admin/auth.ts'
 import { AuthThrottle } from '../../src/admin/throttle.ts'
 import { type ProxyEventMap, ProxyEvents } from '../../src/events/events.ts'
@@ -30,6 +31,19 @@ describe('admin without a token', () => {
 describe('admin with a token', () => {
   const token = 'admin-token-0123456789'
   const withToken = () => scripted(() => new Response('ok'), {}, { clientAddress: () => '203.0.113.9' }, { admin: { token } })
+
+  test('the dashboard answers at the prefix as people type it, with or without the trailing slash; the demo banner names it', async () => {
+    const { app } = withToken()
+    const bearer = { authorization: `Bearer ${token}` }
+    for (const path of ['/_proxy', '/_proxy/']) {
+      const res = await app.request(path, { headers: bearer })
+      expect(res.status).toBe(200)
+      expect(await res.text()).toContain('<div id="upstreams">')
+    }
+    expect((await app.request('/_proxy/')).status).toBe(401) // the login form, as at /_proxy
+    expect((await app.request('/_proxy/nothing-here', { headers: bearer })).status).toBe(404)
+    expect(demoBanner('http://127.0.0.1:8080', '/_proxy')).toContain('http://127.0.0.1:8080/_proxy/ ')
+  })
 
   test('takes the bearer token, its scheme in any case; refuses another token or none', async () => {
     const { app } = withToken()

@@ -31,7 +31,7 @@ async function curl(url: string, version: '--http1.1' | '--http2'): Promise<{ bo
   return { body: stdout.slice(0, at), httpVersion: stdout.slice(at + 1) }
 }
 
-const WORKERS_TLS = "TLS to clients is Cloudflare's edge, and a Worker's fetch takes no CA or server name (see README)"
+const WORKERS_TLS = "TLS to clients is Cloudflare's edge, and a Worker's fetch takes no CA or server name (see docs/runtimes.md)"
 
 export const tls: Scenario[] = [
   {
@@ -82,7 +82,7 @@ export const tls: Scenario[] = [
   {
     name: 'WebSocket to a wss:// target with a private CA, trusted through tls.caFile',
     needs: ['openssl'],
-    skip: { workers: WORKERS_TLS, deno: "Deno's WebSocket takes no CA option: a private CA for wss:// targets needs DENO_CERT (see README)" },
+    skip: { workers: WORKERS_TLS, deno: "Deno's WebSocket takes no CA option: a private CA for wss:// targets needs DENO_CERT (see docs/runtimes.md)" },
     async run(ctx) {
       const { certFile, keyFile, caFile } = certs()
       const origin = startWsOrigin({ cert: readFileSync(certFile, 'utf8'), key: readFileSync(keyFile, 'utf8') })

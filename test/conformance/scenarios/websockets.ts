@@ -127,7 +127,7 @@ export const websockets: Scenario[] = [
   },
   {
     name: 'WebSocket backpressure: a client that never reads gets its tunnel closed (1013) at the buffer bound, not buffered without end',
-    skip: { workers: "workerd's WebSocket does not report bufferedAmount, so the relay cannot see a slow reader (see README)" },
+    skip: { workers: "workerd's WebSocket does not report bufferedAmount, so the relay cannot see a slow reader (see docs/runtimes.md)" },
     timeoutMs: 30000,
     async run(ctx) {
       const origin = ctx.wsOrigin()
