@@ -56,7 +56,7 @@ const ignore = () => {}
 export function frontDoor(deps: FrontDoorDeps): (c: Context<ProxyEnv>) => Promise<Response> {
   const { events } = deps
   return (c) => {
-    const { config, route, upstreams, replaysBody, handle, trusted } = deps.state()
+    const { config, route, upstreams, replaysBody, handlers, trusted } = deps.state()
     const request = c.req.raw
     liftServerIdleTimeout(c)
     const requestId = requestIdOf(request.headers)
@@ -106,7 +106,7 @@ export function frontDoor(deps: FrontDoorDeps): (c: Context<ProxyEnv>) => Promis
         record: {},
       }
       c.set('exchange', exchange)
-      return handle(exchange)
+      return handlers.get(upstream)!(exchange)
     }
     return body instanceof Promise ? body.then(serve) : serve(body)
   }
@@ -121,50 +121,59 @@ function declaredLength(headers: Headers): number | null {
 /**
  * Wraps the front door to report each request as a `request` event (the access log, metrics), once
  * its response body has ended and its bytes are counted, or with the error it was refused with.
- * What it reports comes from what the front door kept on the context.
+ * What it reports comes from what the front door kept on the context. No closure is made per
+ * request: this runs for every request while anyone listens.
  */
 export function reported(events: ProxyEvents, serve: (c: Context<ProxyEnv>) => Promise<Response>): (c: Context<ProxyEnv>) => Promise<Response> {
   return (c) => {
     const started = Date.now()
-    // One object literal, optional fields left undefined (JSON leaves them out): this runs per request.
-    const report = (status: number, bytesOut: number | null, code: string | undefined) => {
-      const exchange = c.get('exchange')
-      const route = c.get('route')
-      const last = exchange?.tried[exchange.tried.length - 1]
-      events.emit('request', {
-        requestId: c.get('requestId'),
-        method: c.req.method,
-        path: c.req.path,
-        client: c.get('client') ?? 'unknown',
-        upstream: route?.upstream,
-        route: route?.route,
-        status,
-        code,
-        durationMs: Date.now() - started,
-        tries: exchange?.tried.length ?? 0,
-        target: last?.url,
-        breaker: last?.breaker.state,
-        key: exchange?.record.key,
-        bytesIn: exchange === undefined ? null : (exchange.body.bytes?.byteLength ?? declaredLength(exchange.request.headers)),
-        bytesOut,
-      })
-    }
-    const failed = (error: unknown): never => {
-      if (error instanceof ProxyError) report(error.status, null, error.code)
-      else report(500, null, 'INTERNAL_ERROR')
-      throw error
-    }
     let forwarded: Promise<Response>
     try {
       forwarded = serve(c)
     } catch (error) {
-      return failed(error)
+      return Promise.reject(reportFailure(events, c, started, error))
     }
-    return forwarded.then((response) => {
-      const answer = c.get('exchange')?.record.answer
-      if (answer?.bodyEnded === undefined) report(response.status, declaredLength(response.headers), undefined)
-      else void answer.bodyEnded.then(() => report(response.status, answer.bytesOut, undefined))
-      return response
-    }, failed)
+    return forwarded.then(
+      (response) => {
+        const answer = c.get('exchange')?.record.answer
+        if (answer?.bodyEnded === undefined) report(events, c, started, response.status, declaredLength(response.headers), undefined)
+        else void answer.bodyEnded.then(() => report(events, c, started, response.status, answer.bytesOut, undefined))
+        return response
+      },
+      (error: unknown) => {
+        throw reportFailure(events, c, started, error)
+      },
+    )
   }
+}
+
+/** Reports a request refused or failed with `error`; returns the error, to be thrown on. */
+function reportFailure(events: ProxyEvents, c: Context<ProxyEnv>, started: number, error: unknown): unknown {
+  if (error instanceof ProxyError) report(events, c, started, error.status, null, error.code)
+  else report(events, c, started, 500, null, 'INTERNAL_ERROR')
+  return error
+}
+
+/** The `request` event: one object literal, optional fields left undefined (JSON leaves them out). */
+function report(events: ProxyEvents, c: Context<ProxyEnv>, started: number, status: number, bytesOut: number | null, code: string | undefined): void {
+  const exchange = c.get('exchange')
+  const route = c.get('route')
+  const last = exchange?.tried[exchange.tried.length - 1]
+  events.emit('request', {
+    requestId: c.get('requestId'),
+    method: c.req.method,
+    path: c.req.path,
+    client: c.get('client') ?? 'unknown',
+    upstream: route?.upstream,
+    route: route?.route,
+    status,
+    code,
+    durationMs: Date.now() - started,
+    tries: exchange?.tried.length ?? 0,
+    target: last?.url,
+    breaker: last?.breaker.state,
+    key: exchange?.record.key,
+    bytesIn: exchange === undefined ? null : (exchange.body.bytes?.byteLength ?? declaredLength(exchange.request.headers)),
+    bytesOut,
+  })
 }

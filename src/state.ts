@@ -33,11 +33,15 @@ export interface ProxyState {
   readonly config: Config
   readonly route: Router
   readonly upstreams: ReadonlyMap<string, Upstream>
-  /** The request's policies, in request order; `handle` runs them in front of upstream selection. */
+  /** The request's policies, in request order; each upstream's handler runs those that apply to it. */
   readonly policies: readonly Policy[]
   /** The policies of each try, in order; upstream selection runs them in front of the send. */
   readonly tryPolicies: readonly TryPolicy[]
-  readonly handle: Handler
+  /**
+   * By upstream: its request's policies that apply to it (see `Policy.appliesTo`: no retries
+   * configured, no retry wrapper), in front of upstream selection.
+   */
+  readonly handlers: ReadonlyMap<Upstream, Handler>
   /**
    * Whether this request's body may be needed more than once (a retry, a failover, a keyed
    * request's fingerprint): such a body is read ahead, up to `retry.maxBodyBytes`.
@@ -100,10 +104,22 @@ export function buildState(config: Config, deps: StateDeps, previous?: ProxyStat
     upstreams,
     policies,
     tryPolicies,
-    handle: compose(policies, upstreamSelection(upstreams, composeTry(tryPolicies, lastHandler(config, deps)))),
+    handlers: handlersByUpstream(upstreams, policies, upstreamSelection(upstreams, composeTry(tryPolicies, lastHandler(config, deps)))),
     replaysBody: (request, upstream) => failoverReplaysBody(request, upstream) || replaying.some((policy) => policy.replaysBody!(request, upstream)),
     trusted: trustedBy(config.trustedProxies),
   }
+}
+
+/** Each upstream's handler: the policies that apply to it, in front of `serve`. */
+function handlersByUpstream(upstreams: ReadonlyMap<string, Upstream>, policies: readonly Policy[], serve: Handler): Map<Upstream, Handler> {
+  const handlers = new Map<Upstream, Handler>()
+  for (const upstream of upstreams.values()) handlers.set(upstream, compose(policiesFor(upstream, policies), serve))
+  return handlers
+}
+
+/** The policies a request to `upstream` meets: those whose feature is configured there (see `Policy.appliesTo`). */
+export function policiesFor(upstream: Upstream, policies: readonly Policy[]): Policy[] {
+  return policies.filter((policy) => policy.appliesTo?.(upstream) ?? true)
 }
 
 /**

@@ -119,8 +119,6 @@ export function adminApp(source: AdminSource): Hono<AdminEnv> {
     return 'granted' in given ? c.html(dashboardPage(base(), nonce(c))) : c.html(loginPage(base(), false, nonce(c)), 401)
   }
   admin.get('/', slowed, dashboard)
-  // `{prefix}/`, as people type it: an empty last segment (Hono merges a sub-app's '/' into the prefix alone).
-  admin.get('/:slash{/?}', slowed, dashboard)
   admin.post('/login', slowed, limited(LOGIN_BYTES), async (c) => {
     const { token } = source.config().admin
     if (token === undefined) return c.redirect(base(), 303)

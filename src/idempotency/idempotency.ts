@@ -39,6 +39,7 @@ export function idempotency(config: Config, store: StateStore): Policy {
     wrap: idempotent,
     // A keyed request's body is digested into its fingerprint.
     replaysBody: (request, upstream) => keyed(request, upstream),
+    appliesTo: (upstream) => upstream.config.idempotency.enabled,
   }
 }
 

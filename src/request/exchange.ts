@@ -81,6 +81,12 @@ export interface Policy {
    * such a body is read ahead, up to `retry.maxBodyBytes`, before the list runs.
    */
   replaysBody?(request: Request, upstream: Upstream): boolean
+  /**
+   * Whether the policy has anything to do for this upstream's requests (its feature is configured
+   * there). A policy that has not is left out of that upstream's list when the state is built, so a
+   * request pays only for what is configured. Absent: always.
+   */
+  appliesTo?(upstream: Upstream): boolean
 }
 
 /** The policies in request order, in front of `last` (the handler that sends). */

@@ -28,6 +28,7 @@ export function retries(random: () => number): Policy {
     name: 'retries',
     wrap: (serve) => retrying(serve, random),
     replaysBody: (_, upstream) => upstream.config.retry.attempts > 0,
+    appliesTo: (upstream) => upstream.config.retry.attempts > 0,
   }
 }
 

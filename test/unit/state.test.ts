@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'bun:test'
 import { parseConfig, ProxyEvents, MemoryStore } from '../../src/index.ts'
-import { buildState, type StateDeps } from '../../src/state.ts'
+import { buildState, policiesFor, type StateDeps } from '../../src/state.ts'
 import { TunnelsByClient } from '../../src/websocket/client-limit.ts'
 import { BackgroundWork } from '../../src/background/work.ts'
 
@@ -67,5 +67,24 @@ describe('proxy state', () => {
     const third = buildState(configWith(['http://127.0.0.1:9001'], 5), d, second)
     expect(third.upstreams.get('api')!.targets[0]!.breaker).not.toBe(target!.breaker)
     expect(third.upstreams.get('api')!.targets[0]!.breaker.state).toBe('closed')
+  })
+})
+
+describe('a request pays for what its upstream configures', () => {
+  test('no retries and no Idempotency-Key configured: neither policy is in that upstream’s list; configured: both are', () => {
+    const config = parseConfig({
+      upstreams: {
+        plain: { targets: [{ url: 'http://127.0.0.1:9001' }], retry: { attempts: 0 } },
+        careful: { targets: [{ url: 'http://127.0.0.1:9002' }], retry: { attempts: 2 }, idempotency: { enabled: true } },
+      },
+      routes: [{ pathPrefix: '/', upstream: 'plain' }],
+    })
+    const state = buildState(config, deps())
+    const names = (upstream: string) => policiesFor(state.upstreams.get(upstream)!, state.policies).map((policy) => policy.name)
+    expect(names('plain')).not.toContain('retries')
+    expect(names('plain')).not.toContain('idempotency')
+    expect(names('careful')).toContain('retries')
+    expect(names('careful')).toContain('idempotency')
+    expect(state.handlers.size).toBe(2)
   })
 })
