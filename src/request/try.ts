@@ -33,8 +33,9 @@ export class Try {
   }
 
   /**
-   * The try is over: it failed, its response had no body to watch, that body ended, or its tunnel
-   * closed. Runs what `onEnd` registered, in order, once.
+   * The try that answered is over: its response had no body to watch, that body ended, or its
+   * tunnel closed (a failed try's policies give back what they hold in their failed hooks). Runs
+   * what `onEnd` registered, in order, once.
    */
   end(): void {
     if (this.ended) return
@@ -71,7 +72,8 @@ export interface TryPolicy {
 /**
  * The try's policies in order, in front of `send`. One promise step per try: the starts run, the
  * send, then every policy's headers (or failed) hook, innermost first. A start that throws fails the
- * try with its error, and the policies started before it see that failure.
+ * try with its error, and the policies started before it see that failure. A failed try's policies
+ * give back what they hold in their failed hooks; `Try.end` is for a try that answered.
  */
 export function composeTry(policies: readonly TryPolicy[], send: TryHandler): TryHandler {
   return (t) => {
@@ -88,9 +90,14 @@ export function composeTry(policies: readonly TryPolicy[], send: TryHandler): Tr
     }
     return sent.then(
       (response) => {
-        for (let i = started.length - 1; i >= 0; i--) {
-          const hooks = started[i]!
-          if (hooks.headers !== undefined) response = hooks.headers(response)
+        try {
+          for (let i = started.length - 1; i >= 0; i--) {
+            const hooks = started[i]!
+            if (hooks.headers !== undefined) response = hooks.headers(response)
+          }
+        } catch (error) {
+          t.end() // a hook that throws leaves the try unanswered: what its policies hold goes back
+          throw error
         }
         return response
       },

@@ -28,14 +28,13 @@ export function upstreamSelection(upstreams: ReadonlyMap<string, Upstream>, hand
       // A retry goes to a target this request has not tried, when there is one.
       const target = upstream.balancer.pick((t) => free(t) && !exchange.tried.includes(t), context) ?? upstream.balancer.pick(free, context)
       if (target !== undefined) {
-        // Each try a value of its own (see try.ts), ended here when it fails: its policies give back what they hold.
+        // Each try a value of its own (see try.ts): its policies give back what they hold when it fails.
         const t = new Try(exchange, target)
         try {
           const response = await handleTry(t)
           exchange.record.answer = t.record
           return response
         } catch (error) {
-          t.end()
           if (!(error instanceof ProxyError) || !nothingSent(error) || !replayable(exchange.body)) throw error
           unreached.push(target)
           lastError = error

@@ -650,9 +650,9 @@ export const MUTANTS: Mutant[] = [
     id: 'failed-try-keeps-slot',
     origin: 'planted',
     breaks: 'a try that fails keeps its in-flight slot: a target of maxInFlight 1 refuses every request after one failure',
-    file: 'src/resilience/upstream-selection.ts',
-    from: '          t.end()\n',
-    to: '',
+    file: 'src/tries/in-flight-limit.ts',
+    from: '      failed(error) {\n        leave()\n',
+    to: '      failed(error) {\n',
     tests: [unit('try')],
   },
   {
