@@ -2,7 +2,7 @@ import type { ProxyStatusError } from '../errors/proxy-error.ts'
 
 /** What a failed upstream call was, in the proxy's words: the Proxy-Status error type (RFC 9209). */
 export interface CallFault {
-  kind: 'connection_refused' | 'connection_timeout' | 'destination_unavailable' | 'tls_certificate_error' | 'tls_protocol_error'
+  kind: CallFaultKind
   /** What the runtime named it, when that says more (a certificate check's code). */
   detail?: string
 }
@@ -18,5 +18,8 @@ export type FaultOf = (error: unknown) => CallFault | undefined
 /** For a runtime that cannot tell: every failure may have reached the upstream. */
 export const unknownFaults: FaultOf = () => undefined
 
-/** The kinds a FaultOf may name, all before anything was sent; checked where the proxy's error is made. */
-export type CallFaultKind = CallFault['kind'] & ProxyStatusError
+/** The kinds a FaultOf may name: Proxy-Status error types of failures before anything was sent. */
+export type CallFaultKind = Extract<
+  ProxyStatusError,
+  'connection_refused' | 'connection_timeout' | 'destination_unavailable' | 'tls_certificate_error' | 'tls_protocol_error'
+>
