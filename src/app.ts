@@ -159,7 +159,6 @@ export function createProxyControl(config: Config, options: ProxyOptions = {}): 
   /** The admin alone, as `admin.listen` serves it: the same endpoints under the same prefix. */
   const adminListener = new Hono({ getPath: proxyPath(config) })
   adminListener.onError(panicBoundary)
-  adminListener.get(`${config.admin.pathPrefix}/`, asPrefix(config.admin.pathPrefix, adminListener))
   adminListener.route(config.admin.pathPrefix, admin)
   adminListener.all('*', () => {
     throw new ProxyError('NO_ROUTE', `the admin lives under ${config.admin.pathPrefix}`)
@@ -168,10 +167,8 @@ export function createProxyControl(config: Config, options: ProxyOptions = {}): 
   // Hono routes, and middleware reads c.req.path, by the same canonical path the proxy forwards.
   const app = new Hono<ProxyEnv>({ getPath: proxyPath(config) })
   app.onError(panicBoundary)
-  if (config.admin.listen === undefined) {
-    app.get(`${config.admin.pathPrefix}/`, asPrefix(config.admin.pathPrefix, adminListener))
-    app.route(config.admin.pathPrefix, admin)
-  } else app.route(config.admin.pathPrefix, healthzOnly(config.admin.pathPrefix))
+  if (config.admin.listen === undefined) app.route(config.admin.pathPrefix, admin)
+  else app.route(config.admin.pathPrefix, healthzOnly(config.admin.pathPrefix))
   for (const middleware of options.middleware ?? []) app.use('*', middleware)
 
   const forwardRequest = frontDoor({
@@ -185,18 +182,6 @@ export function createProxyControl(config: Config, options: ProxyOptions = {}): 
   const forwardAndReport = reported(events, forwardRequest)
   app.all('*', (c) => (events.listening('request') ? forwardAndReport(c) : forwardRequest(c)))
   return { app, admin: adminListener, config: () => state().config, reload, stop: lifecycle.stop }
-}
-
-/**
- * `{prefix}/`, with the slash people type, answered as `{prefix}` (the dashboard) by the admin app.
- * A route of its own, static: a pattern matching both would cost every request Hono's fastest router.
- */
-function asPrefix(prefix: string, admin: Hono): (c: Context) => Response | Promise<Response> {
-  return (c) => {
-    const url = new URL(c.req.url)
-    url.pathname = prefix
-    return admin.fetch(new Request(url, c.req.raw), c.env)
-  }
 }
 
 /**

@@ -32,6 +32,19 @@ describe('admin with a token', () => {
   const token = 'admin-token-0123456789'
   const withToken = () => scripted(() => new Response('ok'), {}, { clientAddress: () => '203.0.113.9' }, { admin: { token } })
 
+  test('at {prefix}/ the dashboard knows its client as at {prefix}: a loopback client without a token sees it', async () => {
+    // As Bun's requestIP does, the client's address is known for the request the server received, not for a copy.
+    const peers = new WeakMap<Request, string>()
+    const { app } = scripted(() => new Response('ok'), {}, { clientAddress: (c) => peers.get(c.req.raw) })
+    for (const path of ['/_proxy', '/_proxy/']) {
+      const request = new Request(`http://127.0.0.1:8080${path}`)
+      peers.set(request, '127.0.0.1')
+      const res = await app.fetch(request)
+      expect(res.status).toBe(200)
+      expect(await res.text()).toContain('<div id="upstreams">')
+    }
+  })
+
   test('the dashboard answers at the prefix as people type it, with or without the trailing slash; the demo banner names it', async () => {
     const { app } = withToken()
     const bearer = { authorization: `Bearer ${token}` }
