@@ -13,77 +13,25 @@
 const POLICIES = '^src/(resilience/|tries/|background/jobs[.]ts|idempotency/idempotency[.]ts|websocket/client-limit[.]ts|health/shared[.]ts)'
 const APP = '^src/(app|front-door|lifecycle|state|index)[.]ts$'
 
+/** A forbidden import: `from` files may not import `to` files; `comment` says why, as the check prints it. */
+const forbid = (name, comment, from, to) => ({ name, severity: 'error', comment, from, to })
+
 module.exports = {
   forbidden: [
     { name: 'no-circular', severity: 'error', comment: 'No import circles, type-only imports included.', from: {}, to: { circular: true } },
-    {
-      name: 'core-is-runtime-agnostic',
-      severity: 'error',
-      comment: 'src/ is the runtime-agnostic core: it imports nothing of runtimes/, tests or benchmarks.',
-      from: { path: '^src/' },
-      to: { path: '^(runtimes|test|bench|scripts)/' },
-    },
-    {
-      name: 'runtimes-use-the-kit',
-      severity: 'error',
-      comment: 'A runtime adapter imports the package (src/index.ts) and the adapter kit (src/runtime.ts), never deeper paths.',
-      from: { path: '^runtimes/' },
-      to: { path: '^src/', pathNot: '^src/(index|runtime)[.]ts$' },
-    },
-    {
-      name: 'time-helpers-import-nothing',
-      severity: 'error',
-      comment: 'Timers, rolling counts, backoff and stream timeouts are the bottom floor: they know no proxy.',
-      from: { path: '^src/time/' },
-      to: { path: '^src/', pathNot: '^src/time/' },
-    },
-    {
-      name: 'request-data-imports-nothing-above',
-      severity: 'error',
-      comment: 'The request data types (Exchange, Try, fault records) sit under everything that handles a request.',
-      from: { path: '^src/request/' },
-      to: { path: '^src/', pathNot: '^src/(request|time|errors)/', dependencyTypesNot: ['type-only'] },
-    },
-    {
-      name: 'request-data-names-only-the-values-it-points-at',
-      severity: 'error',
-      comment:
-        'Exception 1 of ADR 22: an exchange points at its Upstream, a try at its Target, both at the events and an open tunnel: type-only, nothing else above.',
-      from: { path: '^src/request/' },
-      to: {
+    forbid('core-is-runtime-agnostic', 'src/ is the runtime-agnostic core: it imports nothing of runtimes/, tests or benchmarks.', { path: '^src/' }, { path: '^(runtimes|test|bench|scripts)/' }),
+    forbid('runtimes-use-the-kit', 'A runtime adapter imports the package (src/index.ts) and the adapter kit (src/runtime.ts), never deeper paths.', { path: '^runtimes/' }, { path: '^src/', pathNot: '^src/(index|runtime)[.]ts$' }),
+    forbid('time-helpers-import-nothing', 'Timers, rolling counts, backoff and stream timeouts are the bottom floor: they know no proxy.', { path: '^src/time/' }, { path: '^src/', pathNot: '^src/time/' }),
+    forbid('request-data-imports-nothing-above', 'The request data types (Exchange, Try, fault records) sit under everything that handles a request.', { path: '^src/request/' }, { path: '^src/', pathNot: '^src/(request|time|errors)/', dependencyTypesNot: ['type-only'] }),
+    forbid('request-data-names-only-the-values-it-points-at', 'Exception 1 of ADR 22: an exchange points at its Upstream, a try at its Target, both at the events and an open tunnel: type-only, nothing else above.', { path: '^src/request/' }, {
         path: '^src/',
         pathNot: '^src/((request|time|errors)/|upstream/(upstream|target)[.]ts$|events/events[.]ts$|websocket/types[.]ts$)',
         dependencyTypes: ['type-only'],
-      },
-    },
-    {
-      name: 'forwarding-imports-no-policy',
-      severity: 'error',
-      comment: 'Forwarding sends and reads messages; which policies run around it is not its business.',
-      from: { path: '^src/(forwarding|routing)/|^src/websocket/(tunnel|relay|standard|handshake|types)[.]ts$' },
-      to: { path: POLICIES },
-    },
-    {
-      name: 'domain-imports-no-request-or-policy',
-      severity: 'error',
-      comment: 'A balancer only picks a target; a target holds its own state; neither knows the request running on it.',
-      from: { path: '^src/(balancers|upstream|breaker|stores|events|config|errors|addresses)/' },
-      to: { path: `${POLICIES}|^src/(request|forwarding|tries)/` },
-    },
-    {
-      name: 'domain-imports-no-health-checks-or-admin',
-      severity: 'error',
-      comment: 'How health checks run and what the admin shows sit above the request path, never under it.',
-      from: { path: '^src/(balancers|upstream|breaker|forwarding|routing|stores|idempotency|resilience|tries|request|time|websocket|errors|events)/' },
-      to: { path: '^src/(health|admin)/' },
-    },
-    {
-      name: 'nothing-imports-the-app',
-      severity: 'error',
-      comment: 'The app, its lifecycle, its front door and its state assemble the layers below; nothing below imports them.',
-      from: { path: '^src/', pathNot: `${APP}|^src/admin/|^src/cli/` },
-      to: { path: APP },
-    },
+      }),
+    forbid('forwarding-imports-no-policy', 'Forwarding sends and reads messages; which policies run around it is not its business.', { path: '^src/(forwarding|routing)/|^src/websocket/(tunnel|relay|standard|handshake|types)[.]ts$' }, { path: POLICIES }),
+    forbid('domain-imports-no-request-or-policy', 'A balancer only picks a target; a target holds its own state; neither knows the request running on it.', { path: '^src/(balancers|upstream|breaker|stores|events|config|errors|addresses)/' }, { path: `${POLICIES}|^src/(request|forwarding|tries)/` }),
+    forbid('domain-imports-no-health-checks-or-admin', 'How health checks run and what the admin shows sit above the request path, never under it.', { path: '^src/(balancers|upstream|breaker|forwarding|routing|stores|idempotency|resilience|tries|request|time|websocket|errors|events)/' }, { path: '^src/(health|admin)/' }),
+    forbid('nothing-imports-the-app', 'The app, its lifecycle, its front door and its state assemble the layers below; nothing below imports them.', { path: '^src/', pathNot: `${APP}|^src/admin/|^src/cli/` }, { path: APP }),
   ],
   options: {
     tsPreCompilationDeps: true,

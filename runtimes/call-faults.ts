@@ -3,7 +3,7 @@
  * leaves to its adapters (src/request/fault-of.ts). Bun's fetch and undici (the client on Deno) both
  * name a failure by a node-style `code` on the error or its cause; their WebSockets only by message.
  */
-import { ConnectFailed, type FaultOf, HandshakeFailed, type HandshakeErrorOf } from '../src/runtime.ts'
+import { ConnectFailed, type FaultOf, HandshakeFailed, type HandshakeErrorOf, inCauses } from '../src/runtime.ts'
 
 /**
  * The certificate checks that fail a TLS handshake (node:tls's codes; Bun's fetch and undici on Deno
@@ -40,13 +40,10 @@ export const codeFault: FaultOf = (error) => {
   return undefined
 }
 
-/** The system error code of a fetch failure, wherever the runtime put it (the error or its cause, four deep). */
+/** The system error code of a fetch failure, wherever the runtime put it (the error or one of its causes). */
 function errorCode(error: unknown): string | undefined {
-  for (let e = error, depth = 0; e && typeof e === 'object' && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
-    const { code } = e as { code?: unknown }
-    if (typeof code === 'string') return code
-  }
-  return undefined
+  const withCode = inCauses(error, (e) => typeof (e as { code?: unknown }).code === 'string')
+  return (withCode as { code: string } | undefined)?.code
 }
 
 /**

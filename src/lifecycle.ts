@@ -3,7 +3,6 @@ import { applicable, configChanges, type ConfigChanges } from './config/diff.ts'
 import { configuredSubscribers } from './events/subscribers.ts'
 import type { UpstreamFetch } from './forwarding/forward.ts'
 import { startHealthChecks } from './health/checks.ts'
-import type { SharedHealth } from './health/shared.ts'
 import { announce } from './log.ts'
 import { buildState, type ProxyState, type StateDeps } from './state.ts'
 
@@ -11,7 +10,6 @@ import { buildState, type ProxyState, type StateDeps } from './state.ts'
 export interface LifecycleDeps extends StateDeps {
   /** Called with each config before it takes effect; throws to refuse it. */
   prepare?: (config: Config) => void
-  sharedHealth?: SharedHealth
 }
 
 /** The proxy between requests: the state requests start with, and how a config changes it. */

@@ -15,6 +15,17 @@ export interface CallFault {
  */
 export type FaultOf = (error: unknown) => CallFault | undefined
 
+/**
+ * The error or the first of its causes for which `test` holds, four deep (runtimes wrap a call's
+ * failure at most so): where the proxy finds its own faults and a runtime its client's error codes.
+ */
+export function inCauses(error: unknown, test: (e: object) => boolean): object | undefined {
+  for (let e = error, depth = 0; e && typeof e === 'object' && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
+    if (test(e)) return e
+  }
+  return undefined
+}
+
 /** For a runtime that cannot tell: every failure may have reached the upstream. */
 export const unknownFaults: FaultOf = () => undefined
 

@@ -1,5 +1,5 @@
 import { ProxyError } from '../errors/proxy-error.ts'
-import type { CallFaultKind, FaultOf } from '../request/fault-of.ts'
+import { type CallFaultKind, type FaultOf, inCauses } from '../request/fault-of.ts'
 import type { Target } from '../upstream/target.ts'
 import { AbortCause } from '../request/abort-reasons.ts'
 import { BodyBrokeOff, BodyTooLarge } from '../request/body.ts'
@@ -22,8 +22,8 @@ export function attemptError(error: unknown, signal: AbortSignal, target: Target
       fault: { error: 'http_response_timeout', nextHop: target.hop, requestSent: true },
     })
   }
-  if (inChain(reason, (e) => e instanceof BodyTooLarge)) return new ProxyError('PAYLOAD_TOO_LARGE', 'request body exceeds the limit')
-  if (inChain(reason, (e) => e instanceof BodyBrokeOff)) return new ProxyError('CLIENT_CLOSED_REQUEST', 'the request body broke off: the client left')
+  if (inCauses(reason, (e) => e instanceof BodyTooLarge)) return new ProxyError('PAYLOAD_TOO_LARGE', 'request body exceeds the limit')
+  if (inCauses(reason, (e) => e instanceof BodyBrokeOff)) return new ProxyError('CLIENT_CLOSED_REQUEST', 'the request body broke off: the client left')
   if (reason instanceof HandshakeFailed) {
     return new ProxyError('WEBSOCKET_HANDSHAKE_FAILED', `upstream ${target.hop} refused the WebSocket handshake`, {
       fault: { error: 'http_upgrade_failed', nextHop: target.hop, requestSent: true },
@@ -52,12 +52,4 @@ const MESSAGES: Record<CallFaultKind | 'connection_terminated', (hop: string, de
   tls_certificate_error: (hop, detail) => `the certificate of upstream ${hop} is not trusted (${detail})`,
   tls_protocol_error: (hop, detail) => `the TLS handshake with upstream ${hop} failed (${detail})`,
   connection_terminated: (hop) => `connection to upstream ${hop} failed`,
-}
-
-/** Whether `test` holds for the error or one of its causes (four deep: runtimes wrap at most so). */
-function inChain(error: unknown, test: (e: object) => boolean): boolean {
-  for (let e = error, depth = 0; e && typeof e === 'object' && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
-    if (test(e)) return true
-  }
-  return false
 }

@@ -65,4 +65,4 @@ export class Bulkhead {
 }
 
 /** The in-flight limit a target was configured with (`maxInFlight`; Infinity when unset). */
-export const configuredLimit = (target: Target): number => target.maxInFlight
+const configuredLimit = (target: Target): number => target.maxInFlight

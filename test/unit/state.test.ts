@@ -2,6 +2,7 @@ import { describe, expect, test } from 'bun:test'
 import { parseConfig, ProxyEvents, MemoryStore } from '../../src/index.ts'
 import { buildState, policiesFor, type StateDeps } from '../../src/state.ts'
 import { TunnelsByClient } from '../../src/websocket/client-limit.ts'
+import { scripted } from '../support/scripted.ts'
 import { BackgroundWork } from '../../src/background/work.ts'
 
 const configWith = (urls: string[], failureThreshold = 1) =>
@@ -87,4 +88,15 @@ describe('a request pays for what its upstream configures', () => {
     expect(names('careful')).toContain('idempotency')
     expect(state.handlers.size).toBe(2)
   })
+})
+
+test('a request to an upstream without retries never meets the retry policy: its retry budget counts no request', async () => {
+  const budgetRequests = async (retry: { attempts: number }) => {
+    const { app } = scripted(() => new Response('ok'), { retry })
+    expect((await app.request('/x')).status).toBe(200)
+    const doc = (await (await app.request('/_proxy/dashboard.json')).json()) as { upstreams: { api: { retryBudget: { requests: number } } } }
+    return doc.upstreams.api.retryBudget.requests
+  }
+  expect(await budgetRequests({ attempts: 0 })).toBe(0) // the retries policy (which counts each request it sees) is not in the list
+  expect(await budgetRequests({ attempts: 1 })).toBe(1)
 })
