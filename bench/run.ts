@@ -2,7 +2,8 @@
  * The benchmark: wrk against the nginx origin directly, and against every proxy of it on loopback:
  * this proxy on Bun (as it ships, with the access log written to a file, and with the access log
  * and metrics off one at a time and together), on Deno and on workerd (wrangler dev: the memory and
- * the Durable Object store); a bare fetch pass-through of each runtime (the runtime's own speed);
+ * the Durable Object store); a bare fetch pass-through of each runtime (the runtime's own speed),
+ * and on Deno one through the proxy's own upstream client (undici: what the client alone costs);
  * the peers a user compares with: Hono's `hono/proxy` helper on Bun, @fastify/http-proxy on Node,
  * Caddy, nginx and HAProxy (one worker or thread each). Same connections and duration for all,
  * interleaved, several rounds; prints requests/s and p99 per system (medians), and the ratios that
@@ -178,6 +179,13 @@ const ALL: System[] = [
       (port) => ({ ...target(), PORT: String(port) }),
     ),
   ],
+  [
+    'bare Deno undici pass-through',
+    served(
+      () => [denoBinary(), 'run', '--allow-net', '--allow-env', '--allow-read', 'bench/bare-deno-undici.ts'],
+      (port) => ({ ...target(), PORT: String(port) }),
+    ),
+  ],
   edgeProxy('edge-proxy (Deno)', 'deno', config),
   edgeProxy('edge-proxy (Deno, both off)', 'deno', variant({ access: false }, false)),
   [
@@ -276,6 +284,8 @@ try {
     ['edge-proxy (Bun)', '@fastify/http-proxy (Node)', ''],
     ['edge-proxy (Deno)', 'bare Deno pass-through', 'target: >= 0.8'],
     ['edge-proxy (Deno)', 'edge-proxy (Deno, both off)', 'access log and metrics on / off'],
+    ['bare Deno undici pass-through', 'bare Deno pass-through', "the upstream client alone: undici / Deno's fetch"],
+    ['edge-proxy (Deno)', 'bare Deno undici pass-through', 'the proxy over its own client'],
     ['edge-proxy (workerd, memory store)', 'bare workerd pass-through', ''],
     ['edge-proxy (workerd, Durable Object store)', 'edge-proxy (workerd, memory store)', 'target: >= 0.9'],
     ['edge-proxy (Bun)', 'baseline edge-proxy (Bun)', 'A/B: this checkout / the baseline'],
