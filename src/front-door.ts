@@ -173,6 +173,7 @@ function report(events: ProxyEvents, c: Context<ProxyEnv>, started: number, stat
     target: last?.url,
     breaker: last?.breaker.state,
     key: exchange?.record.key,
+    hedged: exchange?.record.hedged,
     bytesIn: exchange === undefined ? null : (exchange.body.bytes?.byteLength ?? declaredLength(exchange.request.headers)),
     bytesOut,
   })

@@ -9,6 +9,8 @@ import { streamWatch } from './tries/stream-watch.ts'
 import { tryTimers } from './tries/try-timers.ts'
 import { idempotency } from './idempotency/idempotency.ts'
 import { retries } from './resilience/retries.ts'
+import { budgetedRequests } from './resilience/budgets.ts'
+import { hedgingReplaysBody } from './resilience/hedging.ts'
 import { failoverReplaysBody, upstreamSelection } from './resilience/upstream-selection.ts'
 import { type BackgroundJob, backgroundWork } from './background/jobs.ts'
 import type { BackgroundWork } from './background/work.ts'
@@ -94,6 +96,7 @@ export function buildState(config: Config, deps: StateDeps, previous?: ProxyStat
     // Only where the runtime can open tunnels: elsewhere an upgrade is refused in the front door.
     ...(deps.webSockets ? [webSocketsPerClient(deps.tunnelsByClient, config.limits.webSocketsPerClient)] : []),
     idempotency(config, deps.store),
+    budgetedRequests,
     retries(deps.random),
   ]
   const tryPolicies: TryPolicy[] = [tryTimers, streamWatch, breakerVerdict, inFlightLimit, attempts(deps.faultOf ?? unknownFaults)]
@@ -105,7 +108,8 @@ export function buildState(config: Config, deps: StateDeps, previous?: ProxyStat
     policies,
     tryPolicies,
     handlers: handlersByUpstream(upstreams, policies, upstreamSelection(upstreams, composeTry(tryPolicies, lastHandler(config, deps)))),
-    replaysBody: (request, upstream) => failoverReplaysBody(request, upstream) || replaying.some((policy) => policy.replaysBody!(request, upstream)),
+    replaysBody: (request, upstream) =>
+      failoverReplaysBody(request, upstream) || hedgingReplaysBody(request, upstream) || replaying.some((policy) => policy.replaysBody!(request, upstream)),
     trusted: trustedBy(config.trustedProxies),
   }
 }

@@ -38,6 +38,8 @@ function render(doc) {
   document.getElementById('at').textContent = 'updated ' + doc.at;
   document.getElementById('upstreams').innerHTML = Object.entries(doc.upstreams).map(([name, u]) =>
     '<h2>' + esc(name) + ' <small>retry budget: ' + u.retryBudget.retries + ' retries / ' + u.retryBudget.requests + ' requests (' + u.retryBudget.percent + ' %)</small></h2>' +
+    (u.hedge ? '<p data-hedge><small>hedges: ' + u.hedge.sent + ' sent, ' + u.hedge.won + ' won, ' + u.hedge.cancelled + ' cancelled; delay ' +
+      (u.hedge.delayMs === null ? 'learning' : u.hedge.delayMs + ' ms' + (u.hedge.learned ? ' (learned)' : '')) + '; ' + u.hedge.hedges + ' / ' + u.hedge.requests + ' requests (max ' + u.hedge.maxPercent + ' %)</small></p>' : '') +
     '<table><tr><th>target</th><th>health</th><th>breaker</th><th>in flight</th><th>requests</th><th>errors</th><th>p50 ms</th><th>p99 ms</th></tr>' +
     u.targets.map(row).join('') + '</table>' +
     (u.lastErrors.length ? '<p><small>last errors: ' + u.lastErrors.map((e) => esc(e.at.slice(11, 19) + ' ' + e.status + ' ' + (e.code || '') + ' ' + (e.target || ''))).join(' · ') + '</small></p>' : '')

@@ -1,5 +1,6 @@
 import type { ProxyEvents } from '../events/events.ts'
 import type { Upstream } from '../upstream/upstream.ts'
+import { hedgingOf } from './status.ts'
 
 /** How far back the dashboard's rates and percentiles look. */
 const WINDOW_MS = 60_000
@@ -31,14 +32,17 @@ export interface ErrorEntry {
 
 /**
  * What the dashboard shows beyond `status`: per target, the request and error rates and p50/p99
- * latency over the last minute (from a bounded ring of its tries), and per upstream its last errors.
+ * latency over the last minute (from a bounded ring of its tries), and per upstream its last errors
+ * and, where it hedges, its hedges since start (sent, won, cancelled) beside the delay and budget.
  * Fed by the event seam; on Workers, each isolate's own view.
  */
 export function dashboardStats(events: ProxyEvents) {
   const samples = new Map<string, Ring>()
   const errors = new Map<string, ErrorEntry[]>()
   const key = (upstream: string, target: string) => `${upstream} ${target}`
+  const hedges = new Map<string, { sent: number; won: number; cancelled: number }>()
   events.on('try', (e) => {
+    if (e.code === 'TRY_CANCELLED') return // a hedge race's loser: neither an error nor a latency (it was cut short)
     const k = key(e.upstream, e.target)
     let ring = samples.get(k)
     if (ring === undefined) {
@@ -51,7 +55,15 @@ export function dashboardStats(events: ProxyEvents) {
     ring.next = (ring.next + 1) % SAMPLES
   })
   events.on('request', (e) => {
-    if (e.upstream === undefined || (e.code === undefined && e.status < 500)) return
+    if (e.upstream === undefined) return
+    if (e.hedged !== undefined) {
+      const counts = hedges.get(e.upstream) ?? { sent: 0, won: 0, cancelled: 0 }
+      counts.sent += e.hedged.sent
+      if (e.hedged.winner > 1) counts.won++
+      counts.cancelled += e.hedged.cancelled
+      hedges.set(e.upstream, counts)
+    }
+    if (e.code === undefined && e.status < 500) return
     let list = errors.get(e.upstream)
     if (list === undefined) {
       list = []
@@ -73,6 +85,8 @@ export function dashboardStats(events: ProxyEvents) {
       const budget = upstream.retryBudget.window(now)
       out[upstream.name] = {
         retryBudget: { percent: upstream.config.retry.budgetPercent, ...budget },
+        hedge:
+          upstream.hedging === undefined ? null : { ...hedgingOf(upstream.hedging, now), ...(hedges.get(upstream.name) ?? { sent: 0, won: 0, cancelled: 0 }) },
         lastErrors: [...(errors.get(upstream.name) ?? [])].reverse(),
         targets: upstream.targets.map((t) => {
           const recent = (samples.get(key(upstream.name, t.url))?.items ?? []).filter((s) => now - s.at <= WINDOW_MS)

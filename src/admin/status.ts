@@ -1,3 +1,4 @@
+import type { HedgeState } from '../upstream/hedge-state.ts'
 import type { Upstream } from '../upstream/upstream.ts'
 
 /** The `status` document: every upstream and what this instance knows of each target. */
@@ -9,6 +10,7 @@ export function statusOf(upstreams: Iterable<Upstream>, now = Date.now()) {
       fallback: upstream.config.fallback ?? null,
       waiting: upstream.bulkhead.waiting,
       retryBudget: { percent: upstream.config.retry.budgetPercent, ...upstream.retryBudget.window(now) },
+      hedge: upstream.hedging === undefined ? null : hedgingOf(upstream.hedging, now),
       store: { lastSyncAt: iso(upstream.view.lastSyncAt), lastPublishAt: iso(upstream.view.lastPublishAt), error: upstream.view.storeError ?? null },
       targets: upstream.targets.map((t) => ({
         url: t.url,
@@ -33,3 +35,19 @@ export function statusOf(upstreams: Iterable<Upstream>, now = Date.now()) {
 }
 
 const iso = (ms: number) => (ms > 0 ? new Date(ms).toISOString() : null)
+
+/**
+ * An upstream's hedging as the status shows it: the delay now (null until learned), whether it is
+ * learned or fixed, the samples it is learned from, and the hedge budget's window.
+ */
+export function hedgingOf(hedging: HedgeState, now: number) {
+  const { requests, retries } = hedging.budget.window(now)
+  return {
+    delayMs: hedging.delayMs() ?? null,
+    learned: hedging.config.delayMs === undefined,
+    samples: hedging.samplesHeld,
+    maxPercent: hedging.config.maxPercent,
+    requests,
+    hedges: retries,
+  }
+}

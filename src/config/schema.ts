@@ -118,6 +118,33 @@ export const IdempotencySchema = v.strictObject({
   ),
 })
 
+export const HedgeSchema = v.strictObject({
+  enabled: v.optional(
+    about(
+      'Hedged requests: a try with no response headers after the delay gets another try on another target; the first acceptable answer wins, the others are cancelled. Only for requests safe to send twice.',
+      v.boolean(),
+    ),
+    false,
+  ),
+  delayMs: v.optional(about("A fixed delay before each hedge (default: learned, the upstream's `percentile` of time to headers, at least minDelayMs).", ms())),
+  percentile: v.optional(
+    about("The percentile of the upstream's recent times to headers that the learned delay is.", v.pipe(v.number(), v.minValue(50), v.maxValue(99.9))),
+    95,
+  ),
+  minDelayMs: v.optional(about('The learned delay never goes below this.', ms()), 5),
+  maxPercent: v.optional(
+    about('Hedges allowed as a share of recent requests (they count against the retry budget too).', v.pipe(v.number(), v.minValue(0), v.maxValue(100))),
+    5,
+  ),
+  maxHedges: v.optional(
+    about(
+      'Hedges one request may send, each a delay after the last (1 to 3: a Worker may hold six connections per request).',
+      v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(3)),
+    ),
+    1,
+  ),
+})
+
 export const UpstreamSchema = v.strictObject({
   targets: about('The servers of this upstream.', v.pipe(v.array(TargetSchema), v.minLength(1, 'needs at least one target'))),
   balancer: v.optional(about('How a target is picked for each request.', BalancerSchema), 'round-robin'),
@@ -132,6 +159,7 @@ export const UpstreamSchema = v.strictObject({
   queueTimeoutMs: v.optional(about('Bulkhead: how long a request waits for a free target when every target is at its maxInFlight.', ms(0)), 0),
   fallback: v.optional(about('Another upstream that takes the traffic while no target of this one is available.', v.string())),
   idempotency: v.optional(about('Idempotency-Key handling.', IdempotencySchema), {}),
+  hedge: v.optional(about('Hedged requests against a slow try (docs/resilience.md).', HedgeSchema), {}),
   tls: v.optional(about('TLS to https:// targets (Bun and Deno; Workers trusts the public CAs only).', UpstreamTlsSchema)),
   requestHeaders: v.optional(
     about('Headers added to every upstream request; values may use $remote_addr, $request_id and $time.', v.record(headerName, v.string())),

@@ -62,6 +62,12 @@ export function crossFieldIssues(config: Config): ConfigIssue[] {
           'otherwise the proxy cuts calls that may still complete, and callers that retry run them twice',
       })
     }
+    if (upstream.hedge.enabled && upstream.hedge.delayMs !== undefined && upstream.hedge.delayMs >= tryTimeoutMs) {
+      issues.push({
+        path: `${at}.hedge.delayMs`,
+        message: `${upstream.hedge.delayMs} is not under tryTimeoutMs ${tryTimeoutMs}: a hedge would start only once the try it hedges has timed out`,
+      })
+    }
     if (upstream.idempotency.enabled && !storeKind(config.store.type)?.capabilities.keyClaims) issues.push(keyClaimsIssue(name, config.store.type))
     const seen = new Set(upstream.targets.map((t) => t.url))
     if (seen.size !== upstream.targets.length) {

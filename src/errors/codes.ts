@@ -37,6 +37,8 @@ export const ERROR_STATUS = {
   INTERNAL_ERROR: 500,
   /** The client went away first (nginx's 499): only ever seen in logs and metrics. */
   CLIENT_CLOSED_REQUEST: 499,
+  /** A try cancelled because another try of its request answered first (a hedge): only a try's outcome in logs and metrics. */
+  TRY_CANCELLED: 499,
 } as const
 
 export type ErrorCode = keyof typeof ERROR_STATUS

@@ -31,6 +31,8 @@ export interface ProxyEventMap {
     breaker?: BreakerState
     /** What became of its Idempotency-Key, when it had one. */
     key?: KeyOutcome
+    /** Its hedges, when it sent any (hedge.enabled). */
+    hedged?: HedgeRecord
     bytesIn: number | null
     bytesOut: number | null
   }
@@ -70,6 +72,16 @@ export interface BackgroundScope {
   upstream: string
   /** The store's kind, for a store round. */
   store?: string
+}
+
+/** What became of a request's hedges: how many were sent, which try answered, how many were cancelled. */
+export interface HedgeRecord {
+  /** Hedges sent beside the first try. */
+  sent: number
+  /** The try whose answer went back, by its place in the race (1: the first try, 2: the first hedge); 0 when none answered. */
+  winner: number
+  /** Tries cancelled, or answers discarded, because another try answered first. */
+  cancelled: number
 }
 
 /** What became of an Idempotency-Key: the first of its request, or a duplicate's answer. */

@@ -46,6 +46,11 @@ export function proxyMetrics(events: ProxyEvents, upstreams: () => Iterable<Upst
     'upstream',
   ])
   const bytesOut = new Counter('edge_proxy_response_bytes_total', 'Response body bytes sent, by upstream.', ['upstream'])
+  const hedges = new Counter(
+    'edge_proxy_hedges_total',
+    'Hedged requests, by upstream and outcome: hedges sent, requests a hedge answered (won), tries cancelled because another answered first.',
+    ['upstream', 'outcome'],
+  )
   const authFailures = new Counter('edge_proxy_admin_auth_failures_total', 'Admin credentials refused, by kind (login, bearer, session).', ['kind'])
   const backgroundFailures = new Counter(
     'edge_proxy_background_failures_total',
@@ -60,6 +65,11 @@ export function proxyMetrics(events: ProxyEvents, upstreams: () => Iterable<Upst
     if (e.code === 'TARGET_SATURATED') rejected.inc([upstream])
     if (e.bytesIn !== null) bytesIn.inc([upstream], e.bytesIn)
     if (e.bytesOut !== null) bytesOut.inc([upstream], e.bytesOut)
+    if (e.hedged !== undefined) {
+      hedges.inc([upstream, 'sent'], e.hedged.sent)
+      if (e.hedged.winner > 1) hedges.inc([upstream, 'won'])
+      hedges.inc([upstream, 'cancelled'], e.hedged.cancelled)
+    }
   })
   events.on('try', (e) => {
     tries.observe([e.upstream, e.target], e.latencyMs / 1000)
@@ -91,6 +101,7 @@ export function proxyMetrics(events: ProxyEvents, upstreams: () => Iterable<Upst
     rejected,
     bytesIn,
     bytesOut,
+    hedges,
     authFailures,
     backgroundFailures,
   ]
@@ -114,6 +125,15 @@ export function proxyMetrics(events: ProxyEvents, upstreams: () => Iterable<Upst
         'Requests in flight per target (open WebSockets apart: edge_proxy_websockets_open).',
         TARGET_LABELS,
         perTarget((t) => t.inFlight),
+      ),
+      gauge(
+        'edge_proxy_hedge_delay_seconds',
+        'The delay before a hedge, per upstream that hedges (learned from its time to headers, or fixed); absent while it is being learned.',
+        ['upstream'],
+        [...upstreams()].flatMap((u): [string[], number][] => {
+          const delayMs = u.hedging?.delayMs()
+          return delayMs === undefined ? [] : [[[u.name], delayMs / 1000]]
+        }),
       ),
       gauge(
         'edge_proxy_websockets_open',

@@ -4,11 +4,11 @@
  */
 export class AbortCause extends Error {
   constructor(
-    readonly kind: 'timeout' | 'client-gone' | 'client-slow',
+    readonly kind: 'timeout' | 'client-gone' | 'client-slow' | 'hedge-lost',
     message: string,
   ) {
     super(message)
-    this.name = kind === 'client-gone' ? 'AbortError' : 'TimeoutError'
+    this.name = kind === 'client-gone' || kind === 'hedge-lost' ? 'AbortError' : 'TimeoutError'
   }
 }
 
@@ -19,3 +19,5 @@ export const STREAM_TOO_LONG = new AbortCause('timeout', 'the stream outlasted s
 export const CLIENT_GONE = new AbortCause('client-gone', 'client disconnected')
 /** The deadline passed while the upstream waited for the client's body: the client's fault (408). */
 export const CLIENT_SLOW = new AbortCause('client-slow', 'the request body did not arrive in time')
+/** Another try of the request answered first (a hedge): this one is not needed, and not its target's failure. */
+export const HEDGE_LOST = new AbortCause('hedge-lost', 'another try of the request answered first')

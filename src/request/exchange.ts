@@ -3,7 +3,7 @@ import type { ClientInfo } from './client.ts'
 import type { Upstream } from '../upstream/upstream.ts'
 import type { Target } from '../upstream/target.ts'
 import type { OpenTunnel } from '../websocket/types.ts'
-import type { KeyOutcome, ProxyEvents } from '../events/events.ts'
+import type { HedgeRecord, KeyOutcome, ProxyEvents } from '../events/events.ts'
 
 /** One proxied request: the client's request and what the proxy decided about it so far. */
 export interface Exchange {
@@ -50,6 +50,8 @@ export interface ExchangeRecord {
    * retry's answer replaces the one it retried). Every copy of an exchange (a fallback's) shares it.
    */
   answer?: TryRecord
+  /** The request's hedges, when it sent any (summed over its races: a retry may race again). */
+  hedged?: HedgeRecord
 }
 
 /**

@@ -17,6 +17,7 @@ export function attemptError(error: unknown, signal: AbortSignal, target: Target
   if (reason instanceof ProxyError) return reason // the proxy's own verdict (a bad path, a client that cannot be upgraded)
   if (reason instanceof AbortCause) {
     if (reason.kind === 'client-gone') return new ProxyError('CLIENT_CLOSED_REQUEST', 'client closed the request')
+    if (reason.kind === 'hedge-lost') return new ProxyError('TRY_CANCELLED', 'another try of the request answered first')
     if (reason.kind === 'client-slow') return new ProxyError('REQUEST_TIMEOUT', 'the request body did not arrive within the request timeout')
     return new ProxyError('UPSTREAM_TIMEOUT', `upstream ${target.hop} did not answer in time`, {
       fault: { error: 'http_response_timeout', nextHop: target.hop, requestSent: true },

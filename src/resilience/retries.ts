@@ -2,12 +2,9 @@ import { ProxyError } from '../errors/proxy-error.ts'
 import { replayable } from '../request/body.ts'
 import { backoffMs } from '../time/backoff.ts'
 import { wait } from '../time/timers.ts'
-import { idempotencyKeyOf } from '../idempotency/key.ts'
+import { repeatable } from './repeatable.ts'
 import { coverEveryTry, mayHaveReachedUpstream } from './reach.ts'
 import type { Exchange, Handler, Policy } from '../request/exchange.ts'
-
-/** Methods whose repeat has the effect of one request (RFC 9110 §9.2.2). */
-const IDEMPOTENT_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'PUT', 'DELETE', 'TRACE'])
 
 /** An attempt would not have a useful chance with less time than this left. */
 const MIN_ATTEMPT_MS = 5
@@ -18,7 +15,8 @@ type Outcome = { response: Response; error?: undefined } | { error: unknown; res
  * Retries what failed in a way another try can fix (docs/specification.md §4.2): a connection failure, an attempt timeout, or a
  * `retry.on` status. Never re-sends a request that may have reached an upstream unless repeating it
  * is safe (see safeToResend), never re-sends a body it could not buffer,
- * backs off with full jitter, stays inside the request's deadline and the upstream's retry budget,
+ * backs off with full jitter, stays inside the request's deadline and the upstream's retry budget
+ * (whose requests budgets.ts counts),
  * and prefers a target this request has not tried (see serveUpstream). Exhausted, it answers with
  * the last outcome: the upstream's own response, or the proxy's error, whose Proxy-Status covers
  * every try (an earlier try that may have reached an upstream makes it say `request-sent`).
@@ -67,10 +65,7 @@ function retrying(serve: Handler, random: () => number): Handler {
     return tryOnce(exchange, retries + 1)
   }
 
-  return (exchange) => {
-    exchange.upstream.retryBudget.request(Date.now())
-    return tryOnce(exchange, 0)
-  }
+  return (exchange) => tryOnce(exchange, 0)
 }
 
 /** Why this outcome deserves another try, or undefined when it does not. */
@@ -81,13 +76,9 @@ function retryReason(outcome: Outcome, on: readonly number[]): string | undefine
 }
 
 /**
- * The deploy-twice rule (docs/specification.md §4.1): a request that may have reached an upstream (on any try so far) is sent
- * again only when repeating it is safe: an idempotent method, or an Idempotency-Key that the
- * upstream itself honours (`idempotency.upstreamDeduplicates`). A key alone is not enough: a try
- * the proxy gave up on may still run (a frozen host works through its queue later).
+ * The deploy-twice rule (docs/specification.md §4.1): a request that may have reached an upstream (on
+ * any try so far) is sent again only when it is repeatable (see repeatable.ts).
  */
 function safeToResend(exchange: Exchange): boolean {
-  if (!mayHaveReachedUpstream(exchange)) return true
-  if (IDEMPOTENT_METHODS.has(exchange.request.method)) return true
-  return exchange.upstream.config.idempotency.upstreamDeduplicates && idempotencyKeyOf(exchange.request) !== null
+  return !mayHaveReachedUpstream(exchange) || repeatable(exchange)
 }

@@ -5,34 +5,41 @@ import type { Upstream } from '../upstream/upstream.ts'
 import { nothingSent } from './reach.ts'
 import type { Handler } from '../request/exchange.ts'
 import { Try, type TryHandler } from '../request/try.ts'
+import { hedgedTries } from './hedging.ts'
 
 /**
  * Serves an exchange from its upstream (docs/specification.md §5.3–5.4): the balancer picks among targets whose breaker admits and
  * whose bulkhead has room; an attempt that failed before anything was sent moves on to another
  * target; when every target is full the request waits up to `queueTimeoutMs` for a slot; when no
  * target can take it, the `fallback` upstream does (marked `x-proxy-fallback`), else the error says
- * why: BREAKER_OPEN with Retry-After, TARGET_SATURATED, or the last attempt's own error.
+ * why: BREAKER_OPEN with Retry-After, TARGET_SATURATED, or the last attempt's own error. On an
+ * upstream that hedges, the pick's tries race (hedging.ts), each hedge on a target not yet tried.
  */
 export function upstreamSelection(upstreams: ReadonlyMap<string, Upstream>, handleTry: TryHandler): Handler {
+  const hedged = hedgedTries(handleTry)
   const serve: Handler = async (exchange) => {
     const { upstream } = exchange
     const context = { clientAddress: exchange.client.address }
     const unreached: Target[] = []
     let lastError: ProxyError | undefined
     let waited = false
+    /** Healthy, its breaker lets a request through, and this pass has not failed to reach it. */
+    const usable = (t: Target, now: number) => t.health.healthy && t.breaker.admits(now) && !unreached.includes(t)
+    const free = (t: Target, now: number) => upstream.bulkhead.hasRoom(t, exchange.webSocket) && usable(t, now)
+    /** A target with room that this request has not tried: where a retry goes first, and a hedge only. */
+    const untried = () => {
+      const now = Date.now()
+      return upstream.balancer.pick((t) => free(t, now) && !exchange.tried.includes(t), context)
+    }
     for (;;) {
       const now = Date.now()
-      /** Healthy, its breaker lets a request through, and this pass has not failed to reach it. */
-      const usable = (t: Target) => t.health.healthy && t.breaker.admits(now) && !unreached.includes(t)
-      const free = (t: Target) => upstream.bulkhead.hasRoom(t, exchange.webSocket) && usable(t)
-      // A retry goes to a target this request has not tried, when there is one.
-      const target = upstream.balancer.pick((t) => free(t) && !exchange.tried.includes(t), context) ?? upstream.balancer.pick(free, context)
+      const target = untried() ?? upstream.balancer.pick((t) => free(t, now), context)
       if (target !== undefined) {
         // Each try a value of its own (see try.ts): its policies give back what they hold when it fails.
         const t = new Try(exchange, target)
         try {
-          const response = await handleTry(t)
-          exchange.record.answer = t.record
+          const { response, answer } = upstream.hedging === undefined ? { response: await handleTry(t), answer: t } : await hedged(t, upstream.hedging, untried)
+          exchange.record.answer = answer.record
           return response
         } catch (error) {
           if (!(error instanceof ProxyError) || !nothingSent(error) || !replayable(exchange.body)) throw error
@@ -41,7 +48,7 @@ export function upstreamSelection(upstreams: ReadonlyMap<string, Upstream>, hand
           continue
         }
       }
-      const saturated = upstream.targets.some((t) => !upstream.bulkhead.hasRoom(t, exchange.webSocket) && usable(t))
+      const saturated = upstream.targets.some((t) => !upstream.bulkhead.hasRoom(t, exchange.webSocket) && usable(t, now))
       if (saturated && !waited && !exchange.webSocket && upstream.config.queueTimeoutMs > 0) {
         waited = true
         if (await upstream.bulkhead.wait(upstream.config.queueTimeoutMs, exchange.clientGone)) continue

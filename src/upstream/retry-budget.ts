@@ -22,10 +22,15 @@ export class RetryBudget {
     this.counts.add(now, 'requests')
   }
 
+  /** Whether one more retry fits, taking nothing (a hedge asks two budgets before it takes from both). */
+  allows(now: number): boolean {
+    const { requests, retries } = this.window(now)
+    return retries + 1 <= Math.max(this.floor, (requests * this.percent) / 100)
+  }
+
   /** Takes one retry if the budget has room; false when it has none. */
   tryRetry(now: number): boolean {
-    const { requests, retries } = this.window(now)
-    if (retries + 1 > Math.max(this.floor, (requests * this.percent) / 100)) return false
+    if (!this.allows(now)) return false
     this.counts.add(now, 'retries')
     return true
   }

@@ -6,6 +6,7 @@ import type { ProxyEvents } from '../events/events.ts'
 import type { BackgroundWork } from '../background/work.ts'
 import type { StateStore, KeyStore } from '../stores/types.ts'
 import { RetryBudget } from './retry-budget.ts'
+import { HedgeState } from './hedge-state.ts'
 import { Bulkhead } from './bulkhead.ts'
 import { createTarget, type Target } from './target.ts'
 
@@ -20,6 +21,8 @@ export interface Upstream {
   readonly view: SharedView
   readonly bulkhead: Bulkhead
   readonly retryBudget: RetryBudget
+  /** Its hedging (the learned delay, the hedge budget), when `hedge.enabled`. */
+  readonly hedging: HedgeState | undefined
   /** Where Idempotency-Key records live, when the store can claim keys atomically. */
   readonly keys: KeyStore | undefined
 }
@@ -38,7 +41,8 @@ export interface UpstreamOptions {
 /**
  * Builds an upstream. Given the one it replaces (a reload), each target of the same URL keeps its
  * breaker (when the breaker settings are unchanged) and its counters, and the upstream its retry
- * budget (when its percentage is unchanged); requests still in flight on the old one finish there.
+ * budget (when its percentage is unchanged) and what its hedging learnt (when its settings are
+ * unchanged); requests still in flight on the old one finish there.
  */
 export function createUpstream(name: string, config: UpstreamConfig, options: UpstreamOptions, previous?: Upstream): Upstream {
   const sameBreaker = previous !== undefined && JSON.stringify(previous.config.breaker) === JSON.stringify(config.breaker)
@@ -69,6 +73,11 @@ export function createUpstream(name: string, config: UpstreamConfig, options: Up
       previous !== undefined && previous.config.retry.budgetPercent === config.retry.budgetPercent
         ? previous.retryBudget
         : new RetryBudget(config.retry.budgetPercent),
+    hedging: !config.hedge.enabled
+      ? undefined
+      : previous?.hedging !== undefined && JSON.stringify(previous.config.hedge) === JSON.stringify(config.hedge)
+        ? previous.hedging
+        : new HedgeState(config.hedge),
     keys: options.store.keys,
   }
 }

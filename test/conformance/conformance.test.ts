@@ -13,6 +13,7 @@ import { forwarding } from './scenarios/forwarding.ts'
 import { hostileInput } from './scenarios/hostile-input.ts'
 import { lifecycle } from './scenarios/lifecycle.ts'
 import { retries } from './scenarios/retries.ts'
+import { hedging } from './scenarios/hedging.ts'
 import { security } from './scenarios/security.ts'
 import { sharedState } from './scenarios/shared-state.ts'
 import { streaming } from './scenarios/streaming.ts'
@@ -34,6 +35,7 @@ export const SCENARIOS: Scenario[] = [
   ...breakers,
   ...sharedState,
   ...retries,
+  ...hedging,
   ...faults,
   ...hostileInput,
   ...websockets,
