@@ -131,7 +131,7 @@ export const HedgeSchema = v.strictObject({
     about("The percentile of the upstream's recent times to headers that the learned delay is.", v.pipe(v.number(), v.minValue(50), v.maxValue(99.9))),
     95,
   ),
-  minDelayMs: v.optional(about('The learned delay never goes below this.', ms()), 5),
+  minDelayMs: v.optional(about('The learned delay never goes below this (a timer tick: the percentile and the budgets bound the load).', ms()), 1),
   maxPercent: v.optional(
     about('Hedges allowed as a share of recent requests (they count against the retry budget too).', v.pipe(v.number(), v.minValue(0), v.maxValue(100))),
     5,

@@ -76,7 +76,7 @@ function race(first: Try, hedging: HedgeState, another: () => Target | undefined
 
     const settle = (outcome: Answered | { error: unknown }) => {
       settled = true
-      clearTimeout(timer)
+      if (timer !== undefined) clearTimeout(timer)
       const now = Date.now()
       for (const t of running) {
         t.controller.abort(HEDGE_LOST)

@@ -41,8 +41,9 @@ describe('hedged requests', () => {
     expect(tries.find((t) => t.target.endsWith('9001'))!.code).toBe('TRY_CANCELLED')
     expect(requests[0]!.hedged).toEqual({ sent: 1, winner: 2, cancelled: 1 })
     const status = (await (await app.request('/_proxy/status')).json()) as {
-      upstreams: { api: { hedge: { hedges: number }; targets: { url: string; failures: number; breaker: string; inFlight: number }[] } }
+      upstreams: { api: { hedge: { hedges: number; samples: number }; targets: { url: string; failures: number; breaker: string; inFlight: number }[] } }
     }
+    expect(status.upstreams.api.hedge.samples).toBe(2) // the hedge's time to headers, and the cancelled try's, censored
     const first = status.upstreams.api.targets.find((t) => t.url.endsWith('9001'))!
     expect(first).toMatchObject({ failures: 0, breaker: 'closed', inFlight: 0 }) // cancelled: no verdict, its slot given back
     expect(status.upstreams.api.hedge.hedges).toBe(1)
