@@ -161,7 +161,7 @@ describe('hedged requests', () => {
     expect(status.upstreams.api.retryBudget.retries).toBe(3)
   })
 
-  test('a request that is answered is counted in metrics and the access line', async () => {
+  test('hedges are counted in metrics and on the dashboard', async () => {
     const { app } = hedged((call) => (call.target.endsWith('9001') ? never() : ok('up')))
     await (await app.request('/items')).text()
     const metrics = await (await app.request('/_proxy/metrics')).text()
@@ -169,6 +169,8 @@ describe('hedged requests', () => {
     expect(metrics).toContain('edge_proxy_hedges_total{upstream="api",outcome="won"} 1')
     expect(metrics).toContain('edge_proxy_hedges_total{upstream="api",outcome="cancelled"} 1')
     expect(metrics).toContain('edge_proxy_hedge_delay_seconds{upstream="api"} 0.005')
+    const dashboard = (await (await app.request('/_proxy/dashboard.json')).json()) as { upstreams: { api: { hedge: unknown } } }
+    expect(dashboard.upstreams.api.hedge).toMatchObject({ sent: 1, won: 1, cancelled: 1, delayMs: 5, learned: false })
   })
 })
 
