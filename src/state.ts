@@ -7,6 +7,7 @@ import { breakerVerdict } from './tries/breaker-verdict.ts'
 import { inFlightLimit } from './tries/in-flight-limit.ts'
 import { streamWatch } from './tries/stream-watch.ts'
 import { tryTimers } from './tries/try-timers.ts'
+import { retryAfterHold } from './tries/retry-after-hold.ts'
 import { idempotency } from './idempotency/idempotency.ts'
 import { retries } from './resilience/retries.ts'
 import { budgetedRequests } from './resilience/budgets.ts'
@@ -99,7 +100,7 @@ export function buildState(config: Config, deps: StateDeps, previous?: ProxyStat
     budgetedRequests,
     retries(deps.random),
   ]
-  const tryPolicies: TryPolicy[] = [tryTimers, streamWatch, breakerVerdict, inFlightLimit, attempts(deps.faultOf ?? unknownFaults)]
+  const tryPolicies: TryPolicy[] = [tryTimers, streamWatch, breakerVerdict, inFlightLimit, retryAfterHold, attempts(deps.faultOf ?? unknownFaults)]
   const replaying = policies.filter((policy) => policy.replaysBody !== undefined)
   return {
     config,
@@ -107,7 +108,7 @@ export function buildState(config: Config, deps: StateDeps, previous?: ProxyStat
     upstreams,
     policies,
     tryPolicies,
-    handlers: handlersByUpstream(upstreams, policies, upstreamSelection(upstreams, composeTry(tryPolicies, lastHandler(config, deps)))),
+    handlers: handlersByUpstream(upstreams, policies, upstreamSelection(upstreams, composeTry(tryPolicies, lastHandler(config, deps)), deps.random)),
     replaysBody: (request, upstream) =>
       failoverReplaysBody(request, upstream) || hedgingReplaysBody(request, upstream) || replaying.some((policy) => policy.replaysBody!(request, upstream)),
     trusted: trustedBy(config.trustedProxies),

@@ -6,6 +6,8 @@ export type Available = (target: Target) => boolean
 /** What a balancer may know about the request it places. */
 export interface PickContext {
   clientAddress: string
+  /** The time of the pick (epoch ms): what decays with time (a target's failure penalty) is read at it. */
+  now: number
 }
 
 /**

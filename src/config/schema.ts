@@ -82,6 +82,24 @@ export const BreakerSchema = v.strictObject({
     about('A response carrying any of these headers counts as a failure (an upstream proxy saying it faulted).', v.array(headerName)),
     [],
   ),
+  maxEjectedPercent: v.optional(
+    about(
+      "Open breakers and Retry-After holds never take out more than this share of the upstream's targets (at least one may always be out); the rest stay in, their failures still counted. Not applied where a fallback takes over.",
+      v.pipe(v.number(), v.minValue(0), v.maxValue(100)),
+    ),
+    50,
+  ),
+})
+
+export const RetryAfterSchema = v.strictObject({
+  statuses: v.optional(
+    about(
+      'Answers whose Retry-After holds their target out of balancing for that long (add 429 only where a 429 speaks for the target, not for one caller).',
+      v.array(statusCode),
+    ),
+    [503],
+  ),
+  maxHoldMs: v.optional(about('The longest a Retry-After holds a target out (0: never).', ms(0)), 30000),
 })
 
 export const HealthCheckSchema = v.strictObject({
@@ -160,6 +178,25 @@ export const UpstreamSchema = v.strictObject({
   fallback: v.optional(about('Another upstream that takes the traffic while no target of this one is available.', v.string())),
   idempotency: v.optional(about('Idempotency-Key handling.', IdempotencySchema), {}),
   hedge: v.optional(about('Hedged requests against a slow try (docs/resilience.md).', HedgeSchema), {}),
+  retryAfter: v.optional(about('How a target that answers Retry-After is held out of balancing.', RetryAfterSchema), {}),
+  slowStartMs: v.optional(
+    about(
+      'A target that comes back (its breaker closes, its health checks pass, a reload adds it) ramps from a tenth of its share to all of it over this long (0: at once).',
+      ms(0),
+    ),
+    0,
+  ),
+  panicThresholdPercent: v.optional(
+    about('When fewer than this share of targets is available, the upstream panics (see panic; 0: never).', v.pipe(v.number(), v.minValue(0), v.maxValue(100))),
+    0,
+  ),
+  panic: v.optional(
+    about(
+      'In panic: balance over every target, whatever its health, breaker or hold; or fail: answer 503 NO_HEALTHY_TARGET at once (or send to the fallback).',
+      v.picklist(['balance', 'fail']),
+    ),
+    'balance',
+  ),
   tls: v.optional(about('TLS to https:// targets (Bun and Deno; Workers trusts the public CAs only).', UpstreamTlsSchema)),
   requestHeaders: v.optional(
     about('Headers added to every upstream request; values may use $remote_addr, $request_id and $time.', v.record(headerName, v.string())),

@@ -3,6 +3,7 @@ import { type CheckResult, type HealthCheckConfig, passes, recordCheck } from '.
 import type { ProxyEvents } from '../events/events.ts'
 import type { UpstreamFetch } from '../forwarding/forward.ts'
 import type { Upstream } from '../upstream/upstream.ts'
+import { returned } from '../upstream/target.ts'
 
 /** Probes one target (its origin URL) once: GET `path` within `timeoutMs`, through the upstream fetch (its TLS settings). */
 export async function probe(url: string, check: HealthCheckConfig, fetchUpstream: UpstreamFetch, tls?: UpstreamTls): Promise<CheckResult> {
@@ -46,6 +47,7 @@ export function startHealthChecks(upstreams: Iterable<Upstream>, fetchUpstream: 
           const result = await probe(target.url, check, fetchUpstream, upstream.config.tls)
           if (stopped) return
           if (recordCheck(target.health, check, result)) {
+            if (target.health.healthy) returned(target, Date.now())
             events.emit('health', { upstream: upstream.name, target: target.url, healthy: target.health.healthy, ...describe(result) })
           }
           next(false)

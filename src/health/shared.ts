@@ -2,6 +2,7 @@ import type { ProxyEvents } from '../events/events.ts'
 import type { BackgroundJob } from '../background/jobs.ts'
 import type { BackgroundWork } from '../background/work.ts'
 import type { Upstream } from '../upstream/upstream.ts'
+import { returned } from '../upstream/target.ts'
 import type { HealthCheckConfig, TargetHealth } from '../upstream/target-health.ts'
 
 /**
@@ -31,6 +32,7 @@ export function sharedHealthChecks(shared: SharedHealth, events: ProxyEvents, wo
       if (result === undefined) continue
       const changed = result.healthy !== target.health.healthy
       target.health = result
+      if (changed && result.healthy) returned(target, Date.now())
       if (changed)
         events.emit('health', {
           upstream: upstream.name,

@@ -8,6 +8,7 @@ import type { HedgeState } from '../upstream/hedge-state.ts'
 import type { Target } from '../upstream/target.ts'
 import type { Upstream } from '../upstream/upstream.ts'
 import { repeatable } from './repeatable.ts'
+import { answerFailed } from './verdict.ts'
 
 /** The response that goes back, and the try it came from. */
 export interface Answered {
@@ -46,15 +47,8 @@ export function hedgeable(exchange: Exchange): boolean {
 /** A hedged request's body must be in hand before its first try: read ahead, as for a retry. */
 export const hedgingReplaysBody = (_: Request, upstream: Upstream): boolean => upstream.config.hedge.enabled
 
-/**
- * Whether an answer may win while another try is pending: a 5xx, a 429 or a response carrying one
- * of the breaker's `errorHeaders` may not; another try may still do better.
- */
-function acceptable(response: Response, config: UpstreamConfig): boolean {
-  if (response.status >= 500 || response.status === 429) return false
-  for (const name of config.breaker.errorHeaders) if (response.headers.has(name)) return false
-  return true
-}
+/** Whether an answer may win while another try is pending (see answerFailed: another try may still do better). */
+const acceptable = (response: Response, config: UpstreamConfig): boolean => !answerFailed(response, config.breaker)
 
 /**
  * Runs the first try and its hedges. The first acceptable answer wins; an unacceptable one is held

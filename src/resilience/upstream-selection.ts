@@ -6,39 +6,62 @@ import { nothingSent } from './reach.ts'
 import type { Handler } from '../request/exchange.ts'
 import { Try, type TryHandler } from '../request/try.ts'
 import { hedgedTries } from './hedging.ts'
+import { type Availability, availability, backInMs } from '../upstream/availability.ts'
 
 /**
- * Serves an exchange from its upstream (docs/specification.md §5.3–5.4): the balancer picks among targets whose breaker admits and
- * whose bulkhead has room; an attempt that failed before anything was sent moves on to another
+ * Serves an exchange from its upstream (docs/specification.md §5.3–5.4, §10): the balancer picks among the targets in
+ * balancing now (availability.ts: health, breakers, Retry-After holds, the ejection guardrail,
+ * panic, slow start) whose bulkhead has room; an attempt that failed before anything was sent moves on to another
  * target; when every target is full the request waits up to `queueTimeoutMs` for a slot; when no
  * target can take it, the `fallback` upstream does (marked `x-proxy-fallback`), else the error says
  * why: BREAKER_OPEN with Retry-After, TARGET_SATURATED, or the last attempt's own error. On an
  * upstream that hedges, the pick's tries race (hedging.ts), each hedge on a target not yet tried.
  */
-export function upstreamSelection(upstreams: ReadonlyMap<string, Upstream>, handleTry: TryHandler): Handler {
+export function upstreamSelection(upstreams: ReadonlyMap<string, Upstream>, handleTry: TryHandler, random: () => number): Handler {
   const hedged = hedgedTries(handleTry)
   const serve: Handler = async (exchange) => {
     const { upstream } = exchange
-    const context = { clientAddress: exchange.client.address }
+    const { balancer } = upstream
     const unreached: Target[] = []
     let lastError: ProxyError | undefined
     let waited = false
-    /** Healthy, its breaker lets a request through, and this pass has not failed to reach it. */
-    const usable = (t: Target, now: number) => t.health.healthy && t.breaker.admits(now) && !unreached.includes(t)
-    const free = (t: Target, now: number) => upstream.bulkhead.hasRoom(t, exchange.webSocket) && usable(t, now)
-    /** A target with room that this request has not tried: where a retry goes first, and a hedge only. */
-    const untried = () => {
+    const hasRoom = (t: Target) => upstream.bulkhead.hasRoom(t, exchange.webSocket)
+    /** Not failed to reach on this pass, and not held by a Retry-After it gave this very request. */
+    const allowed = (t: Target, now: number) => !unreached.includes(t) && !(t.heldUntil > now && exchange.tried.includes(t))
+    /**
+     * A target in balancing with room: first one this request has not tried (where a retry goes
+     * first, and a hedge only), and with slow start heeded first (it only shares traffic out).
+     */
+    const pick = (now: number, open: Availability, untriedOnly: boolean): Target | undefined => {
+      const context = { clientAddress: exchange.client.address, now }
+      const fits = (inBalancing: (t: Target) => boolean) => (t: Target) => inBalancing(t) && hasRoom(t) && allowed(t, now)
+      const untried = (fit: (t: Target) => boolean) => (t: Target) => fit(t) && !exchange.tried.includes(t)
+      const ways = open.admits === open.ready ? [fits(open.admits)] : [fits(open.admits), fits(open.ready)]
+      for (const way of ways) {
+        const target = balancer.pick(untried(way), context)
+        if (target !== undefined) return target
+      }
+      if (untriedOnly) return undefined
+      for (const way of ways) {
+        const target = balancer.pick(way, context)
+        if (target !== undefined) return target
+      }
+      return undefined
+    }
+    /** Where a hedge goes: a target this request has not tried, in balancing now, with room. */
+    const another = () => {
       const now = Date.now()
-      return upstream.balancer.pick((t) => free(t, now) && !exchange.tried.includes(t), context)
+      return pick(now, availability(upstream, now, random), true)
     }
     for (;;) {
       const now = Date.now()
-      const target = untried() ?? upstream.balancer.pick((t) => free(t, now), context)
+      const open = availability(upstream, now, random)
+      const target = pick(now, open, false)
       if (target !== undefined) {
         // Each try a value of its own (see try.ts): its policies give back what they hold when it fails.
         const t = new Try(exchange, target)
         try {
-          const { response, answer } = upstream.hedging === undefined ? { response: await handleTry(t), answer: t } : await hedged(t, upstream.hedging, untried)
+          const { response, answer } = upstream.hedging === undefined ? { response: await handleTry(t), answer: t } : await hedged(t, upstream.hedging, another)
           exchange.record.answer = answer.record
           return response
         } catch (error) {
@@ -48,7 +71,7 @@ export function upstreamSelection(upstreams: ReadonlyMap<string, Upstream>, hand
           continue
         }
       }
-      const saturated = upstream.targets.some((t) => !upstream.bulkhead.hasRoom(t, exchange.webSocket) && usable(t, now))
+      const saturated = upstream.targets.some((t) => !hasRoom(t) && open.ready(t) && allowed(t, now))
       if (saturated && !waited && !exchange.webSocket && upstream.config.queueTimeoutMs > 0) {
         waited = true
         if (await upstream.bulkhead.wait(upstream.config.queueTimeoutMs, exchange.clientGone)) continue
@@ -56,7 +79,7 @@ export function upstreamSelection(upstreams: ReadonlyMap<string, Upstream>, hand
       const fallback = upstream.config.fallback === undefined ? undefined : upstreams.get(upstream.config.fallback)
       if (fallback !== undefined) return viaFallback(await serve({ ...exchange, upstream: fallback }), fallback.name)
       if (lastError !== undefined) throw lastError
-      throw noTarget(upstream, saturated, now, exchange.webSocket)
+      throw noTarget(upstream, saturated, now, exchange.webSocket, open.failing)
     }
   }
   return serve
@@ -71,16 +94,26 @@ function viaFallback(response: Response, name: string): Response {
   return response
 }
 
-function noTarget(upstream: Upstream, saturated: boolean, now: number, webSocket: boolean): ProxyError {
+function noTarget(upstream: Upstream, saturated: boolean, now: number, webSocket: boolean, panicking: boolean): ProxyError {
   if (saturated) {
     const limit = webSocket ? 'limits.webSocketsPerTarget open WebSockets' : 'maxInFlight'
     return new ProxyError('TARGET_SATURATED', `every target of upstream "${upstream.name}" is at its ${limit}`)
   }
-  if (upstream.targets.every((t) => !t.breaker.admits(now) && t.health.healthy)) {
-    const waitMs = Math.min(...upstream.targets.map((t) => t.breaker.retryAfterMs(now)))
-    return new ProxyError('BREAKER_OPEN', `every target of upstream "${upstream.name}" has its breaker open`, {
-      headers: { 'retry-after': String(Math.max(1, Math.ceil(waitMs / 1000))) },
-    })
+  if (panicking) {
+    const share = upstream.config.panicThresholdPercent
+    return new ProxyError('NO_HEALTHY_TARGET', `fewer than ${share} % of the targets of upstream "${upstream.name}" are available (panic: fail)`)
+  }
+  const { targets } = upstream
+  const healthy = targets.filter((t) => t.health.healthy)
+  const back = (ms: number) => ({ headers: { 'retry-after': String(Math.max(1, Math.ceil(ms / 1000))) } })
+  if (healthy.length === targets.length && targets.every((t) => !t.breaker.admits(now))) {
+    const waitMs = Math.min(...targets.map((t) => t.breaker.retryAfterMs(now)))
+    return new ProxyError('BREAKER_OPEN', `every target of upstream "${upstream.name}" has its breaker open`, back(waitMs))
+  }
+  if (healthy.length > 0 && healthy.every((t) => backInMs(t, now) > 0)) {
+    // Held by their own Retry-After (and open breakers): the client may come back when the first is in again.
+    const waitMs = Math.min(...healthy.map((t) => backInMs(t, now)))
+    return new ProxyError('NO_HEALTHY_TARGET', `every target of upstream "${upstream.name}" asked to be left alone for a while (Retry-After)`, back(waitMs))
   }
   return new ProxyError('NO_HEALTHY_TARGET', `no target of upstream "${upstream.name}" is available`)
 }

@@ -13,3 +13,15 @@ export function responseFailure(response: { status: number; headers: Headers }, 
   if (breaker.slowCallMs !== undefined && latencyMs >= breaker.slowCallMs) return `slow call ${latencyMs} ms`
   return undefined
 }
+
+/**
+ * Whether an answer is an error as far as choosing between targets goes: a 5xx, a 429 or a response
+ * carrying one of `errorHeaders`. Such an answer does not win a hedge race while another try is
+ * pending, and counts against its target in the balancers that weigh latency or load (a fast error
+ * is not a fast target), whatever the breaker counts.
+ */
+export function answerFailed(response: { status: number; headers: Headers }, breaker: UpstreamConfig['breaker']): boolean {
+  if (response.status >= 500 || response.status === 429) return true
+  for (const name of breaker.errorHeaders) if (response.headers.has(name)) return true
+  return false
+}

@@ -1,4 +1,5 @@
-import { recordLatency } from '../upstream/target.ts'
+import { recordFailure, recordLatency } from '../upstream/target.ts'
+import { answerFailed } from '../resilience/verdict.ts'
 import { attemptError } from '../resilience/fetch-errors.ts'
 import { nothingSent } from '../resilience/reach.ts'
 import type { Try, TryPolicy } from '../request/try.ts'
@@ -6,7 +7,7 @@ import type { FaultOf } from '../request/fault-of.ts'
 
 /**
  * One try's send, as the request sees it: the target is counted as tried (and as reached once it may
- * have been), its latency to the headers recorded, what the send threw turned into the proxy's error
+ * have been), its latency to the headers recorded (or, for an error, a failure: see recordFailure), what the send threw turned into the proxy's error
  * (see fetch-errors.ts; `faultOf` is the runtime's reading of its own client's errors), and a `try`
  * event reported. The last policy of a try, so its hooks run first: the others see the proxy's error.
  */
@@ -20,14 +21,18 @@ export function attempts(faultOf: FaultOf): TryPolicy {
       return {
         headers(response) {
           exchange.reached.push(target)
-          const latencyMs = Date.now() - t.started
-          recordLatency(target, latencyMs)
+          const now = Date.now()
+          const latencyMs = now - t.started
+          // A fast error is not a fast target: it weighs as a failure, not as a latency (ADR 26).
+          if (answerFailed(response, exchange.upstream.config.breaker)) recordFailure(target, now)
+          else recordLatency(target, latencyMs)
           if (exchange.events.listening('try')) tried(t, latencyMs, { status: response.status })
           return response
         },
         failed(thrown) {
           const error = attemptError(thrown, t.signal, target, faultOf)
           if (!nothingSent(error)) exchange.reached.push(target)
+          if (error.fault !== undefined) recordFailure(target, Date.now()) // the target's doing, not the client's or a lost race
           if (exchange.events.listening('try')) tried(t, Date.now() - t.started, { code: error.code })
           return error
         },

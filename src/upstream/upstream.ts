@@ -8,7 +8,7 @@ import type { StateStore, KeyStore } from '../stores/types.ts'
 import { RetryBudget } from './retry-budget.ts'
 import { HedgeState } from './hedge-state.ts'
 import { Bulkhead } from './bulkhead.ts'
-import { createTarget, type Target } from './target.ts'
+import { createTarget, returned, type Target } from './target.ts'
 
 /** An upstream as the request path uses it: its targets, the balancer over them and its settings. */
 export interface Upstream {
@@ -51,8 +51,10 @@ export function createUpstream(name: string, config: UpstreamConfig, options: Up
     const breaker = sameBreaker && before !== undefined ? before.breaker : new Breaker(config.breaker)
     const target = createTarget(targetConfig, breaker)
     if (before !== undefined) carryOver(before, target)
+    else if (previous !== undefined) returned(target, Date.now()) // added by a reload: it starts slow
     breaker.onTransition = (transition) => {
       target.lastTransition = transition
+      if (transition.to === 'closed') returned(target, transition.at)
       options.events.emit('breaker', { upstream: name, target: target.url, transition, inFlight: target.inFlight })
       view.published(target, transition)
     }
@@ -88,5 +90,10 @@ function carryOver(from: Target, to: Target): void {
   to.failures = from.failures
   to.latencyMs = from.latencyMs
   to.health = from.health
+  to.heldUntil = from.heldUntil
+  to.heldAt = from.heldAt
+  to.returnedAt = from.returnedAt
+  to.penalty = from.penalty
+  to.penaltyAt = from.penaltyAt
   if (to.breaker === from.breaker) to.lastTransition = from.lastTransition
 }

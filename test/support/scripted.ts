@@ -18,7 +18,7 @@ export const reset = () => new Error('socket closed')
 export function scripted(
   answer: (call: Call, init: RequestInit) => Response | Error | Promise<Response>,
   upstream: Partial<ConfigInput['upstreams'][string]> = {},
-  options: Omit<ProxyOptions, 'fetch' | 'random'> = {},
+  options: Omit<ProxyOptions, 'fetch'> = {},
   rest: Partial<ConfigInput> = {},
 ) {
   const calls: Call[] = []
@@ -49,6 +49,7 @@ export function scripted(
     routes: [{ pathPrefix: '/', upstream: 'api' }],
     ...rest,
   })
-  // Backoffs draw 0.99 of their range: the longest wait each step allows. The client is local (admin answers it).
-  return { app: createProxy(config, { clientAddress: () => '127.0.0.1', faultOf: codeFault, ...options, fetch, random: () => 0.99 }), calls }
+  // Backoffs draw 0.99 of their range (unless the test brings its own random): the longest wait each step
+  // allows. The client is local (admin answers it).
+  return { app: createProxy(config, { clientAddress: () => '127.0.0.1', faultOf: codeFault, random: () => 0.99, ...options, fetch }), calls }
 }

@@ -10,7 +10,7 @@ import { seeded } from '../support/random.ts'
 const targets = (...weights: number[]): Target[] =>
   weights.map((weight, i) => createTarget({ url: `http://127.0.0.1:${9001 + i}`, weight }, new Breaker(v.parse(BreakerSchema, {}))))
 const all: Available = () => true
-const ctx = { clientAddress: '127.0.0.1' }
+const ctx = { clientAddress: '127.0.0.1', now: 0 }
 const names = (ts: Target[], picks: (Target | undefined)[]) => picks.map((p) => 'abcdefgh'[ts.indexOf(p!)]).join('')
 
 const pickN = (balancer: { pick: (a: Available, c: typeof ctx) => Target | undefined }, n: number, available = all) =>
@@ -117,14 +117,14 @@ describe('ip-hash (consistent hashing)', () => {
   const clients = Array.from({ length: 2000 }, (_, i) => `10.${(i >> 8) & 255}.${i & 255}.${(i * 7) & 255}`)
   const placement = (ts: Target[], available: Available) => {
     const balancer = BALANCERS['ip-hash'](ts, Math.random)
-    return clients.map((clientAddress) => balancer.pick(available, { clientAddress }))
+    return clients.map((clientAddress) => balancer.pick(available, { clientAddress, now: 0 }))
   }
 
   test('the same client always lands on the same target', () => {
     const ts = targets(1, 1, 1)
     const balancer = BALANCERS['ip-hash'](ts, Math.random)
-    const first = balancer.pick(all, { clientAddress: '192.0.2.10' })
-    for (let i = 0; i < 20; i++) expect(balancer.pick(all, { clientAddress: '192.0.2.10' })).toBe(first!)
+    const first = balancer.pick(all, { clientAddress: '192.0.2.10', now: 0 })
+    for (let i = 0; i < 20; i++) expect(balancer.pick(all, { clientAddress: '192.0.2.10', now: 0 })).toBe(first!)
   })
   test('spreads clients roughly evenly', () => {
     const ts = targets(1, 1, 1, 1)

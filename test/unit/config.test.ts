@@ -37,7 +37,11 @@ describe('config defaults (CONTRACT §2)', () => {
       halfOpenProbes: 1,
       failureStatuses: [502, 503, 504],
       errorHeaders: [],
+      maxEjectedPercent: 50,
     })
+    expect(api.retryAfter).toEqual({ statuses: [503], maxHoldMs: 30000 })
+    expect([api.slowStartMs, api.panicThresholdPercent, api.panic]).toEqual([0, 0, 'balance'])
+    expect(api.hedge.enabled).toBe(false)
     expect(api.queueTimeoutMs).toBe(0)
     expect(api.healthCheck).toBeUndefined()
     expect(api.fallback).toBeUndefined()
