@@ -1,5 +1,7 @@
 import type { HedgeState } from '../upstream/hedge-state.ts'
 import type { Upstream } from '../upstream/upstream.ts'
+import { slowStartShare } from '../upstream/availability.ts'
+import { failurePenalty } from '../upstream/target.ts'
 
 /** The `status` document: every upstream and what this instance knows of each target. */
 export function statusOf(upstreams: Iterable<Upstream>, now = Date.now()) {
@@ -28,6 +30,12 @@ export function statusOf(upstreams: Iterable<Upstream>, now = Date.now()) {
         requests: t.requests,
         failures: t.failures,
         latencyMs: Math.round(t.latencyMs * 100) / 100,
+        heldMs: Math.max(0, t.heldUntil - now),
+        slowStartShare:
+          upstream.config.slowStartMs > 0 && now - t.returnedAt < upstream.config.slowStartMs
+            ? slowStartShare(now - t.returnedAt, upstream.config.slowStartMs)
+            : 1,
+        failurePenalty: Math.round(failurePenalty(t, now) * 100) / 100,
       })),
     }
   }

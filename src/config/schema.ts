@@ -84,10 +84,10 @@ export const BreakerSchema = v.strictObject({
   ),
   maxEjectedPercent: v.optional(
     about(
-      "Open breakers and Retry-After holds never take out more than this share of the upstream's targets (at least one may always be out); the rest stay in, their failures still counted. Not applied where a fallback takes over.",
+      "Open breakers and Retry-After holds never take out more than this share of the upstream's targets (at least one may always be out); the rest stay in, their failures still counted. Not applied where a fallback takes over. The default keeps the last of two or three targets in.",
       v.pipe(v.number(), v.minValue(0), v.maxValue(100)),
     ),
-    50,
+    67,
   ),
 })
 

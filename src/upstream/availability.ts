@@ -37,7 +37,7 @@ export function availability(upstream: Upstream, now: number, random: () => numb
   }
   let keptIn: ReadonlySet<Target> = NONE
   if (ejected > 0 && config.fallback === undefined) {
-    const allowed = Math.max(1, Math.floor((targets.length * config.breaker.maxEjectedPercent) / 100))
+    const allowed = Math.max(1, Math.floor((targets.length * config.breaker.maxEjectedPercent) / 100 + 1e-9))
     if (ejected > allowed) {
       // The earliest ejected stay out; later ejections are refused, as Envoy refuses them past max_ejection_percent.
       const order = targets.filter((t) => t.health.healthy && isEjected(t, now)).sort((a, b) => ejectedAt(a, now) - ejectedAt(b, now))

@@ -14,6 +14,7 @@ import { hostileInput } from './scenarios/hostile-input.ts'
 import { lifecycle } from './scenarios/lifecycle.ts'
 import { retries } from './scenarios/retries.ts'
 import { hedging } from './scenarios/hedging.ts'
+import { targetSelection } from './scenarios/target-selection.ts'
 import { security } from './scenarios/security.ts'
 import { sharedState } from './scenarios/shared-state.ts'
 import { streaming } from './scenarios/streaming.ts'
@@ -36,6 +37,7 @@ export const SCENARIOS: Scenario[] = [
   ...sharedState,
   ...retries,
   ...hedging,
+  ...targetSelection,
   ...faults,
   ...hostileInput,
   ...websockets,

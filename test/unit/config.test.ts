@@ -37,7 +37,7 @@ describe('config defaults (CONTRACT §2)', () => {
       halfOpenProbes: 1,
       failureStatuses: [502, 503, 504],
       errorHeaders: [],
-      maxEjectedPercent: 50,
+      maxEjectedPercent: 67,
     })
     expect(api.retryAfter).toEqual({ statuses: [503], maxHoldMs: 30000 })
     expect([api.slowStartMs, api.panicThresholdPercent, api.panic]).toEqual([0, 0, 'balance'])

@@ -203,11 +203,11 @@ describe('slow start', () => {
 })
 
 describe('ejection guardrails', () => {
-  test('maxEjectedPercent (50 %) keeps two of three failing targets in: their failures still counted, no BREAKER_OPEN', async () => {
+  test('maxEjectedPercent 50 keeps two of three failing targets in: their failures still counted, no BREAKER_OPEN', async () => {
     const { app, calls } = scripted(() => new Response('down', { status: 502 }), {
       targets: THREE,
       retry: { attempts: 0 },
-      breaker: { failureThreshold: 1, cooldownMs: 60000, failureStatuses: [502] },
+      breaker: { failureThreshold: 1, cooldownMs: 60000, failureStatuses: [502], maxEjectedPercent: 50 },
     })
     const statuses = await send(app, 12)
     expect(statuses.every((s) => s === 502)).toBe(true) // the upstream's own answers, never the proxy's BREAKER_OPEN
@@ -215,6 +215,22 @@ describe('ejection guardrails', () => {
     expect(share(calls)).toEqual({ '9001': 1, '9002': 6, '9003': 5 })
     const status = (await (await app.request('/_proxy/status')).json()) as StatusDoc
     expect(status.upstreams.api.targets.map((t) => t.breaker)).toEqual(['open', 'open', 'open'])
+  })
+
+  test('by default (67 %), two of three targets may be out, never the third; two of two, never the second', async () => {
+    const three = scripted(() => new Response('down', { status: 502 }), {
+      targets: THREE,
+      retry: { attempts: 0 },
+      breaker: { failureThreshold: 1, cooldownMs: 60000, failureStatuses: [502] },
+    })
+    await send(three.app, 8)
+    expect(share(three.calls)).toEqual({ '9001': 1, '9002': 1, '9003': 6 })
+    const two = scripted(() => new Response('down', { status: 502 }), {
+      retry: { attempts: 0 },
+      breaker: { failureThreshold: 1, cooldownMs: 60000, failureStatuses: [502] },
+    })
+    await send(two.app, 6)
+    expect(share(two.calls)).toEqual({ '9001': 1, '9002': 5 })
   })
 
   test('with a fallback, every target may be out: the fallback serves, as the contract says', async () => {
