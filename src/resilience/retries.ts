@@ -3,6 +3,7 @@ import { replayable } from '../request/body.ts'
 import { backoffMs } from '../time/backoff.ts'
 import { wait } from '../time/timers.ts'
 import { repeatable } from './repeatable.ts'
+import { retryHasTarget } from './upstream-selection.ts'
 import { coverEveryTry, mayHaveReachedUpstream } from './reach.ts'
 import type { Exchange, Handler, Policy } from '../request/exchange.ts'
 
@@ -16,7 +17,8 @@ type Outcome = { response: Response; error?: undefined } | { error: unknown; res
  * `retry.on` status. Never re-sends a request that may have reached an upstream unless repeating it
  * is safe (see safeToResend), never re-sends a body it could not buffer,
  * backs off with full jitter, stays inside the request's deadline and the upstream's retry budget
- * (whose requests budgets.ts counts),
+ * (whose requests budgets.ts counts), and keeps an upstream's own answer when no target is left
+ * for another try (its only target held itself out with Retry-After),
  * and prefers a target this request has not tried (see serveUpstream). Exhausted, it answers with
  * the last outcome: the upstream's own response, or the proxy's error, whose Proxy-Status covers
  * every try (an earlier try that may have reached an upstream makes it say `request-sent`).
@@ -49,7 +51,8 @@ function retrying(serve: Handler, random: () => number): Handler {
       replayable(exchange.body) &&
       safeToResend(exchange) &&
       exchange.deadline - Date.now() - delayMs >= MIN_ATTEMPT_MS &&
-      !exchange.clientGone.aborted
+      !exchange.clientGone.aborted &&
+      (outcome.response === undefined || retryHasTarget(exchange, Date.now()))
     const budgeted = allowed && exchange.upstream.retryBudget.tryRetry(Date.now())
     const { events } = exchange
     const requestId = exchange.client.requestId

@@ -3,7 +3,7 @@ import { replayable } from '../request/body.ts'
 import type { Target } from '../upstream/target.ts'
 import type { Upstream } from '../upstream/upstream.ts'
 import { nothingSent } from './reach.ts'
-import type { Handler } from '../request/exchange.ts'
+import type { Exchange, Handler } from '../request/exchange.ts'
 import { Try, type TryHandler } from '../request/try.ts'
 import { hedgedTries } from './hedging.ts'
 import { type Availability, availability, backInMs } from '../upstream/availability.ts'
@@ -83,6 +83,18 @@ export function upstreamSelection(upstreams: ReadonlyMap<string, Upstream>, hand
     }
   }
   return serve
+}
+
+/**
+ * Whether another try of this request would find somewhere to go: a target in balancing that has not
+ * held itself out against this very request (Retry-After), or a fallback. When none would, the retry
+ * policy keeps the upstream's own answer rather than trading it for the proxy's NO_HEALTHY_TARGET.
+ */
+export function retryHasTarget(exchange: Exchange, now: number): boolean {
+  const { upstream } = exchange
+  if (upstream.config.fallback !== undefined) return true
+  const open = availability(upstream, now, () => 0)
+  return upstream.targets.some((t) => open.ready(t) && !(t.heldUntil > now && exchange.tried.includes(t)))
 }
 
 /** A try may send the body again when the upstream has another target to fail over to. */

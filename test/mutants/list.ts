@@ -801,4 +801,13 @@ export const MUTANTS: Mutant[] = [
     to: 'return 1',
     tests: [unit('target-selection')],
   },
+  {
+    id: 'retry-trades-own-answer',
+    origin: 'planted',
+    breaks: "a lone target's 503 with Retry-After becomes the proxy's NO_HEALTHY_TARGET: the retry finds no target",
+    file: 'src/resilience/retries.ts',
+    from: ' &&\n      (outcome.response === undefined || retryHasTarget(exchange, Date.now()))',
+    to: '',
+    tests: [unit('target-selection')],
+  },
 ]

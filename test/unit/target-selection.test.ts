@@ -118,7 +118,7 @@ describe('Retry-After', () => {
     expect(calls.slice(-2).map(port).sort()).toEqual(['9001', '9002'])
   })
 
-  test('a retry of the same request never goes back to the target that held itself out', async () => {
+  test('a retry of the same request never goes back to the target that held itself out; with nowhere else to go, its own answer passes', async () => {
     const { app, calls } = scripted(() => new Response('busy', { status: 503, headers: { 'retry-after': '1' } }), {
       targets: [{ url: 'http://127.0.0.1:9001' }],
       retry: { attempts: 2, backoffMs: 1 },
@@ -126,7 +126,20 @@ describe('Retry-After', () => {
     const res = await app.request('/items')
     expect(calls).toHaveLength(1)
     expect(res.status).toBe(503)
+    expect(await res.text()).toBe('busy')
     expect(res.headers.get('retry-after')).toBe('1')
+    expect(res.headers.has('x-proxy-error')).toBe(false)
+  })
+
+  test('a retry goes to another target in balancing, never to the one that held itself out', async () => {
+    const { app, calls } = scripted(
+      (call) => (port(call) === '9001' ? new Response('busy', { status: 503, headers: { 'retry-after': '5' } }) : new Response('ok')),
+      {
+        retry: { attempts: 3, backoffMs: 1 },
+      },
+    )
+    expect(await (await app.request('/items')).text()).toBe('ok')
+    expect(calls.map(port)).toEqual(['9001', '9002'])
   })
 
   test('when every target is held, the client gets the shortest Retry-After back', async () => {
