@@ -1,4 +1,5 @@
 import type { Context } from 'hono'
+import type { Priority } from './config/schema.ts'
 import { ProxyError } from './errors/proxy-error.ts'
 import type { ProxyEvents } from './events/events.ts'
 import { readRequestBody } from './forwarding/request-body.ts'
@@ -103,6 +104,7 @@ export function frontDoor(deps: FrontDoorDeps): (c: Context<ProxyEnv>) => Promis
         keepAlive: keepAlive === undefined ? ignore : (work) => keepAlive(c, work),
         events,
         webSocket,
+        priority: priorityOf(match.priority, upstream.config.concurrency.priorityHeader, request.headers, isTrusted),
         record: {},
       }
       c.set('exchange', exchange)
@@ -174,7 +176,20 @@ function report(events: ProxyEvents, c: Context<ProxyEnv>, started: number, stat
     breaker: last?.breaker.state,
     key: exchange?.record.key,
     hedged: exchange?.record.hedged,
+    priority: exchange?.priority === 'default' ? undefined : exchange?.priority,
     bytesIn: exchange === undefined ? null : (exchange.body.bytes?.byteLength ?? declaredLength(exchange.request.headers)),
     bytesOut,
   })
+}
+
+const PRIORITIES: ReadonlySet<string> = new Set(['critical', 'default', 'sheddable'])
+
+/**
+ * A request's priority: its route's, unless the upstream names a header for it and the request came
+ * through a trusted proxy (docs/specification.md §11.3): a client cannot declare itself critical.
+ */
+function priorityOf(route: Priority, header: string | undefined, headers: Headers, trusted: boolean): Priority {
+  if (header === undefined || !trusted) return route
+  const said = headers.get(header)?.trim().toLowerCase()
+  return said !== undefined && PRIORITIES.has(said) ? (said as Priority) : route
 }

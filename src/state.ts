@@ -8,6 +8,7 @@ import { inFlightLimit } from './tries/in-flight-limit.ts'
 import { streamWatch } from './tries/stream-watch.ts'
 import { tryTimers } from './tries/try-timers.ts'
 import { retryAfterHold } from './tries/retry-after-hold.ts'
+import { limitLearning } from './tries/limit-learning.ts'
 import { idempotency } from './idempotency/idempotency.ts'
 import { retries } from './resilience/retries.ts'
 import { budgetedRequests } from './resilience/budgets.ts'
@@ -100,7 +101,15 @@ export function buildState(config: Config, deps: StateDeps, previous?: ProxyStat
     budgetedRequests,
     retries(deps.random),
   ]
-  const tryPolicies: TryPolicy[] = [tryTimers, streamWatch, breakerVerdict, inFlightLimit, retryAfterHold, attempts(deps.faultOf ?? unknownFaults)]
+  const tryPolicies: TryPolicy[] = [
+    tryTimers,
+    streamWatch,
+    breakerVerdict,
+    inFlightLimit,
+    limitLearning,
+    retryAfterHold,
+    attempts(deps.faultOf ?? unknownFaults),
+  ]
   const replaying = policies.filter((policy) => policy.replaysBody !== undefined)
   return {
     config,

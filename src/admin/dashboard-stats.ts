@@ -99,6 +99,7 @@ export function dashboardStats(events: ProxyEvents) {
             breaker: t.breaker.state,
             cooldownLeftMs: t.breaker.retryAfterMs(now),
             inFlight: t.inFlight,
+            limit: Number.isFinite(upstream.bulkhead.limit(t)) ? upstream.bulkhead.limit(t) : null,
             requestRate: recent.length / seconds,
             errorRate: recent.filter((s) => !s.ok).length / seconds,
             p50Ms: percentile(latencies, 0.5),

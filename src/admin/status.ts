@@ -27,6 +27,7 @@ export function statusOf(upstreams: Iterable<Upstream>, now = Date.now()) {
         inFlight: t.inFlight,
         webSockets: t.tunnels,
         maxInFlight: Number.isFinite(t.maxInFlight) ? t.maxInFlight : null,
+        limit: Number.isFinite(upstream.bulkhead.limit(t)) ? upstream.bulkhead.limit(t) : null,
         requests: t.requests,
         failures: t.failures,
         latencyMs: Math.round(t.latencyMs * 100) / 100,

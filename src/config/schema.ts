@@ -163,6 +163,28 @@ export const HedgeSchema = v.strictObject({
   ),
 })
 
+const priority = v.picklist(['critical', 'default', 'sheddable'])
+
+export const ConcurrencySchema = v.strictObject({
+  mode: v.optional(
+    about(
+      "fixed: each target's maxInFlight (if any); adaptive: each target's limit is learned from its latency (replacing maxInFlight, which then caps it).",
+      v.picklist(['fixed', 'adaptive']),
+    ),
+    'fixed',
+  ),
+  initial: v.optional(about('The adaptive limit a target starts from.', v.pipe(v.number(), v.integer(), v.minValue(1))), 20),
+  min: v.optional(about('The adaptive limit never goes below this.', v.pipe(v.number(), v.integer(), v.minValue(1))), 1),
+  max: v.optional(about('The adaptive limit never goes above this.', v.pipe(v.number(), v.integer(), v.minValue(1))), 1000),
+  rejectStatus: v.optional(about('The status a shed request gets (TARGET_SATURATED): 503, or 429.', v.picklist([503, 429])), 503),
+  priorityHeader: v.optional(
+    about(
+      'A request header naming its priority (critical, default, sheddable), believed only from trustedProxies: a client cannot declare itself critical.',
+      headerName,
+    ),
+  ),
+})
+
 export const UpstreamSchema = v.strictObject({
   targets: about('The servers of this upstream.', v.pipe(v.array(TargetSchema), v.minLength(1, 'needs at least one target'))),
   balancer: v.optional(about('How a target is picked for each request.', BalancerSchema), 'round-robin'),
@@ -178,6 +200,7 @@ export const UpstreamSchema = v.strictObject({
   fallback: v.optional(about('Another upstream that takes the traffic while no target of this one is available.', v.string())),
   idempotency: v.optional(about('Idempotency-Key handling.', IdempotencySchema), {}),
   hedge: v.optional(about('Hedged requests against a slow try (docs/resilience.md).', HedgeSchema), {}),
+  concurrency: v.optional(about("Each target's in-flight limit, fixed or learned, and how a request over it is shed.", ConcurrencySchema), {}),
   retryAfter: v.optional(about('How a target that answers Retry-After is held out of balancing.', RetryAfterSchema), {}),
   slowStartMs: v.optional(
     about(
@@ -214,6 +237,10 @@ export const RouteSchema = v.strictObject({
   methods: v.optional(about('Only requests with these methods.', v.array(v.pipe(v.string(), v.regex(/^[A-Za-z]+$/, 'invalid method'), v.toUpperCase())))),
   stripPrefix: v.optional(about('Remove pathPrefix from the path the upstream sees.', v.boolean()), false),
   websocket: v.optional(about('false refuses WebSocket upgrades on this route (403 WEBSOCKET_NOT_ALLOWED).', v.boolean()), true),
+  priority: v.optional(
+    about('How critical its requests are when targets are at their limit: sheddable ones are shed first, critical ones last.', priority),
+    'default',
+  ),
 })
 
 /** One object schema per kind of store, as each declares it (src/stores/kinds.ts), told apart by `type`. */
@@ -367,3 +394,4 @@ export type TargetConfig = UpstreamConfig['targets'][number]
 export type RouteConfig = Config['routes'][number]
 export type BalancerName = v.InferOutput<typeof BalancerSchema>
 export type UpstreamTls = v.InferOutput<typeof UpstreamTlsSchema>
+export type Priority = v.InferOutput<typeof priority>

@@ -28,6 +28,8 @@ export interface ProxyErrorOptions {
   headers?: Record<string, string>
   /** What the runtime threw, kept for the log. */
   cause?: unknown
+  /** Another status than the code's own, where the operator chose one (a shed request's 429). */
+  status?: number
 }
 
 /** An error the proxy answers for itself: a code of ERROR_STATUS and a message for humans. */
@@ -42,7 +44,7 @@ export class ProxyError extends Error {
   ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause })
     this.name = 'ProxyError'
-    this.status = ERROR_STATUS[code]
+    this.status = options.status ?? ERROR_STATUS[code]
     this.fault = options.fault
     this.headers = options.headers
   }

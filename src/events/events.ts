@@ -1,4 +1,8 @@
 import type { BreakerState, Transition } from '../breaker/breaker.ts'
+import type { Priority } from '../config/schema.ts'
+
+/** How critical a request is when targets are at their limit (a route's `priority`): what the request data and its events name. */
+export type { Priority }
 import { describeError, log } from '../log.ts'
 import type { TunnelSummary } from '../websocket/relay.ts'
 
@@ -33,6 +37,8 @@ export interface ProxyEventMap {
     key?: KeyOutcome
     /** Its hedges, when it sent any (hedge.enabled). */
     hedged?: HedgeRecord
+    /** Its priority, when not `default` (a route's, or a trusted hop's header). */
+    priority?: Priority
     bytesIn: number | null
     bytesOut: number | null
   }
@@ -57,6 +63,8 @@ export interface ProxyEventMap {
    * of a streak or not, or succeeded after a streak of failures (`ok`).
    */
   background: BackgroundScope & ({ ok: false; first: boolean; error: unknown } | { ok: true })
+  /** A target's adaptive in-flight limit changed (whole requests). */
+  limit: { upstream: string; target: string; from: number; to: number }
   /** An admin credential was refused: a wrong login, a wrong bearer token, a forged or expired session. */
   'admin-auth-failure': { client: string; kind: 'login' | 'bearer' | 'session' }
 }

@@ -19,6 +19,7 @@ export function logEvents(events: ProxyEvents): { levelChanged(): void } {
   }
   levelChanged()
   events.on('retry', (event) => log('info', 'retry', { ...event }))
+  events.on('limit', (event) => log('debug', 'concurrency_limit', { ...event }))
   events.on('stream-limit', (event) => log('warn', 'stream_timeout', { ...event }))
   events.on('health', (event) => log(event.healthy ? 'info' : 'warn', 'health', { ...event }))
   events.on('websocket', (event) => log('info', 'websocket_closed', { ...event }))

@@ -46,6 +46,11 @@ export function proxyMetrics(events: ProxyEvents, upstreams: () => Iterable<Upst
     'upstream',
   ])
   const bytesOut = new Counter('edge_proxy_response_bytes_total', 'Response body bytes sent, by upstream.', ['upstream'])
+  const shed = new Counter(
+    'edge_proxy_shed_total',
+    'Requests shed (TARGET_SATURATED: every target at its in-flight limit, never sent), by upstream and priority.',
+    ['upstream', 'priority'],
+  )
   const hedges = new Counter(
     'edge_proxy_hedges_total',
     'Hedged requests, by upstream and outcome: hedges sent, requests a hedge answered (won), tries cancelled because another answered first.',
@@ -62,7 +67,10 @@ export function proxyMetrics(events: ProxyEvents, upstreams: () => Iterable<Upst
     const upstream = e.upstream ?? 'none'
     requests.inc([upstream, e.route ?? 'none', statusClass(e.status), e.code ?? ''])
     duration.observe([upstream], e.durationMs / 1000)
-    if (e.code === 'TARGET_SATURATED') rejected.inc([upstream])
+    if (e.code === 'TARGET_SATURATED') {
+      rejected.inc([upstream])
+      shed.inc([upstream, e.priority ?? 'default'])
+    }
     if (e.bytesIn !== null) bytesIn.inc([upstream], e.bytesIn)
     if (e.bytesOut !== null) bytesOut.inc([upstream], e.bytesOut)
     if (e.hedged !== undefined) {
@@ -102,6 +110,7 @@ export function proxyMetrics(events: ProxyEvents, upstreams: () => Iterable<Upst
     bytesIn,
     bytesOut,
     hedges,
+    shed,
     authFailures,
     backgroundFailures,
   ]
@@ -125,6 +134,17 @@ export function proxyMetrics(events: ProxyEvents, upstreams: () => Iterable<Upst
         'Requests in flight per target (open WebSockets apart: edge_proxy_websockets_open).',
         TARGET_LABELS,
         perTarget((t) => t.inFlight),
+      ),
+      gauge(
+        'edge_proxy_concurrency_limit',
+        'The in-flight limit per target now: learned (concurrency.mode adaptive) or maxInFlight; absent where there is none.',
+        TARGET_LABELS,
+        [...upstreams()].flatMap((u) =>
+          u.targets.flatMap((t): [string[], number][] => {
+            const limit = u.bulkhead.limit(t)
+            return Number.isFinite(limit) ? [[[u.name, t.url], limit]] : []
+          }),
+        ),
       ),
       gauge(
         'edge_proxy_hedge_delay_seconds',

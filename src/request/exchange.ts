@@ -3,7 +3,7 @@ import type { ClientInfo } from './client.ts'
 import type { Upstream } from '../upstream/upstream.ts'
 import type { Target } from '../upstream/target.ts'
 import type { OpenTunnel } from '../websocket/types.ts'
-import type { HedgeRecord, KeyOutcome, ProxyEvents } from '../events/events.ts'
+import type { HedgeRecord, KeyOutcome, Priority, ProxyEvents } from '../events/events.ts'
 
 /** One proxied request: the client's request and what the proxy decided about it so far. */
 export interface Exchange {
@@ -37,6 +37,11 @@ export interface Exchange {
   readonly events: ProxyEvents
   /** A WebSocket upgrade: the last handler opens a tunnel instead of forwarding. */
   readonly webSocket: boolean
+  /**
+   * How critical the request is when targets are at their limit: its route's `priority`, or the
+   * upstream's `concurrency.priorityHeader` from a trusted hop. Absent: `default`.
+   */
+  readonly priority?: Priority
   /** What the request's access line and metrics report, filled in as it goes. */
   readonly record: ExchangeRecord
 }

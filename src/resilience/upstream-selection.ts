@@ -1,4 +1,4 @@
-import { ProxyError } from '../errors/proxy-error.ts'
+import { PROXY_NAME, ProxyError } from '../errors/proxy-error.ts'
 import { replayable } from '../request/body.ts'
 import type { Target } from '../upstream/target.ts'
 import type { Upstream } from '../upstream/upstream.ts'
@@ -7,6 +7,7 @@ import type { Exchange, Handler } from '../request/exchange.ts'
 import { Try, type TryHandler } from '../request/try.ts'
 import { hedgedTries } from './hedging.ts'
 import { type Availability, availability, backInMs } from '../upstream/availability.ts'
+import { ADMISSION_SHARE } from '../upstream/bulkhead.ts'
 
 /**
  * Serves an exchange from its upstream (docs/specification.md §5.3–5.4, §10): the balancer picks among the targets in
@@ -25,7 +26,9 @@ export function upstreamSelection(upstreams: ReadonlyMap<string, Upstream>, hand
     const unreached: Target[] = []
     let lastError: ProxyError | undefined
     let waited = false
-    const hasRoom = (t: Target) => upstream.bulkhead.hasRoom(t, exchange.webSocket)
+    /** Any try after the first (a retry, a hedge, a failover) and sheddable requests stop short of the limit. */
+    const share = () => ADMISSION_SHARE[exchange.tried.length > 0 ? 'extra' : (exchange.priority ?? 'default')]
+    const hasRoom = (t: Target) => upstream.bulkhead.hasRoom(t, exchange.webSocket, share())
     /** Not failed to reach on this pass, and not held by a Retry-After it gave this very request. */
     const allowed = (t: Target, now: number) => !unreached.includes(t) && !(t.heldUntil > now && exchange.tried.includes(t))
     /**
@@ -108,8 +111,16 @@ function viaFallback(response: Response, name: string): Response {
 
 function noTarget(upstream: Upstream, saturated: boolean, now: number, webSocket: boolean, panicking: boolean): ProxyError {
   if (saturated) {
-    const limit = webSocket ? 'limits.webSocketsPerTarget open WebSockets' : 'maxInFlight'
-    return new ProxyError('TARGET_SATURATED', `every target of upstream "${upstream.name}" is at its ${limit}`)
+    // Shed: never sent, so the client may come back at once; Proxy-Status says why (RFC 9209).
+    const limit = webSocket
+      ? 'limits.webSocketsPerTarget open WebSockets'
+      : upstream.config.concurrency.mode === 'adaptive'
+        ? 'learned in-flight limit'
+        : 'maxInFlight'
+    return new ProxyError('TARGET_SATURATED', `every target of upstream "${upstream.name}" is at its ${limit}`, {
+      status: upstream.config.concurrency.rejectStatus,
+      headers: { 'retry-after': '1', 'proxy-status': `${PROXY_NAME}; error=connection_limit_reached; details="every target at its limit"` },
+    })
   }
   if (panicking) {
     const share = upstream.config.panicThresholdPercent

@@ -1,4 +1,4 @@
-import type { RouteConfig } from '../config/schema.ts'
+import type { Priority, RouteConfig } from '../config/schema.ts'
 import type { RequestTarget } from './request-target.ts'
 
 /** A route's answer for one request: where it goes and the path (with query) the upstream sees. */
@@ -9,6 +9,8 @@ export interface RouteMatch {
   route: string
   /** Whether the route proxies WebSocket upgrades. */
   websocket: boolean
+  /** How critical the route's requests are when targets are at their limit. */
+  priority: Priority
 }
 
 export type Router = (method: string, host: string | null, target: RequestTarget) => RouteMatch | undefined
@@ -26,7 +28,7 @@ export function createRouter(routes: readonly RouteConfig[]): Router {
       if (route.host !== undefined && (hostname === null || !hostMatches(route.host, hostname))) continue
       if (route.methods !== undefined && !route.methods.includes(method)) continue
       const path = route.stripPrefix ? stripPrefix(route.pathPrefix, pathname) : pathname
-      return { upstream: route.upstream, path: path + search, route: route.pathPrefix, websocket: route.websocket }
+      return { upstream: route.upstream, path: path + search, route: route.pathPrefix, websocket: route.websocket, priority: route.priority }
     }
     return undefined
   }

@@ -1,4 +1,5 @@
 import { wait } from '../time/timers.ts'
+import type { Priority } from '../config/schema.ts'
 import type { Target } from './target.ts'
 
 /**
@@ -26,9 +27,19 @@ export class Bulkhead {
     return this.waiters.size
   }
 
-  /** Whether `target` can take one more request now (one more tunnel, for a WebSocket). */
-  hasRoom(target: Target, webSocket = false): boolean {
-    return webSocket ? target.tunnels < this.tunnelsPerTarget : target.inFlight < this.limitOf(target)
+  /**
+   * Whether `target` can take one more request now (one more tunnel, for a WebSocket), for a request
+   * that may use `share` of the target's limit (see ADMISSION_SHARE; at least one slot).
+   */
+  hasRoom(target: Target, webSocket = false, share = 1): boolean {
+    if (webSocket) return target.tunnels < this.tunnelsPerTarget
+    const limit = this.limitOf(target)
+    return target.inFlight < (share === 1 ? limit : Math.max(1, Math.floor(limit * share)))
+  }
+
+  /** The target's in-flight limit now (Infinity without one). */
+  limit(target: Target): number {
+    return this.limitOf(target)
   }
 
   /** A request starts on `target` (its in-flight count is also the balancers' measure of load), or a tunnel opens. */
@@ -64,5 +75,13 @@ export class Bulkhead {
   }
 }
 
-/** The in-flight limit a target was configured with (`maxInFlight`; Infinity when unset). */
-const configuredLimit = (target: Target): number => target.maxInFlight
+/** The in-flight limit a target was configured with (`maxInFlight`; Infinity when unset), or its learned one, capped by it. */
+const configuredLimit = (target: Target): number => (target.adaptive === undefined ? target.maxInFlight : Math.min(target.adaptive.whole, target.maxInFlight))
+
+/**
+ * The share of a target's limit a try may use (docs/specification.md §11.2), so the limit sheds in
+ * order: retries and hedges (any try after a request's first) and sheddable requests stop at 80 %,
+ * default requests at the limit, and critical ones may go 10 % past it: at the limit the freed
+ * slots go to critical requests alone, their guaranteed share.
+ */
+export const ADMISSION_SHARE: Record<Priority | 'extra', number> = { critical: 1.1, default: 1, sheddable: 0.8, extra: 0.8 }

@@ -1,5 +1,6 @@
 import type { TargetConfig } from '../config/schema.ts'
 import type { Breaker, Transition } from '../breaker/breaker.ts'
+import type { AdaptiveLimit } from './adaptive-limit.ts'
 import { initialHealth, type TargetHealth } from './target-health.ts'
 
 /** One upstream server and what this instance knows of it. */
@@ -27,6 +28,8 @@ export interface Target {
   heldAt: number
   /** When it came back into balancing (its breaker closed, its checks passed, a reload added it): slow start ramps from here. */
   returnedAt: number
+  /** Its learned in-flight limit, where `concurrency.mode` is adaptive (the bulkhead reads it). */
+  adaptive: AdaptiveLimit | undefined
   /** Its recent failures, each counting one and halving every PENALTY_HALF_LIFE_MS, as of `penaltyAt` (see failurePenalty). */
   penalty: number
   penaltyAt: number
@@ -47,6 +50,7 @@ export function createTarget(config: TargetConfig, breaker: Breaker): Target {
     latencyMs: 0,
     lastTransition: undefined,
     health: initialHealth(),
+    adaptive: undefined,
     heldUntil: 0,
     heldAt: 0,
     returnedAt: 0,

@@ -6,6 +6,7 @@ import type { ProxyEvents } from '../events/events.ts'
 import type { BackgroundWork } from '../background/work.ts'
 import type { StateStore, KeyStore } from '../stores/types.ts'
 import { RetryBudget } from './retry-budget.ts'
+import { AdaptiveLimit } from './adaptive-limit.ts'
 import { HedgeState } from './hedge-state.ts'
 import { Bulkhead } from './bulkhead.ts'
 import { createTarget, returned, type Target } from './target.ts'
@@ -52,6 +53,7 @@ export function createUpstream(name: string, config: UpstreamConfig, options: Up
     const target = createTarget(targetConfig, breaker)
     if (before !== undefined) carryOver(before, target)
     else if (previous !== undefined) returned(target, Date.now()) // added by a reload: it starts slow
+    target.adaptive = adaptiveLimit(name, config, target, options.events, before)
     breaker.onTransition = (transition) => {
       target.lastTransition = transition
       if (transition.to === 'closed') returned(target, transition.at)
@@ -96,4 +98,19 @@ function carryOver(from: Target, to: Target): void {
   to.penalty = from.penalty
   to.penaltyAt = from.penaltyAt
   if (to.breaker === from.breaker) to.lastTransition = from.lastTransition
+}
+
+/**
+ * A target's learned limit where `concurrency.mode` is adaptive: the one it had before a reload when
+ * the settings are unchanged (what it learned is kept), else a new one from `initial`. Each change is
+ * reported as a `limit` event (logged at debug).
+ */
+function adaptiveLimit(upstream: string, config: UpstreamConfig, target: Target, events: ProxyEvents, before: Target | undefined): AdaptiveLimit | undefined {
+  const { concurrency } = config
+  if (concurrency.mode !== 'adaptive') return undefined
+  const settings = { min: concurrency.min, max: concurrency.max, initial: concurrency.initial }
+  const kept = before?.adaptive !== undefined && JSON.stringify(before.adaptive.settings) === JSON.stringify(settings) ? before.adaptive : undefined
+  const limit = kept ?? new AdaptiveLimit(settings)
+  limit.onChange = (from, to) => events.emit('limit', { upstream, target: target.url, from, to })
+  return limit
 }

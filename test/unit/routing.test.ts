@@ -4,7 +4,12 @@ import { targetUrl } from '../../src/routing/target-url.ts'
 import { canonicalPath, requestTargetOf } from '../../src/routing/request-target.ts'
 import type { RouteConfig } from '../../src/config/schema.ts'
 
-const route = (r: Partial<RouteConfig> & { pathPrefix: string; upstream: string }): RouteConfig => ({ stripPrefix: false, websocket: true, ...r })
+const route = (r: Partial<RouteConfig> & { pathPrefix: string; upstream: string }): RouteConfig => ({
+  stripPrefix: false,
+  websocket: true,
+  priority: 'default',
+  ...r,
+})
 const at = (path: string) => requestTargetOf(new Request(`http://proxy.test${path}`), 'reject')!
 
 describe('router', () => {

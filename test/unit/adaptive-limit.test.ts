@@ -1,0 +1,106 @@
+import { describe, expect, test } from 'bun:test'
+import { AdaptiveLimit, NO_LOAD_WINDOW_MS } from '../../src/upstream/adaptive-limit.ts'
+import { seeded } from '../support/random.ts'
+
+/**
+ * A simulated target: `capacity()` workers, each answer 10 ms of work; past its capacity requests
+ * queue, so latency grows with what is in flight (as a real service does). The caller keeps the
+ * limit full (offered load far above capacity); each round every request in flight answers, with
+ * ±5 % noise. Returns the time after the last round. Time is the test's own: no clock, no sleep.
+ */
+function saturate(limit: AdaptiveLimit, capacity: () => number, rounds: number, now: number, serviceMs = () => 10, noise = seeded(1)): number {
+  for (let r = 0; r < rounds; r++) {
+    const inFlight = limit.whole
+    const latency = serviceMs() * Math.max(1, inFlight / capacity())
+    for (let i = 0; i < inFlight; i++) limit.sample(now, latency * (0.95 + 0.1 * noise()), inFlight)
+    now += latency
+  }
+  return now
+}
+
+/** Light traffic first: the target's no-load latency, learned from tries far from the limit. */
+function warm(limit: AdaptiveLimit, now = 0): number {
+  for (let i = 0; i < 20; i++) limit.sample(now + i, 10, 1)
+  return now + 20
+}
+
+const settings = { min: 1, max: 1000, initial: 10 }
+
+describe('the adaptive limit (Vegas)', () => {
+  test('converges to a target’s capacity from below, a few requests above it', () => {
+    const limit = new AdaptiveLimit({ ...settings, initial: 5 })
+    saturate(limit, () => 40, 300, warm(limit))
+    expect(limit.whole).toBeGreaterThanOrEqual(40)
+    expect(limit.whole).toBeLessThanOrEqual(52)
+  })
+
+  test('converges from above', () => {
+    const limit = new AdaptiveLimit({ ...settings, initial: 300 })
+    saturate(limit, () => 40, 300, warm(limit))
+    expect(limit.whole).toBeGreaterThanOrEqual(40)
+    expect(limit.whole).toBeLessThanOrEqual(52)
+  })
+
+  test('holds steady under noise once settled', () => {
+    const limit = new AdaptiveLimit(settings)
+    let now = saturate(limit, () => 40, 300, warm(limit))
+    const seen: number[] = []
+    for (let i = 0; i < 50; i++) {
+      now = saturate(limit, () => 40, 5, now)
+      seen.push(limit.whole)
+    }
+    expect(Math.max(...seen) - Math.min(...seen)).toBeLessThanOrEqual(8)
+  })
+
+  test('follows a capacity halved: it settles near the new capacity', () => {
+    const limit = new AdaptiveLimit(settings)
+    let capacity = 40
+    const now = saturate(limit, () => capacity, 300, warm(limit))
+    capacity = 20
+    saturate(limit, () => capacity, 100, now)
+    expect(limit.whole).toBeGreaterThanOrEqual(20)
+    expect(limit.whole).toBeLessThanOrEqual(30)
+  })
+
+  test('backs off when latency climbs, and learns the new no-load latency within its window', () => {
+    const limit = new AdaptiveLimit(settings)
+    let service = 10
+    let now = saturate(
+      limit,
+      () => 40,
+      300,
+      warm(limit),
+      () => service,
+    )
+    const settled = limit.whole
+    service = 25 // every answer slower, whatever is in flight
+    now = saturate(
+      limit,
+      () => 40,
+      20,
+      now,
+      () => service,
+    )
+    expect(limit.whole).toBeLessThan(settled / 2)
+    saturate(
+      limit,
+      () => 40,
+      600,
+      now + NO_LOAD_WINDOW_MS,
+      () => service,
+    ) // the old, faster latency has aged out
+    expect(limit.whole).toBeGreaterThanOrEqual(40)
+  })
+
+  test('tries far from the limit teach nothing about it; a timeout shrinks it; it stays within min and max', () => {
+    const limit = new AdaptiveLimit({ min: 4, max: 50, initial: 20 })
+    for (let i = 0; i < 100; i++) limit.sample(i, 10, 2)
+    expect(limit.whole).toBe(20)
+    limit.dropped()
+    expect(limit.whole).toBe(18)
+    for (let i = 0; i < 100; i++) limit.dropped()
+    expect(limit.whole).toBe(4)
+    saturate(limit, () => 1000, 200, warm(limit, 100))
+    expect(limit.whole).toBe(50)
+  })
+})
