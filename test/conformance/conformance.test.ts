@@ -15,6 +15,7 @@ import { lifecycle } from './scenarios/lifecycle.ts'
 import { retries } from './scenarios/retries.ts'
 import { hedging } from './scenarios/hedging.ts'
 import { targetSelection } from './scenarios/target-selection.ts'
+import { overload } from './scenarios/overload.ts'
 import { security } from './scenarios/security.ts'
 import { sharedState } from './scenarios/shared-state.ts'
 import { streaming } from './scenarios/streaming.ts'
@@ -38,6 +39,7 @@ export const SCENARIOS: Scenario[] = [
   ...retries,
   ...hedging,
   ...targetSelection,
+  ...overload,
   ...faults,
   ...hostileInput,
   ...websockets,
