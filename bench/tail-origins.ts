@@ -36,3 +36,4 @@ ports.forEach((port, i) => {
   })
 })
 console.log('ready')
+export {} // a module: its names stay its own

@@ -7,7 +7,7 @@ import type { Exchange, Handler } from '../request/exchange.ts'
 import { Try, type TryHandler } from '../request/try.ts'
 import { hedgedTries } from './hedging.ts'
 import { type Availability, availability, backInMs } from '../upstream/availability.ts'
-import { ADMISSION_SHARE } from '../upstream/bulkhead.ts'
+import type { Admission } from '../upstream/bulkhead.ts'
 
 /**
  * Serves an exchange from its upstream (docs/specification.md §5.3–5.4, §10): the balancer picks among the targets in
@@ -26,9 +26,9 @@ export function upstreamSelection(upstreams: ReadonlyMap<string, Upstream>, hand
     const unreached: Target[] = []
     let lastError: ProxyError | undefined
     let waited = false
-    /** Any try after the first (a retry, a hedge, a failover) and sheddable requests stop short of the limit. */
-    const share = () => ADMISSION_SHARE[exchange.tried.length > 0 ? 'extra' : (exchange.priority ?? 'default')]
-    const hasRoom = (t: Target) => upstream.bulkhead.hasRoom(t, exchange.webSocket, share())
+    /** Its priority, and whether it already had a try (a retry, a hedge, a failover): what the limit sheds by. */
+    const admission = (): Admission => ({ priority: exchange.priority ?? 'default', extra: exchange.tried.length > 0 })
+    const hasRoom = (t: Target, a: Admission) => upstream.bulkhead.hasRoom(t, exchange.webSocket, a)
     /** Not failed to reach on this pass, and not held by a Retry-After it gave this very request. */
     const allowed = (t: Target, now: number) => !unreached.includes(t) && !(t.heldUntil > now && exchange.tried.includes(t))
     /**
@@ -37,7 +37,8 @@ export function upstreamSelection(upstreams: ReadonlyMap<string, Upstream>, hand
      */
     const pick = (now: number, open: Availability, untriedOnly: boolean): Target | undefined => {
       const context = { clientAddress: exchange.client.address, now }
-      const fits = (inBalancing: (t: Target) => boolean) => (t: Target) => inBalancing(t) && hasRoom(t) && allowed(t, now)
+      const a = admission()
+      const fits = (inBalancing: (t: Target) => boolean) => (t: Target) => inBalancing(t) && hasRoom(t, a) && allowed(t, now)
       const untried = (fit: (t: Target) => boolean) => (t: Target) => fit(t) && !exchange.tried.includes(t)
       const ways = open.admits === open.ready ? [fits(open.admits)] : [fits(open.admits), fits(open.ready)]
       for (const way of ways) {
@@ -74,7 +75,8 @@ export function upstreamSelection(upstreams: ReadonlyMap<string, Upstream>, hand
           continue
         }
       }
-      const saturated = upstream.targets.some((t) => !hasRoom(t) && open.ready(t) && allowed(t, now))
+      const a = admission()
+      const saturated = upstream.targets.some((t) => !hasRoom(t, a) && open.ready(t) && allowed(t, now))
       if (saturated && !waited && !exchange.webSocket && upstream.config.queueTimeoutMs > 0) {
         waited = true
         if (await upstream.bulkhead.wait(upstream.config.queueTimeoutMs, exchange.clientGone)) continue
@@ -89,15 +91,19 @@ export function upstreamSelection(upstreams: ReadonlyMap<string, Upstream>, hand
 }
 
 /**
- * Whether another try of this request would find somewhere to go: a target in balancing that has not
- * held itself out against this very request (Retry-After), or a fallback. When none would, the retry
- * policy keeps the upstream's own answer rather than trading it for the proxy's NO_HEALTHY_TARGET.
+ * Whether another try of this request would find somewhere to go: a target in balancing, with room
+ * for a retry (short of its limit), that has not held itself out against this very request
+ * (Retry-After), or a fallback. When none would, the retry policy keeps the upstream's own answer
+ * rather than trading it for the proxy's NO_HEALTHY_TARGET or TARGET_SATURATED.
  */
 export function retryHasTarget(exchange: Exchange, now: number): boolean {
   const { upstream } = exchange
   if (upstream.config.fallback !== undefined) return true
   const open = availability(upstream, now, () => 0)
-  return upstream.targets.some((t) => open.ready(t) && !(t.heldUntil > now && exchange.tried.includes(t)))
+  const extra: Admission = { priority: exchange.priority ?? 'default', extra: true }
+  return upstream.targets.some(
+    (t) => open.ready(t) && upstream.bulkhead.hasRoom(t, exchange.webSocket, extra) && !(t.heldUntil > now && exchange.tried.includes(t)),
+  )
 }
 
 /** A try may send the body again when the upstream has another target to fail over to. */

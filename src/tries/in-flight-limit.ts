@@ -12,12 +12,13 @@ export const inFlightLimit: TryPolicy = {
     const { bulkhead } = t.exchange.upstream
     const { target } = t
     const { webSocket } = t.exchange
-    bulkhead.enter(target, webSocket)
+    const priority = t.exchange.priority ?? 'default'
+    bulkhead.enter(target, webSocket, priority)
     let held = true
     const leave = () => {
       if (!held) return
       held = false
-      bulkhead.leave(target, webSocket)
+      bulkhead.leave(target, webSocket, priority)
     }
     t.onEnd(leave)
     return {

@@ -29,12 +29,19 @@ export class Bulkhead {
 
   /**
    * Whether `target` can take one more request now (one more tunnel, for a WebSocket), for a request
-   * that may use `share` of the target's limit (see ADMISSION_SHARE; at least one slot).
+   * of `admission` (docs/specification.md §11.2). The limit sheds in order: any try after a
+   * request's first (a retry, a hedge, a failover) and sheddable requests stop at 80 % of it (at
+   * least one slot), default requests at the limit; at a learned limit, a critical request still gets
+   * in while critical ones hold less than the whole limit (their guaranteed share, enforced only at
+   * the limit, as Netflix's partitions are), so under overload the freed slots go to critical
+   * requests first. A configured `maxInFlight` is a hard cap: nothing passes it.
    */
-  hasRoom(target: Target, webSocket = false, share = 1): boolean {
+  hasRoom(target: Target, webSocket = false, admission: Admission = DEFAULT_ADMISSION): boolean {
     if (webSocket) return target.tunnels < this.tunnelsPerTarget
     const limit = this.limitOf(target)
-    return target.inFlight < (share === 1 ? limit : Math.max(1, Math.floor(limit * share)))
+    if (admission.extra || admission.priority === 'sheddable') return target.inFlight < Math.max(1, Math.floor(limit * SHORT_OF_THE_LIMIT))
+    if (target.inFlight < limit) return true
+    return admission.priority === 'critical' && target.adaptive !== undefined && target.inFlightBy.critical < limit
   }
 
   /** The target's in-flight limit now (Infinity without one). */
@@ -43,18 +50,23 @@ export class Bulkhead {
   }
 
   /** A request starts on `target` (its in-flight count is also the balancers' measure of load), or a tunnel opens. */
-  enter(target: Target, webSocket = false): void {
-    if (webSocket) target.tunnels++
-    else target.inFlight++
+  enter(target: Target, webSocket = false, priority: Priority = 'default'): void {
+    if (webSocket) {
+      target.tunnels++
+      return
+    }
+    target.inFlight++
+    target.inFlightBy[priority]++
   }
 
   /** A request on `target` ended: its slot goes to the longest-waiting request, if any. A tunnel closed. */
-  leave(target: Target, webSocket = false): void {
+  leave(target: Target, webSocket = false, priority: Priority = 'default'): void {
     if (webSocket) {
       target.tunnels--
       return
     }
     target.inFlight--
+    target.inFlightBy[priority]--
     this.released()
   }
 
@@ -78,10 +90,14 @@ export class Bulkhead {
 /** The in-flight limit a target was configured with (`maxInFlight`; Infinity when unset), or its learned one, capped by it. */
 const configuredLimit = (target: Target): number => (target.adaptive === undefined ? target.maxInFlight : Math.min(target.adaptive.whole, target.maxInFlight))
 
-/**
- * The share of a target's limit a try may use (docs/specification.md §11.2), so the limit sheds in
- * order: retries and hedges (any try after a request's first) and sheddable requests stop at 80 %,
- * default requests at the limit, and critical ones may go 10 % past it: at the limit the freed
- * slots go to critical requests alone, their guaranteed share.
- */
-export const ADMISSION_SHARE: Record<Priority | 'extra', number> = { critical: 1.1, default: 1, sheddable: 0.8, extra: 0.8 }
+/** What the bulkhead asks of a try: its request's priority, and whether it is a request's first try. */
+export interface Admission {
+  priority: Priority
+  /** A retry, a hedge or a failover: never admitted at the expense of a first try. */
+  extra: boolean
+}
+
+const DEFAULT_ADMISSION: Admission = { priority: 'default', extra: false }
+
+/** Where sheddable requests and extra tries stop: this share of the limit. */
+export const SHORT_OF_THE_LIMIT = 0.8

@@ -71,14 +71,15 @@ describe('shedding at the in-flight limit', () => {
     await first
   })
 
-  test('priorities: sheddable requests are shed first, critical ones last; retries and hedges stop short of the limit', async () => {
+  test('priorities: sheddable requests are shed first, critical ones last', async () => {
     const held = gate()
     const { app } = scripted(
       async () => {
         await held.opened
         return new Response('ok')
       },
-      { targets: [{ url: 'http://127.0.0.1:9001', maxInFlight: 10 }], retry: { attempts: 0 } },
+      // A learned limit pinned at 10 (min = max): the shares are what is under test.
+      { targets: [{ url: 'http://127.0.0.1:9001' }], retry: { attempts: 0 }, concurrency: { mode: 'adaptive', initial: 10, min: 10, max: 10 } },
       {},
       {
         routes: [
@@ -92,14 +93,19 @@ describe('shedding at the in-flight limit', () => {
     expect((await app.request('/bulk/export')).status).toBe(503) // sheddable: 80 % of the limit
     running.push(app.request('/item/8'), app.request('/item/9')) // default: up to the limit
     expect((await app.request('/item/10')).status).toBe(503)
-    running.push(app.request('/pay/1')) // critical: 10 % past it
-    expect((await app.request('/pay/2')).status).toBe(503)
+    // Critical: past the limit, while critical requests hold less than the whole limit (their share).
+    for (let i = 0; i < 10; i++) running.push(app.request(`/pay/${i}`))
+    expect((await app.request('/pay/10')).status).toBe(503)
     held.open()
     for (const res of await Promise.all(running)) expect(res.status).toBe(200)
   })
 
   test('a priority header is believed from a trusted hop only: a client cannot declare itself critical', async () => {
-    const upstream = { targets: [{ url: 'http://127.0.0.1:9001', maxInFlight: 10 }], retry: { attempts: 0 }, concurrency: { priorityHeader: 'x-priority' } }
+    const upstream = {
+      targets: [{ url: 'http://127.0.0.1:9001' }],
+      retry: { attempts: 0 },
+      concurrency: { mode: 'adaptive' as const, initial: 10, min: 10, max: 10, priorityHeader: 'x-priority' },
+    }
     for (const [address, admitted] of [
       ['10.0.0.1', true],
       ['203.0.113.9', false],
@@ -142,6 +148,51 @@ describe('shedding at the in-flight limit', () => {
     expect(metrics).toMatch(/edge_proxy_concurrency_limit\{upstream="api",target="http:\/\/127.0.0.1:9001"\} \d+/)
     expect(metrics).toContain('edge_proxy_shed_total{upstream="api",priority="sheddable"} 1')
   })
+})
+
+test('a configured maxInFlight is a hard cap: a critical request does not pass it', async () => {
+  const held = gate()
+  const { app } = scripted(
+    async () => {
+      await held.opened
+      return new Response('ok')
+    },
+    { targets: [{ url: 'http://127.0.0.1:9001', maxInFlight: 2 }], retry: { attempts: 0 } },
+    {},
+    { routes: [{ pathPrefix: '/', upstream: 'api', priority: 'critical' }] },
+  )
+  const running = [app.request('/a'), app.request('/b')]
+  expect((await app.request('/c')).status).toBe(503)
+  held.open()
+  await Promise.all(running)
+})
+
+test("a retry stops short of the limit: at 80 % it is not sent, and the upstream's own answer goes back", async () => {
+  const held = gate()
+  const arrived = gate()
+  let calls = 0
+  const { app } = scripted(
+    async () => {
+      calls++
+      if (calls === 5) arrived.open()
+      if (calls === 1) {
+        await arrived.opened // the others are in flight by now
+        return new Response('busy', { status: 503 })
+      }
+      await held.opened
+      return new Response('ok')
+    },
+    { targets: [{ url: 'http://127.0.0.1:9001', maxInFlight: 5 }], retry: { attempts: 1, backoffMs: 1 } },
+  )
+  const running = Array.from({ length: 5 }, (_, i) => app.request(`/x/${i}`))
+  const first = await running[0]!
+  // Its retry would have met four in flight of five: 80 % of the limit, so it was not sent.
+  expect(first.status).toBe(503)
+  expect(await first.text()).toBe('busy')
+  expect(first.headers.has('x-proxy-error')).toBe(false)
+  expect(calls).toBe(5)
+  held.open()
+  await Promise.all(running)
 })
 
 describe('what the adaptive limit learns from', () => {
