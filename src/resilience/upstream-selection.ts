@@ -25,9 +25,16 @@ export function upstreamSelection(upstreams: ReadonlyMap<string, Upstream>, hand
     const { balancer } = upstream
     const unreached: Target[] = []
     let lastError: ProxyError | undefined
-    let waited = false
+    /** When its wait for a slot ends, once it has had to wait (every target at its limit). */
+    let queueEnds: number | undefined
+    /** Woken for a freed slot held for it (a critical request): given back once this pick has entered it, or not. */
+    let claimed = false
+    const unclaim = () => {
+      if (claimed) upstream.bulkhead.unclaim()
+      claimed = false
+    }
     /** Its priority, and whether it already had a try (a retry, a hedge, a failover): what the limit sheds by. */
-    const admission = (): Admission => ({ priority: exchange.priority ?? 'default', extra: exchange.tried.length > 0 })
+    const admission = (): Admission => ({ priority: exchange.priority ?? 'default', extra: exchange.tried.length > 0, claimed })
     const hasRoom = (t: Target, a: Admission) => upstream.bulkhead.hasRoom(t, exchange.webSocket, a)
     /** Not failed to reach on this pass, and not held by a Retry-After it gave this very request. */
     const allowed = (t: Target, now: number) => !unreached.includes(t) && !(t.heldUntil > now && exchange.tried.includes(t))
@@ -65,7 +72,10 @@ export function upstreamSelection(upstreams: ReadonlyMap<string, Upstream>, hand
         // Each try a value of its own (see try.ts): its policies give back what they hold when it fails.
         const t = new Try(exchange, target)
         try {
-          const { response, answer } = upstream.hedging === undefined ? { response: await handleTry(t), answer: t } : await hedged(t, upstream.hedging, another)
+          // The try enters its slot as it starts, synchronously: the claim is given back after that.
+          const answered = upstream.hedging === undefined ? handleTry(t).then((response) => ({ response, answer: t })) : hedged(t, upstream.hedging, another)
+          unclaim()
+          const { response, answer } = await answered
           exchange.record.answer = answer.record
           return response
         } catch (error) {
@@ -75,11 +85,16 @@ export function upstreamSelection(upstreams: ReadonlyMap<string, Upstream>, hand
           continue
         }
       }
+      unclaim()
       const a = admission()
       const saturated = upstream.targets.some((t) => !hasRoom(t, a) && open.ready(t) && allowed(t, now))
-      if (saturated && !waited && !exchange.webSocket && upstream.config.queueTimeoutMs > 0) {
-        waited = true
-        if (await upstream.bulkhead.wait(upstream.config.queueTimeoutMs, exchange.clientGone)) continue
+      if (saturated && !exchange.webSocket) {
+        // Waits for a slot until its queue time is spent (woken without one, it waits again).
+        queueEnds ??= now + (exchange.priority === 'critical' ? Math.max(upstream.config.queueTimeoutMs, CRITICAL_WAIT_MS) : upstream.config.queueTimeoutMs)
+        if (queueEnds > now && (await upstream.bulkhead.wait(queueEnds - now, exchange.clientGone, exchange.priority))) {
+          claimed = exchange.priority === 'critical'
+          continue
+        }
       }
       const fallback = upstream.config.fallback === undefined ? undefined : upstreams.get(upstream.config.fallback)
       if (fallback !== undefined) return viaFallback(await serve({ ...exchange, upstream: fallback }), fallback.name)
@@ -105,6 +120,12 @@ export function retryHasTarget(exchange: Exchange, now: number): boolean {
     (t) => open.ready(t) && upstream.bulkhead.hasRoom(t, exchange.webSocket, extra) && !(t.heldUntil > now && exchange.tried.includes(t)),
   )
 }
+
+/**
+ * How long a critical request over the limit waits for a slot at least, whatever `queueTimeoutMs`
+ * says: the freed slots go to it first, so a short wait is what its priority is made of.
+ */
+export const CRITICAL_WAIT_MS = 50
 
 /** A try may send the body again when the upstream has another target to fail over to. */
 export const failoverReplaysBody = (_: Request, upstream: Upstream): boolean => upstream.targets.length > 1

@@ -4,13 +4,16 @@ export type WaitEnd = 'elapsed' | 'aborted' | 'woken'
 /**
  * Waits `ms`, unless `signal` aborts first or someone calls `wake`. Whatever ends it removes the
  * timer and the listener, so a settled wait holds nothing (thousands may be queued on a bulkhead).
+ * `wake` says whether it ended the wait: false when the wait had already ended another way.
  */
-export function wait(ms: number, signal?: AbortSignal): { ended: Promise<WaitEnd>; wake: () => void } {
-  let wake = () => {}
+export function wait(ms: number, signal?: AbortSignal): { ended: Promise<WaitEnd>; wake: () => boolean } {
+  let wake = () => false
   const ended = new Promise<WaitEnd>((resolve) => {
     if (signal?.aborted) return resolve('aborted')
     if (ms <= 0) return resolve('elapsed')
+    let settled = false
     const end = (how: WaitEnd) => {
+      settled = true
       clearTimeout(timer)
       signal?.removeEventListener('abort', onAbort)
       resolve(how)
@@ -18,7 +21,11 @@ export function wait(ms: number, signal?: AbortSignal): { ended: Promise<WaitEnd
     const onAbort = () => end('aborted')
     const timer = setTimeout(() => end('elapsed'), ms)
     signal?.addEventListener('abort', onAbort, { once: true })
-    wake = () => end('woken')
+    wake = () => {
+      if (settled) return false
+      end('woken')
+      return true
+    }
   })
   return { ended, wake }
 }

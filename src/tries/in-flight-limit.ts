@@ -12,13 +12,12 @@ export const inFlightLimit: TryPolicy = {
     const { bulkhead } = t.exchange.upstream
     const { target } = t
     const { webSocket } = t.exchange
-    const priority = t.exchange.priority ?? 'default'
-    bulkhead.enter(target, webSocket, priority)
+    bulkhead.enter(target, webSocket)
     let held = true
     const leave = () => {
       if (!held) return
       held = false
-      bulkhead.leave(target, webSocket, priority)
+      bulkhead.leave(target, webSocket)
     }
     t.onEnd(leave)
     return {

@@ -11,7 +11,10 @@ import type { Target } from './target.ts'
  * `hasRoom` and waits, and a try's in-flight limit (tries/in-flight-limit.ts) `enter`s and `leave`s.
  */
 export class Bulkhead {
-  private readonly waiters = new Set<() => void>()
+  /** Requests waiting for a slot, by priority: a freed slot goes to the longest-waiting critical one first. */
+  private readonly waiters: Record<Priority, Set<() => boolean>> = { critical: new Set(), default: new Set(), sheddable: new Set() }
+  /** Freed slots held for critical requests woken for them that have not picked yet. */
+  private claims = 0
 
   /**
    * @param limitOf a target's in-flight limit, read on every check: its configured `maxInFlight` by
@@ -24,24 +27,32 @@ export class Bulkhead {
 
   /** Requests waiting now. */
   get waiting(): number {
-    return this.waiters.size
+    return this.waiters.critical.size + this.waiters.default.size + this.waiters.sheddable.size
   }
 
   /**
    * Whether `target` can take one more request now (one more tunnel, for a WebSocket), for a request
    * of `admission` (docs/specification.md §11.2). The limit sheds in order: any try after a
    * request's first (a retry, a hedge, a failover) and sheddable requests stop at 80 % of it (at
-   * least one slot), default requests at the limit; at a learned limit, a critical request still gets
-   * in while critical ones hold less than the whole limit (their guaranteed share, enforced only at
-   * the limit, as Netflix's partitions are), so under overload the freed slots go to critical
-   * requests first. A configured `maxInFlight` is a hard cap: nothing passes it.
+   * least one slot), the others at the limit itself, which nothing passes; and while a critical
+   * request waits for a slot, no other request takes one, so under overload the freed slots go to
+   * critical requests first (see `wait`).
    */
   hasRoom(target: Target, webSocket = false, admission: Admission = DEFAULT_ADMISSION): boolean {
     if (webSocket) return target.tunnels < this.tunnelsPerTarget
     const limit = this.limitOf(target)
+    // A critical request woken for a freed slot takes it; while critical requests wait for a slot, or have
+    // been woken for one they have not taken yet, no other request takes one, critical or not.
+    if (admission.claimed) return target.inFlight < limit
+    if (Number.isFinite(limit) && (this.waiters.critical.size > 0 || this.claims > 0)) return false
+    if (admission.priority === 'critical') return target.inFlight < limit
     if (admission.extra || admission.priority === 'sheddable') return target.inFlight < Math.max(1, Math.floor(limit * SHORT_OF_THE_LIMIT))
-    if (target.inFlight < limit) return true
-    return admission.priority === 'critical' && target.adaptive !== undefined && target.inFlightBy.critical < limit
+    return target.inFlight < limit
+  }
+
+  /** A critical request woken for a freed slot has picked (and entered it, or not): the slot is no longer held for it. */
+  unclaim(): void {
+    this.claims--
   }
 
   /** The target's in-flight limit now (Infinity without one). */
@@ -50,39 +61,41 @@ export class Bulkhead {
   }
 
   /** A request starts on `target` (its in-flight count is also the balancers' measure of load), or a tunnel opens. */
-  enter(target: Target, webSocket = false, priority: Priority = 'default'): void {
-    if (webSocket) {
-      target.tunnels++
-      return
-    }
-    target.inFlight++
-    target.inFlightBy[priority]++
+  enter(target: Target, webSocket = false): void {
+    if (webSocket) target.tunnels++
+    else target.inFlight++
   }
 
   /** A request on `target` ended: its slot goes to the longest-waiting request, if any. A tunnel closed. */
-  leave(target: Target, webSocket = false, priority: Priority = 'default'): void {
+  leave(target: Target, webSocket = false): void {
     if (webSocket) {
       target.tunnels--
       return
     }
     target.inFlight--
-    target.inFlightBy[priority]--
-    this.released()
+    if (target.inFlight < this.limitOf(target)) this.released() // a limit that shrank frees no slot yet
   }
 
   private released(): void {
-    if (this.waiters.size === 0) return
-    const [first] = this.waiters
-    this.waiters.delete(first!)
-    first!()
+    for (const priority of WAKE_ORDER) {
+      const waiters = this.waiters[priority]
+      for (const wake of waiters) {
+        waiters.delete(wake)
+        if (!wake()) continue // it had ended already (its time ran out, its client left)
+        // Held for a critical request until it has picked (see unclaim): it resumes a few promise steps later.
+        if (priority === 'critical') this.claims++
+        return
+      }
+    }
   }
 
   /** Resolves true when a slot frees within `ms`, false when the time runs out or `signal` aborts. */
-  async wait(ms: number, signal: AbortSignal): Promise<boolean> {
+  async wait(ms: number, signal: AbortSignal, priority: Priority = 'default'): Promise<boolean> {
     const { ended, wake } = wait(ms, signal)
-    this.waiters.add(wake)
+    const waiters = this.waiters[priority]
+    waiters.add(wake)
     const how = await ended
-    this.waiters.delete(wake)
+    waiters.delete(wake)
     return how === 'woken'
   }
 }
@@ -95,9 +108,13 @@ export interface Admission {
   priority: Priority
   /** A retry, a hedge or a failover: never admitted at the expense of a first try. */
   extra: boolean
+  /** A critical request woken for a freed slot held for it (see `unclaim`). */
+  claimed?: boolean
 }
 
 const DEFAULT_ADMISSION: Admission = { priority: 'default', extra: false }
+
+const WAKE_ORDER: readonly Priority[] = ['critical', 'default', 'sheddable']
 
 /** Where sheddable requests and extra tries stop: this share of the limit. */
 export const SHORT_OF_THE_LIMIT = 0.8

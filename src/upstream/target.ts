@@ -1,4 +1,4 @@
-import type { Priority, TargetConfig } from '../config/schema.ts'
+import type { TargetConfig } from '../config/schema.ts'
 import type { Breaker, Transition } from '../breaker/breaker.ts'
 import type { AdaptiveLimit } from './adaptive-limit.ts'
 import { initialHealth, type TargetHealth } from './target-health.ts'
@@ -28,8 +28,6 @@ export interface Target {
   heldAt: number
   /** When it came back into balancing (its breaker closed, its checks passed, a reload added it): slow start ramps from here. */
   returnedAt: number
-  /** Its in-flight tries by their request's priority (sums to inFlight). */
-  inFlightBy: Record<Priority, number>
   /** Its learned in-flight limit, where `concurrency.mode` is adaptive (the bulkhead reads it). */
   adaptive: AdaptiveLimit | undefined
   /** Its recent failures, each counting one and halving every PENALTY_HALF_LIFE_MS, as of `penaltyAt` (see failurePenalty). */
@@ -52,7 +50,6 @@ export function createTarget(config: TargetConfig, breaker: Breaker): Target {
     latencyMs: 0,
     lastTransition: undefined,
     health: initialHealth(),
-    inFlightBy: { critical: 0, default: 0, sheddable: 0 },
     adaptive: undefined,
     heldUntil: 0,
     heldAt: 0,

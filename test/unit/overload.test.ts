@@ -71,15 +71,24 @@ describe('shedding at the in-flight limit', () => {
     await first
   })
 
-  test('priorities: sheddable requests are shed first, critical ones last', async () => {
-    const held = gate()
-    const { app } = scripted(
-      async () => {
-        await held.opened
-        return new Response('ok')
+  test('priorities: sheddable requests stop at 80 % of the limit; at the limit a freed slot goes to a waiting critical request first', async () => {
+    const gates = new Map<number, ReturnType<typeof gate>>()
+    const gateOf = (n: number) => gates.get(n) ?? gates.set(n, gate()).get(n)!
+    const order: string[] = []
+    const { app, calls } = scripted(
+      async (call) => {
+        const n = calls.length
+        await gateOf(n).opened
+        order.push(call.target)
+        return new Response('ok', { headers: { 'content-length': '2' } }) // a short body: the slot frees at the headers
       },
-      // A learned limit pinned at 10 (min = max): the shares are what is under test.
-      { targets: [{ url: 'http://127.0.0.1:9001' }], retry: { attempts: 0 }, concurrency: { mode: 'adaptive', initial: 10, min: 10, max: 10 } },
+      // A learned limit pinned at 10 (min = max), and a queue: the order of admission is what is under test.
+      {
+        targets: [{ url: 'http://127.0.0.1:9001' }],
+        retry: { attempts: 0 },
+        queueTimeoutMs: 5000,
+        concurrency: { mode: 'adaptive', initial: 10, min: 10, max: 10 },
+      },
       {},
       {
         routes: [
@@ -89,15 +98,33 @@ describe('shedding at the in-flight limit', () => {
         ],
       },
     )
-    const running = Array.from({ length: 8 }, (_, i) => app.request(`/item/${i}`)) // 8 of 10 in flight
-    expect((await app.request('/bulk/export')).status).toBe(503) // sheddable: 80 % of the limit
-    running.push(app.request('/item/8'), app.request('/item/9')) // default: up to the limit
-    expect((await app.request('/item/10')).status).toBe(503)
-    // Critical: past the limit, while critical requests hold less than the whole limit (their share).
-    for (let i = 0; i < 10; i++) running.push(app.request(`/pay/${i}`))
-    expect((await app.request('/pay/10')).status).toBe(503)
-    held.open()
-    for (const res of await Promise.all(running)) expect(res.status).toBe(200)
+    const status = async (path: string) => (await app.request(path)).status
+    /** Polls `status` until `n` requests wait for a slot: a request queued inside the proxy has no event to await. */
+    const untilWaiting = async (n: number) => {
+      for (let i = 0; i < 500; i++) {
+        const doc = (await (await app.request('/_proxy/status')).json()) as { upstreams: { api: { waiting: number } } }
+        if (doc.upstreams.api.waiting === n) return
+        await Bun.sleep(1)
+      }
+      throw new Error(`never ${n} waiting`)
+    }
+    const running = Array.from({ length: 8 }, (_, i) => status(`/item/${i}`)) // calls 1..8 in flight
+    const bulk = status('/bulk/export') // sheddable: 8 of 10 is its 80 %: it waits
+    await untilWaiting(1)
+    running.push(status('/item/8'), status('/item/9')) // calls 9 and 10: the limit
+    const waitingDefault = status('/item/10')
+    await untilWaiting(2)
+    const waitingCritical = status('/pay/1')
+    await untilWaiting(3)
+    expect(calls).toHaveLength(10)
+    gateOf(1).open() // one slot frees: the critical request takes it, ahead of the default that waited longer
+    await untilWaiting(2)
+    expect(calls).toHaveLength(11) // the critical one; the default and the sheddable still wait
+    for (let n = 2; n <= 13; n++) gateOf(n).open()
+    expect(await waitingCritical).toBe(200)
+    expect(await waitingDefault).toBe(200)
+    expect(await bulk).toBe(200)
+    expect(await Promise.all(running)).toEqual(new Array(10).fill(200))
   })
 
   test('a priority header is believed from a trusted hop only: a client cannot declare itself critical', async () => {
@@ -117,15 +144,30 @@ describe('shedding at the in-flight limit', () => {
           return new Response('ok')
         },
         upstream,
-        { clientAddress: () => address },
+        { clientAddress: (c) => (c.req.path.startsWith('/_proxy') ? '127.0.0.1' : address) }, // the test reads the admin from loopback
         { trustedProxies: ['10.0.0.0/8'] },
       )
-      const full = Array.from({ length: 10 }, (_, i) => app.request(`/a/${i}`)) // at the limit
+      // At the limit; each body read at once, so a slot frees as its answer comes.
+      const full = Array.from({ length: 10 }, async (_, i) => {
+        const res = await app.request(`/a/${i}`)
+        await res.arrayBuffer()
+        return res
+      })
       const critical = app.request('/b', { headers: { 'x-priority': 'critical' } })
-      if (!admitted) expect((await critical).status).toBe(503)
-      held.open()
+      if (admitted) {
+        // Critical: it waits for the next freed slot (CRITICAL_WAIT_MS at least), ahead of everyone.
+        for (let i = 0; i < 500; i++) {
+          const doc = (await (await app.request('/_proxy/status')).json()) as { upstreams: { api: { waiting: number } } }
+          if (doc.upstreams.api.waiting === 1) break
+          await Bun.sleep(1) // a request queued inside the proxy has no event to await
+        }
+        held.open()
+        expect((await critical).status).toBe(200)
+      } else {
+        expect((await critical).status).toBe(503) // a default request: no queue (queueTimeoutMs 0), shed at once
+        held.open()
+      }
       for (const res of await Promise.all(full)) expect(res.status).toBe(200)
-      if (admitted) expect((await critical).status).toBe(200)
     }
   })
 
