@@ -164,7 +164,17 @@ describe('shedding at the in-flight limit', () => {
         held.open()
         expect((await critical).status).toBe(200)
       } else {
-        expect((await critical).status).toBe(503) // a default request: no queue (queueTimeoutMs 0), shed at once
+        // Treated as a default request: no queue (queueTimeoutMs 0), shed at once; a critical one would wait.
+        let settled = false
+        void critical.then(() => (settled = true))
+        let waited = false
+        while (!settled) {
+          const doc = (await (await app.request('/_proxy/status')).json()) as { upstreams: { api: { waiting: number } } }
+          waited ||= doc.upstreams.api.waiting > 0
+          await Bun.sleep(1) // a request queued inside the proxy has no event to await
+        }
+        expect(waited).toBe(false)
+        expect((await critical).status).toBe(503)
         held.open()
       }
       for (const res of await Promise.all(full)) expect(res.status).toBe(200)
