@@ -11,7 +11,11 @@ let served = 0
 const queue: (() => void)[] = []
 
 /** Waits for a free worker, FIFO. */
-const acquire = () => (busy < workers ? (busy++, Promise.resolve()) : new Promise<void>((resolve) => queue.push(resolve)))
+function acquire(): Promise<void> {
+  if (busy >= workers) return new Promise<void>((resolve) => queue.push(resolve))
+  busy++
+  return Promise.resolve()
+}
 const release = () => {
   const next = busy <= workers ? queue.shift() : undefined
   if (next) next()
