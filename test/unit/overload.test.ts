@@ -166,7 +166,7 @@ describe('shedding at the in-flight limit', () => {
       } else {
         // Treated as a default request: no queue (queueTimeoutMs 0), shed at once; a critical one would wait.
         let settled = false
-        void critical.then(() => (settled = true))
+        void Promise.resolve(critical).then(() => (settled = true))
         let waited = false
         while (!settled) {
           const doc = (await (await app.request('/_proxy/status')).json()) as { upstreams: { api: { waiting: number } } }
