@@ -164,6 +164,7 @@ try {
       const r = await load(system.url, CAPACITY * x, DURATION_S)
       results.set(`${name} ${x}`, r)
       console.log(`| ${name}, ${x}× | ${fmt(r)} |`)
+      if (x === 5) console.log(`|   goodput each second: ${r.perSecond.join(', ')} | | | | | |`)
       await Bun.sleep(2000) // let the origin's queue drain between loads: each load starts from an idle service
     }
     if (name.includes('adaptive')) {
