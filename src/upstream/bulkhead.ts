@@ -34,20 +34,22 @@ export class Bulkhead {
    * Whether `target` can take one more request now (one more tunnel, for a WebSocket), for a request
    * of `admission` (docs/specification.md §11.2). The limit sheds in order: any try after a
    * request's first (a retry, a hedge, a failover) and sheddable requests stop at 80 % of it (at
-   * least one slot), the others at the limit itself, which nothing passes; and while a critical
-   * request waits for a slot, no other request takes one, so under overload the freed slots go to
-   * critical requests first (see `wait`).
+   * least one slot), the others at the limit itself, which nothing passes; and the slots owed to
+   * critical requests that wait (or were woken for a slot they have not taken yet) are no one
+   * else's, so under overload the freed slots go to critical requests first (see `wait`).
    */
   hasRoom(target: Target, webSocket = false, admission: Admission = DEFAULT_ADMISSION): boolean {
     if (webSocket) return target.tunnels < this.tunnelsPerTarget
     const limit = this.limitOf(target)
-    // A critical request woken for a freed slot takes it; while critical requests wait for a slot, or have
-    // been woken for one they have not taken yet, no other request takes one, critical or not.
-    if (admission.claimed) return target.inFlight < limit
-    if (Number.isFinite(limit) && (this.waiters.critical.size > 0 || this.claims > 0)) return false
-    if (admission.priority === 'critical') return target.inFlight < limit
-    if (admission.extra || admission.priority === 'sheddable') return target.inFlight < Math.max(1, Math.floor(limit * SHORT_OF_THE_LIMIT))
-    return target.inFlight < limit
+    if (admission.claimed) return target.inFlight < limit // woken for a slot held for it: it takes it
+    const taken = target.inFlight + (Number.isFinite(limit) ? this.owedToCritical() : 0)
+    if (admission.extra || admission.priority === 'sheddable') return taken < Math.max(1, Math.floor(limit * SHORT_OF_THE_LIMIT))
+    return taken < limit
+  }
+
+  /** Slots owed to critical requests: those waiting, and those woken for a slot they have not taken yet. */
+  private owedToCritical(): number {
+    return this.waiters.critical.size + this.claims
   }
 
   /** A critical request woken for a freed slot has picked (and entered it, or not): the slot is no longer held for it. */
@@ -73,18 +75,25 @@ export class Bulkhead {
       return
     }
     target.inFlight--
-    if (target.inFlight < this.limitOf(target)) this.released() // a limit that shrank frees no slot yet
+    this.released(target)
   }
 
-  private released(): void {
+  /**
+   * Wakes as many waiting requests as `target` has room for (a limit that shrank frees none yet; one
+   * that grew frees several), critical ones first. A slot woken for a critical request is held for
+   * it until it has picked (see unclaim): it resumes a few promise steps later.
+   */
+  private released(target: Target): void {
+    const limit = this.limitOf(target)
+    let woken = 0
     for (const priority of WAKE_ORDER) {
       const waiters = this.waiters[priority]
       for (const wake of waiters) {
+        if (target.inFlight + this.claims + woken >= limit) return
         waiters.delete(wake)
         if (!wake()) continue // it had ended already (its time ran out, its client left)
-        // Held for a critical request until it has picked (see unclaim): it resumes a few promise steps later.
         if (priority === 'critical') this.claims++
-        return
+        else woken++
       }
     }
   }
