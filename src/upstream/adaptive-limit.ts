@@ -26,6 +26,10 @@ export const NO_LOAD_WINDOW_MS = 60_000
 export class AdaptiveLimit {
   limit: number
   private readonly noLoad = new RollingMin(NO_LOAD_WINDOW_MS)
+  /** The samples of the current window: when it began, their latencies' sum and count. */
+  private windowStart = -Infinity
+  private windowSum = 0
+  private windowCount = 0
 
   constructor(
     readonly settings: AdaptiveLimitSettings,
@@ -35,13 +39,25 @@ export class AdaptiveLimit {
     this.limit = clamp(settings.initial, settings)
   }
 
-  /** One try's time to headers, and how many tries the target had in flight when it started. */
+  /**
+   * One try's time to headers, and how many tries the target had in flight when it started. The
+   * limit moves at most once per no-load latency (a window's average decides): a change shows in
+   * the latency only a round trip later, and moving on every sample overshoots (Netflix wraps Vegas
+   * in a window for the same reason).
+   */
   sample(now: number, latencyMs: number, inFlight: number): void {
     const rtt = Math.max(latencyMs, 0.01)
     this.noLoad.add(now, rtt)
     if (inFlight * 2 < this.limit) return // far from the limit: nothing learned about it
+    this.windowSum += rtt
+    this.windowCount++
     const noLoad = this.noLoad.min(now)
-    const queue = this.limit * (1 - noLoad / rtt)
+    if (now - this.windowStart < noLoad) return
+    const average = this.windowSum / this.windowCount
+    this.windowStart = now
+    this.windowSum = 0
+    this.windowCount = 0
+    const queue = this.limit * (1 - noLoad / average)
     const log = Math.max(1, Math.log10(this.limit))
     if (queue <= log) this.set(this.limit + 6 * log)
     else if (queue < 3 * log) this.set(this.limit + log)
