@@ -865,4 +865,22 @@ export const MUTANTS: Mutant[] = [
     to: '    else if (queue > 6 * log) this.set(this.limit + log)',
     tests: [unit('adaptive-limit')],
   },
+  {
+    id: 'limit-moves-every-sample',
+    origin: 'planted',
+    breaks: 'the adaptive limit moves on every sample, before its last move shows in the latency: it swings',
+    file: 'src/upstream/adaptive-limit.ts',
+    from: '    if (now - this.windowStart < noLoad) return\n',
+    to: '',
+    tests: [unit('adaptive-limit')],
+  },
+  {
+    id: 'freed-slot-wakes-one',
+    origin: 'planted',
+    breaks: 'a freed slot wakes one waiting request whatever the room: in-flight freezes under a limit that grew',
+    file: 'src/upstream/bulkhead.ts',
+    from: '        else woken++\n',
+    to: '        else return\n',
+    tests: [unit('adaptive-limit')],
+  },
 ]

@@ -1,5 +1,9 @@
 import { describe, expect, test } from 'bun:test'
 import { AdaptiveLimit, NO_LOAD_WINDOW_MS } from '../../src/upstream/adaptive-limit.ts'
+import { Bulkhead } from '../../src/upstream/bulkhead.ts'
+import { Breaker } from '../../src/breaker/breaker.ts'
+import { createTarget } from '../../src/upstream/target.ts'
+import { parseConfig } from '../../src/index.ts'
 import { seeded } from '../support/random.ts'
 
 /**
@@ -103,4 +107,28 @@ describe('the adaptive limit (Vegas)', () => {
     saturate(limit, () => 1000, 200, warm(limit, 100))
     expect(limit.whole).toBe(50)
   })
+})
+
+test('the limit moves at most once per no-load latency: a burst of samples at one moment moves it once', () => {
+  const limit = new AdaptiveLimit(settings)
+  warm(limit) // a no-load latency of 10 ms
+  for (let i = 0; i < 100; i++) limit.sample(100, 10, 10) // a short queue: it grows, once
+  expect(limit.whole).toBe(16)
+  limit.sample(110, 10, 16) // a no-load latency later: it may move again
+  expect(limit.whole).toBeGreaterThan(16)
+})
+
+test('a freed slot wakes as many waiting requests as the target has room for (a limit that grew frees several)', async () => {
+  const breaker = new Breaker(
+    parseConfig({ upstreams: { a: { targets: [{ url: 'http://127.0.0.1:9001' }] } }, routes: [{ pathPrefix: '/', upstream: 'a' }] }).upstreams.a!.breaker,
+  )
+  const target = createTarget({ url: 'http://127.0.0.1:9001', weight: 1 }, breaker)
+  let now = 1
+  const bulkhead = new Bulkhead(Number.POSITIVE_INFINITY, () => now)
+  bulkhead.enter(target)
+  const signal = new AbortController().signal
+  const waits = [bulkhead.wait(5000, signal), bulkhead.wait(5000, signal), bulkhead.wait(5000, signal)]
+  now = 4 // the limit grew
+  bulkhead.leave(target) // one slot freed, and room for four
+  expect(await Promise.all(waits)).toEqual([true, true, true])
 })
