@@ -1,5 +1,6 @@
 import type { Context } from 'hono'
-import type { Priority } from './config/schema.ts'
+import * as v from 'valibot'
+import { type Priority, PrioritySchema } from './config/schema.ts'
 import { ProxyError } from './errors/proxy-error.ts'
 import type { ProxyEvents } from './events/events.ts'
 import { readRequestBody } from './forwarding/request-body.ts'
@@ -182,8 +183,6 @@ function report(events: ProxyEvents, c: Context<ProxyEnv>, started: number, stat
   })
 }
 
-const PRIORITIES: ReadonlySet<string> = new Set(['critical', 'default', 'sheddable'])
-
 /**
  * A request's priority: its route's, unless the upstream names a header for it and the request came
  * through a trusted proxy (docs/specification.md §11.3): a client cannot declare itself critical.
@@ -191,5 +190,5 @@ const PRIORITIES: ReadonlySet<string> = new Set(['critical', 'default', 'sheddab
 function priorityOf(route: Priority, header: string | undefined, headers: Headers, trusted: boolean): Priority {
   if (header === undefined || !trusted) return route
   const said = headers.get(header)?.trim().toLowerCase()
-  return said !== undefined && PRIORITIES.has(said) ? (said as Priority) : route
+  return v.is(PrioritySchema, said) ? said : route
 }

@@ -1,6 +1,6 @@
 import type { ProxyEvents } from '../events/events.ts'
 import type { Upstream } from '../upstream/upstream.ts'
-import { hedgingOf } from './status.ts'
+import { finiteOrNull, hedgingOf } from './status.ts'
 
 /** How far back the dashboard's rates and percentiles look. */
 const WINDOW_MS = 60_000
@@ -99,7 +99,7 @@ export function dashboardStats(events: ProxyEvents) {
             breaker: t.breaker.state,
             cooldownLeftMs: t.breaker.retryAfterMs(now),
             inFlight: t.inFlight,
-            limit: Number.isFinite(upstream.bulkhead.limit(t)) ? upstream.bulkhead.limit(t) : null,
+            limit: finiteOrNull(upstream.bulkhead.limit(t)),
             requestRate: recent.length / seconds,
             errorRate: recent.filter((s) => !s.ok).length / seconds,
             p50Ms: percentile(latencies, 0.5),

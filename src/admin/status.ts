@@ -27,15 +27,12 @@ export function statusOf(upstreams: Iterable<Upstream>, now = Date.now()) {
         inFlight: t.inFlight,
         webSockets: t.tunnels,
         maxInFlight: Number.isFinite(t.maxInFlight) ? t.maxInFlight : null,
-        limit: Number.isFinite(upstream.bulkhead.limit(t)) ? upstream.bulkhead.limit(t) : null,
+        limit: finiteOrNull(upstream.bulkhead.limit(t)),
         requests: t.requests,
         failures: t.failures,
         latencyMs: Math.round(t.latencyMs * 100) / 100,
         heldMs: Math.max(0, t.heldUntil - now),
-        slowStartShare:
-          upstream.config.slowStartMs > 0 && now - t.returnedAt < upstream.config.slowStartMs
-            ? slowStartShare(now - t.returnedAt, upstream.config.slowStartMs)
-            : 1,
+        slowStartShare: upstream.config.slowStartMs > 0 ? slowStartShare(now - t.returnedAt, upstream.config.slowStartMs) : 1,
         failurePenalty: Math.round(failurePenalty(t, now) * 100) / 100,
       })),
     }
@@ -60,3 +57,6 @@ export function hedgingOf(hedging: HedgeState, now: number) {
     hedges: retries,
   }
 }
+
+/** A limit as JSON shows it: null for none (Infinity). */
+export const finiteOrNull = (n: number): number | null => (Number.isFinite(n) ? n : null)

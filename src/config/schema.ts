@@ -163,7 +163,8 @@ export const HedgeSchema = v.strictObject({
   ),
 })
 
-const priority = v.picklist(['critical', 'default', 'sheddable'])
+/** How critical a request is when targets are at their limit. */
+export const PrioritySchema = v.picklist(['critical', 'default', 'sheddable'])
 
 export const ConcurrencySchema = v.strictObject({
   mode: v.optional(
@@ -238,7 +239,7 @@ export const RouteSchema = v.strictObject({
   stripPrefix: v.optional(about('Remove pathPrefix from the path the upstream sees.', v.boolean()), false),
   websocket: v.optional(about('false refuses WebSocket upgrades on this route (403 WEBSOCKET_NOT_ALLOWED).', v.boolean()), true),
   priority: v.optional(
-    about('How critical its requests are when targets are at their limit: sheddable ones are shed first, critical ones last.', priority),
+    about('How critical its requests are when targets are at their limit: sheddable ones are shed first, critical ones last.', PrioritySchema),
     'default',
   ),
 })
@@ -394,4 +395,4 @@ export type TargetConfig = UpstreamConfig['targets'][number]
 export type RouteConfig = Config['routes'][number]
 export type BalancerName = v.InferOutput<typeof BalancerSchema>
 export type UpstreamTls = v.InferOutput<typeof UpstreamTlsSchema>
-export type Priority = v.InferOutput<typeof priority>
+export type Priority = v.InferOutput<typeof PrioritySchema>
