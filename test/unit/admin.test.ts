@@ -1,10 +1,12 @@
-import { describe, expect, test } from 'bun:test'
+import { afterEach, describe, expect, setSystemTime, test } from 'bun:test'
 import { demoBanner } from '../../src/demo/origins.ts'
 import { SESSION_COOKIE, SESSION_SECONDS, sessionValue, validSession } from '../../src/admin/auth.ts'
 import { AuthThrottle } from '../../src/admin/throttle.ts'
 import { type ProxyEventMap, ProxyEvents } from '../../src/events/events.ts'
 import { parseConfig } from '../../src/index.ts'
 import { scripted } from '../support/scripted.ts'
+
+afterEach(() => setSystemTime())
 
 const minimal = { upstreams: { api: { targets: [{ url: 'http://127.0.0.1:9001' }] } }, routes: [{ pathPrefix: '/', upstream: 'api' }] }
 
@@ -132,6 +134,26 @@ describe('admin hardening', () => {
     expect(out.headers.get('set-cookie')).toMatch(new RegExp(`^${SESSION_COOKIE}=;.*Max-Age=0`))
   })
 
+  test('a session cookie opens the admin until its expiry: a millisecond before it, 200; a millisecond after, 401', async () => {
+    const loggedIn = Date.parse('2026-12-07T10:00:00.000Z')
+    setSystemTime(new Date(loggedIn))
+    const { app } = remote()
+    const session = (await login(app, token)).headers.get('set-cookie')!.split(';')[0]!
+    const expiry = loggedIn + SESSION_SECONDS * 1000
+    setSystemTime(new Date(expiry - 1))
+    expect((await app.request('/_proxy/status', { headers: { cookie: session } })).status).toBe(200)
+    setSystemTime(new Date(expiry + 1))
+    expect((await app.request('/_proxy/status', { headers: { cookie: session } })).status).toBe(401)
+  })
+
+  test('logout clears the session cookie at the Path login set it on', async () => {
+    const { app } = remote()
+    const pathOf = (res: Response) => /;\s*Path=([^;]*)/i.exec(res.headers.get('set-cookie') ?? '')?.[1]
+    const set = pathOf(await login(app, token))
+    expect(set).toBe('/_proxy')
+    expect(pathOf(await app.request('/_proxy/logout', { method: 'POST' }))).toBe(set)
+  })
+
   test('failed logins and bearer tokens are logged and counted; past five, a client is slowed (429, Retry-After) while others are not', async () => {
     const events = new ProxyEvents()
     const failures: ProxyEventMap['admin-auth-failure'][] = []
@@ -163,6 +185,25 @@ describe('admin hardening', () => {
     expect(throttle.waitMs('c', 4000)).toBe(4000)
     throttle.succeeded('c')
     expect(throttle.waitMs('c', 4000)).toBe(0)
+  })
+
+  test('the wait after failures stops growing at 60 s: Retry-After 1, 2, 4 … 32, then 60 however many more', async () => {
+    let now = Date.parse('2026-12-07T10:00:00.000Z')
+    setSystemTime(new Date(now))
+    const { app } = remote()
+    const wrong = () => app.request('/_proxy/status', { headers: { authorization: 'Bearer wrong' } })
+    for (let i = 0; i < 4; i++) expect((await wrong()).status).toBe(401) // the free failures
+    const waits: string[] = []
+    for (let i = 0; i < 10; i++) {
+      expect((await wrong()).status).toBe(401) // checked and counted
+      const slowed = await wrong()
+      expect(slowed.status).toBe(429)
+      const wait = slowed.headers.get('retry-after')!
+      waits.push(wait)
+      now += Number(wait) * 1000 // the client waits as long as it was told to
+      setSystemTime(new Date(now))
+    }
+    expect(waits).toEqual(['1', '2', '4', '8', '16', '32', '60', '60', '60', '60'])
   })
 
   test('the session cookie is Secure when the listener or a trusted hop says https, never on a client’s own say-so', async () => {
@@ -204,6 +245,31 @@ describe('admin hardening', () => {
       duplex: 'half',
     } as RequestInit)
     expect(put.status).toBe(413)
+  })
+
+  test('a config over admin.maxConfigBytes gets 413 without being parsed: a valid one is not applied, a broken one not judged', async () => {
+    const admin = { token, maxConfigBytes: 2048 }
+    const { app } = remote({ admin })
+    const bearer = { authorization: `Bearer ${token}` }
+    const put = (body: string) => app.request('/_proxy/config', { method: 'PUT', body, headers: bearer })
+    const config = JSON.stringify({
+      upstreams: { api: { targets: [{ url: 'http://127.0.0.1:9003' }] } },
+      routes: [{ pathPrefix: '/', upstream: 'api' }],
+      admin,
+    })
+    const sized = (text: string, bytes: number) => text + ' '.repeat(bytes - text.length) // still the same JSON
+    for (const body of [sized(config, 2049), sized('{ not json', 2049)]) {
+      const res = await put(body)
+      expect(res.status).toBe(413)
+      expect(res.headers.get('x-proxy-error')).toBe('PAYLOAD_TOO_LARGE')
+    }
+    const targets = async () => {
+      const status = (await (await app.request('/_proxy/status', { headers: bearer })).json()) as { upstreams: { api: { targets: { url: string }[] } } }
+      return status.upstreams.api.targets.map((t) => t.url)
+    }
+    expect(await targets()).toEqual(['http://127.0.0.1:9001', 'http://127.0.0.1:9002']) // nothing applied
+    expect((await put(sized(config, 2048))).status).toBe(200) // the control: at the limit it is read and applied
+    expect(await targets()).toEqual(['http://127.0.0.1:9003'])
   })
 
   test('a posted config expands no ${NAME}; a config file that does never echoes the value in an error', () => {

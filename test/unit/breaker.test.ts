@@ -1,8 +1,12 @@
-import { describe, expect, test } from 'bun:test'
+import { afterEach, describe, expect, setSystemTime, test } from 'bun:test'
 import fc from 'fast-check'
 import * as v from 'valibot'
 import { Breaker, type BreakerState, type Permit, type Transition } from '../../src/breaker/breaker.ts'
 import { BreakerSchema } from '../../src/config/schema.ts'
+import { scripted } from '../support/scripted.ts'
+import { deferred } from '../support/wait.ts'
+
+afterEach(() => setSystemTime())
 
 const settings = (input: v.InferInput<typeof BreakerSchema> = {}) => v.parse(BreakerSchema, input)
 
@@ -43,6 +47,55 @@ describe('breaker, consecutive mode', () => {
     b.record(b.acquire(0), 0, 'x')
     b.release(b.acquire(100))
     expect(b.admits(100)).toBe(true)
+  })
+})
+
+describe('a try whose client left gives its target no verdict', () => {
+  /**
+   * One target whose answers the test chooses, call by call: a 502 (a failure), or a call that
+   * waits, for a client that leaves (the scripted fetch ends it when its signal aborts).
+   */
+  function oneTarget(answers: ('fail' | 'wait')[], breaker: Record<string, unknown>) {
+    const waiting = deferred()
+    const proxy = scripted(
+      () => {
+        if (answers.shift() === 'fail') return new Response('down', { status: 502 })
+        waiting.resolve()
+        return new Promise<Response>(() => {})
+      },
+      { targets: [{ url: 'http://127.0.0.1:9001' }], retry: { attempts: 0 }, breaker: { failureStatuses: [502], ...breaker } },
+    )
+    /** A request whose client leaves once its call reached the target. */
+    const leaving = async () => {
+      const client = new AbortController()
+      const res = proxy.app.request(new Request('http://proxy.test/items', { signal: client.signal }))
+      await waiting.promise
+      client.abort()
+      expect((await res).headers.get('x-proxy-error')).toBe('CLIENT_CLOSED_REQUEST')
+    }
+    const breakerState = async () => {
+      const status = (await (await proxy.app.request('/_proxy/status')).json()) as { upstreams: { api: { targets: { breaker: string }[] } } }
+      return status.upstreams.api.targets[0]!.breaker
+    }
+    return { ...proxy, leaving, breakerState }
+  }
+
+  test('a half-open probe whose client leaves does not close the breaker', async () => {
+    setSystemTime(new Date('2026-12-07T10:00:00.000Z'))
+    const { app, leaving, breakerState } = oneTarget(['fail', 'wait'], { failureThreshold: 1, cooldownMs: 1000 })
+    expect((await app.request('/items')).status).toBe(502)
+    expect(await breakerState()).toBe('open')
+    setSystemTime(new Date('2026-12-07T10:00:01.000Z'))
+    await leaving() // the probe
+    expect(await breakerState()).toBe('half-open')
+  })
+
+  test('a try whose client left does not reset the consecutive-failure count', async () => {
+    const { app, leaving, breakerState } = oneTarget(['fail', 'wait', 'fail'], { failureThreshold: 2, cooldownMs: 60000 })
+    expect((await app.request('/items')).status).toBe(502)
+    await leaving()
+    expect((await app.request('/items')).status).toBe(502)
+    expect(await breakerState()).toBe('open') // two failures in a row: the one between had no say
   })
 })
 

@@ -1,7 +1,8 @@
-import { describe, expect, test } from 'bun:test'
+import { afterEach, describe, expect, jest, test } from 'bun:test'
 import { parseConfig, ProxyEvents, type ProxyEventMap } from '../../src/index.ts'
 import { HedgeState, MIN_SAMPLES, WINDOW_SAMPLES } from '../../src/upstream/hedge-state.ts'
-import { scripted } from '../support/scripted.ts'
+import { refused, reset, scripted } from '../support/scripted.ts'
+import { deferred } from '../support/wait.ts'
 
 const never = () => new Promise<Response>(() => {})
 const ok = (text: string) => new Response(text)
@@ -31,6 +32,9 @@ function hedged(answer: Parameters<typeof scripted>[0], hedge: Record<string, un
 }
 
 describe('hedged requests', () => {
+  // Here, not in the test: a test that times out never reaches its own cleanup, and fake timers must not outlive it.
+  afterEach(() => jest.useRealTimers())
+
   test('a hedge wins, and the loser is cancelled: its upstream call aborted, its target not judged', async () => {
     const { app, calls, requests, tries, signals } = hedged((call) => (call.target.endsWith('9001') ? never() : ok(`from ${call.target.slice(-4)}`)))
     const res = await app.request('/items')
@@ -78,6 +82,63 @@ describe('hedged requests', () => {
     expect(res.status).toBe(200)
     expect(await res.text()).toBe('hedge')
     expect(requests[0]!.hedged).toEqual({ sent: 1, winner: 2, cancelled: 1 }) // the 503 was discarded
+  })
+
+  for (const [fault, failure] of [
+    ['reset', reset],
+    ['refused', refused],
+  ] as const) {
+    test(`a first try that fails (${fault}) while a hedge is pending does not answer: the hedge does`, async () => {
+      const hedgeStarted = deferred()
+      const firstFailed = deferred()
+      const { app, calls, events, requests } = hedged(async (call) => {
+        if (call.target.endsWith('9001')) {
+          await hedgeStarted.promise
+          throw failure()
+        }
+        if (call.target.endsWith('9002')) {
+          hedgeStarted.resolve()
+          await firstFailed.promise
+          return ok('hedge')
+        }
+        return ok('a failover')
+      })
+      // The hedge answers only once the first try's failure is in (its try event).
+      events.on('try', (e) => {
+        if (e.target.endsWith('9001') && e.code !== undefined) firstFailed.resolve()
+      })
+      const res = await app.request('/items')
+      expect(res.status).toBe(200)
+      expect(await res.text()).toBe('hedge')
+      expect(calls.map((c) => c.target.slice(-4))).toEqual(['9001', '9002'])
+      expect(requests[0]!.hedged).toEqual({ sent: 1, winner: 2, cancelled: 0 })
+    })
+  }
+
+  test('with maxHedges 2, a first try that hangs gets two hedges, one delay apart', async () => {
+    // Fake timers: the hedge timers and Date.now move only when the test moves them, however loaded the machine.
+    jest.useFakeTimers()
+    const arrived = [deferred(), deferred(), deferred(), deferred()]
+    const sentAt: number[] = []
+    const { app, calls } = hedged(
+      () => {
+        const i = sentAt.push(Date.now()) - 1
+        arrived[i]!.resolve()
+        return i === 0 || i === 3 ? ok('answered') : never() // the first request; the second hedge
+      },
+      { delayMs: 20, maxHedges: 2 },
+    )
+    // One request first: the hedge budget (maxPercent of the requests) then has room for two hedges.
+    await (await app.request('/warm')).text()
+    const res = app.request('/items')
+    await arrived[1]!.promise
+    jest.advanceTimersToNextTimer() // to the first hedge's time; the clock stays there while its call goes out
+    await arrived[2]!.promise
+    jest.advanceTimersToNextTimer()
+    await arrived[3]!.promise
+    expect(await (await res).text()).toBe('answered')
+    expect(sentAt.slice(1).map((at) => at - sentAt[1]!)).toEqual([0, 20, 40])
+    expect(new Set(calls.slice(1).map((c) => c.target)).size).toBe(3) // each hedge on a target not yet tried
   })
 
   test('when every try answers 5xx, the first of those answers goes back', async () => {
@@ -216,6 +277,14 @@ describe('the hedge delay', () => {
 
   test('a fixed delayMs is used as it is', () => {
     const state = new HedgeState(config({ delayMs: 40 }))
+    expect(state.delayMs()).toBe(40)
+  })
+
+  test('a fixed delayMs stays the delay once the upstream has MIN_SAMPLES times and more: nothing learned replaces it', () => {
+    const state = new HedgeState(config({ delayMs: 40 }))
+    for (let i = 0; i < MIN_SAMPLES; i++) state.sample(3)
+    expect(state.delayMs()).toBe(40)
+    for (let i = 0; i < WINDOW_SAMPLES; i++) state.sample(3)
     expect(state.delayMs()).toBe(40)
   })
 

@@ -335,6 +335,33 @@ describe('memory key store: key limits', () => {
     expect(calls).toHaveLength(1)
   })
 
+  test("keys with ':' in them count against their caller's quota: a caller cannot make itself new scopes", async () => {
+    const store = new MemoryStore({ maxKeysPerScope: 2 })
+    const arrived = [deferred(), deferred()]
+    const release = deferred()
+    const { app, calls } = scripted(
+      async () => {
+        if (calls.length > 2) return new Response('deployed') // at once: a third let in fails the test, never hangs it
+        arrived[calls.length - 1]!.resolve()
+        await release.promise // the first two stay in flight, their keys with them
+        return new Response('deployed')
+      },
+      keyed,
+      { store },
+    )
+    const deployAs = (authorization: string, key: string) =>
+      app.request('/deploy', { method: 'POST', body: 'v2', headers: { 'idempotency-key': key, authorization } })
+    const running = [deployAs('Bearer alice', 'deploy:1'), deployAs('Bearer alice', 'deploy:2')]
+    await Promise.all(arrived.map((a) => a.promise))
+    const third = await deployAs('Bearer alice', 'rollback:1') // alice's quota of two is in flight
+    expect(third.status).toBe(503)
+    expect(third.headers.get('x-proxy-error')).toBe('IDEMPOTENCY_UNAVAILABLE')
+    expect((await deployAs('Bearer bob', 'deploy:1')).status).toBe(200) // another caller's quota
+    release.resolve()
+    for (const res of await Promise.all(running)) expect(res.status).toBe(200)
+    expect(calls).toHaveLength(3)
+  })
+
   test('expired keys go in time order, claims and renewals of any ttl mixed', async () => {
     const keys = new MemoryKeyStore()
     await keys.claim('api', 's:long', 'f', 60_000)

@@ -1,5 +1,7 @@
 import { describe, expect, test } from 'bun:test'
+import { ProxyEvents } from '../../src/index.ts'
 import { type Call, scripted } from '../support/scripted.ts'
+import { deferred } from '../support/wait.ts'
 
 /** An origin whose answers wait until the test lets them go. */
 function gate() {
@@ -179,6 +181,27 @@ describe('shedding at the in-flight limit', () => {
       }
       for (const res of await Promise.all(full)) expect(res.status).toBe(200)
     }
+  })
+
+  test("behind a trusted hop, a request without the priority header, or with a value it does not name, keeps its route's priority", async () => {
+    const events = new ProxyEvents()
+    let reported = deferred<string | undefined>()
+    events.on('request', (e) => reported.resolve(e.priority))
+    const { app } = scripted(
+      () => new Response('ok'),
+      { targets: [{ url: 'http://127.0.0.1:9001' }], retry: { attempts: 0 }, concurrency: { priorityHeader: 'x-priority' } },
+      { events, clientAddress: () => '10.0.0.1' },
+      { trustedProxies: ['10.0.0.0/8'], routes: [{ pathPrefix: '/', upstream: 'api', priority: 'sheddable' }] },
+    )
+    const priorityOf = async (headers: Record<string, string>) => {
+      reported = deferred()
+      await (await app.request('/a', { headers })).arrayBuffer()
+      return reported.promise
+    }
+    expect(await priorityOf({})).toBe('sheddable')
+    expect(await priorityOf({ 'x-priority': 'urgent' })).toBe('sheddable')
+    expect(await priorityOf({ 'x-priority': '' })).toBe('sheddable')
+    expect(await priorityOf({ 'x-priority': 'critical' })).toBe('critical') // the control: this hop's header is believed
   })
 
   test('the limit and the shed count show in metrics', async () => {

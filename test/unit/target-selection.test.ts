@@ -213,6 +213,34 @@ describe('slow start', () => {
     expect(await send(app, 6)).toEqual([200, 200, 200, 200, 200, 200]) // the probe, then five in its slow start
     expect(calls).toHaveLength(7)
   })
+
+  test('a target added by a reload starts at the slow-start share, not its full share', async () => {
+    setSystemTime(new Date('2026-12-07T10:00:00.000Z'))
+    const token = 'admin-token-0123456789'
+    const upstream = { retry: { attempts: 0 }, slowStartMs: 10000 }
+    const { app, calls } = scripted(
+      () => new Response('ok'),
+      { ...upstream, targets: [{ url: 'http://127.0.0.1:9001' }] },
+      { random: seeded(3) },
+      { admin: { token } },
+    )
+    const reload = await app.request('/_proxy/config', {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${token}` },
+      body: JSON.stringify({
+        upstreams: { api: { ...upstream, targets: THREE.slice(0, 2) } },
+        routes: [{ pathPrefix: '/', upstream: 'api' }],
+        admin: { token },
+      }),
+    })
+    expect(reload.status).toBe(200)
+    await send(app, 400)
+    expect(share(calls)['9002']! / 400).toBeLessThan(0.12) // round-robin would give it half
+    setSystemTime(new Date('2026-12-07T10:00:10.000Z'))
+    const before = calls.length
+    await send(app, 400)
+    expect(share(calls.slice(before))['9002']! / 400).toBe(0.5)
+  })
 })
 
 describe('ejection guardrails', () => {
@@ -261,6 +289,19 @@ describe('ejection guardrails', () => {
     expect(await send(app, 3)).toEqual([502, 502, 502]) // each target's breaker opens in turn
     expect(await send(app, 4)).toEqual([200, 200, 200, 200])
     expect(calls.slice(3).map(port)).toEqual(['9009', '9009', '9009', '9009'])
+  })
+
+  test('panic: with exactly panicThresholdPercent of the targets in, the upstream does not panic', async () => {
+    const { app, calls } = scripted((call) => (['9001', '9002'].includes(port(call)) ? new Response('down', { status: 502 }) : new Response('ok')), {
+      targets: [...THREE, { url: 'http://127.0.0.1:9004' }],
+      retry: { attempts: 0 },
+      breaker: { failureThreshold: 1, cooldownMs: 60000, failureStatuses: [502], maxEjectedPercent: 100 },
+      panicThresholdPercent: 50,
+      panic: 'fail',
+    })
+    await send(app, 2) // 9001 and 9002 open: two of four in, exactly 50 %
+    expect(await send(app, 4)).toEqual([200, 200, 200, 200])
+    expect(share(calls.slice(2))).toEqual({ '9003': 2, '9004': 2 })
   })
 
   test('panic: with fewer than panicThresholdPercent available, "balance" sends to every target, "fail" to none', async () => {
