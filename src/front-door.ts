@@ -97,6 +97,7 @@ export function frontDoor(deps: FrontDoorDeps): (c: Context<ProxyEnv>) => Promis
         client,
         upstream,
         path: match.path,
+        route: match.route,
         deadline,
         body,
         clientGone: request.signal,

@@ -31,7 +31,7 @@ function row(t) {
   const health = t.healthy ? 'ok' : 'bad', breaker = t.breaker === 'closed' ? 'ok' : t.breaker === 'open' ? 'bad' : 'warn';
   const cooldown = t.breaker === 'open' ? ' (' + Math.ceil(t.cooldownLeftMs / 1000) + ' s)' : '';
   return '<tr data-target="' + esc(t.url) + '"><td>' + esc(t.url) + '</td><td class="' + health + '" data-health>' + (t.healthy ? 'healthy' : 'unhealthy') +
-    '</td><td class="' + breaker + '" data-breaker>' + esc(t.breaker) + cooldown + '</td><td>' + t.inFlight + (t.limit === null ? '' : ' / ' + t.limit) + '</td><td>' + num(t.requestRate, 2) +
+    '</td><td class="' + breaker + '" data-breaker>' + esc(t.breaker) + cooldown + '</td><td>' + t.inFlight + (t.limit === null ? '' : t.working === null ? ' / ' + t.limit : ' (working ' + t.working + ' / ' + t.limit + ')') + '</td><td>' + num(t.requestRate, 2) +
     '/s</td><td>' + num(t.errorRate, 2) + '/s</td><td>' + num(t.p50Ms) + '</td><td>' + num(t.p99Ms) + '</td></tr>';
 }
 function render(doc) {

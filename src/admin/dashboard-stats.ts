@@ -99,6 +99,8 @@ export function dashboardStats(events: ProxyEvents) {
             breaker: t.breaker.state,
             cooldownLeftMs: t.breaker.retryAfterMs(now),
             inFlight: t.inFlight,
+            // What an adaptive limit counts: the tries the target works on (null where the limit counts those in flight).
+            working: t.adaptive === undefined ? null : t.working,
             limit: finiteOrNull(upstream.bulkhead.limit(t)),
             requestRate: recent.length / seconds,
             errorRate: recent.filter((s) => !s.ok).length / seconds,

@@ -25,6 +25,7 @@ export function statusOf(upstreams: Iterable<Upstream>, now = Date.now()) {
         healthy: t.health.healthy,
         health: t.health.last === undefined ? null : { ...t.health.last, at: iso(t.health.last.at) },
         inFlight: t.inFlight,
+        working: t.working,
         webSockets: t.tunnels,
         maxInFlight: Number.isFinite(t.maxInFlight) ? t.maxInFlight : null,
         limit: finiteOrNull(upstream.bulkhead.limit(t)),

@@ -12,6 +12,8 @@ export interface Exchange {
   readonly upstream: Upstream
   /** Path and query the upstream sees. */
   readonly path: string
+  /** The route it took (its `pathPrefix`): what metrics label it with, and with its method its cost class (ADR 28). */
+  readonly route: string
   /** Epoch ms by which the response headers must be in, every try and backoff included (timeoutMs); a streamed body has its own limits (idleTimeoutMs, streamTimeoutMs). */
   readonly deadline: number
   /** The body to send, size-limited. */

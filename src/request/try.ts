@@ -13,6 +13,12 @@ export class Try {
   readonly started = Date.now()
   /** The time the try has, as the upstream is told (x-request-timeout-ms); set by the try's timers. */
   budgetMs = 0
+  /**
+   * Set when its request's last byte went to the target (at once for a body in hand, at the end of a
+   * streamed one): the target's turn starts here (see the in-flight limit), and so does the latency
+   * the adaptive limit learns from.
+   */
+  sent: TurnStart | undefined = undefined
   readonly record: TryRecord = { bytesOut: 0 }
   private ended = false
   private readonly onEnds: (() => void)[] = []
@@ -42,6 +48,13 @@ export class Try {
     this.ended = true
     for (const fn of this.onEnds) fn()
   }
+}
+
+/** When a try's target began working on it, and on how many tries it was working then (this one included). */
+export interface TurnStart {
+  /** performance.now(): sub-millisecond where the runtime has it. */
+  at: number
+  working: number
 }
 
 /** The send at the end of a try's policies: a try in, its upstream's response out. */

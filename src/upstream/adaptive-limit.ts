@@ -11,25 +11,54 @@ export interface AdaptiveLimitSettings {
 export const NO_LOAD_WINDOW_MS = 60_000
 
 /**
+ * Latency the limit does not take for a queue: the clock's grain (Workers' clock moves only across
+ * I/O, in whole milliseconds) and an event loop's turn. Without it a 1 ms target read a 2 ms answer
+ * as a queue of half the limit (issue #32: the limit fell to its floor on an idle target).
+ */
+export const SLACK_MS = 2
+
+/** A window decides on at least this many samples: its low quantile needs a few to stand on. */
+export const WINDOW_SAMPLES = 10
+
+/**
+ * The share of a window's samples its queue is read from (the 25th percentile of their inflation):
+ * a queue at the target delays every request in it, the cheapest too, so a window whose quarter of
+ * answers came back at their own no-load latency has no queue, however many expensive requests
+ * (a 2 s report beside 1 ms reads) it also holds.
+ */
+export const WINDOW_QUANTILE = 0.25
+
+/** Cost classes (method and route) remembered per target: routes are few; this bounds reloads that rename them. */
+const MAX_CLASSES = 256
+
+/**
  * A target's in-flight limit, learned from its latency as TCP Vegas learns a congestion window
- * (Netflix concurrency-limits' VegasLimit; docs/adr/0027): each sample's queue is estimated as
- * `limit × (1 − noLoad / latency)`, the requests waiting at the target beyond those it serves at its
- * no-load latency. A short queue (under 3·log10(limit)) grows the limit, a long one (over 6·log10)
- * shrinks it, in between it holds: the limit settles a few requests above what the target serves
- * without its latency climbing. The no-load latency is the lowest of the last NO_LOAD_WINDOW_MS,
- * learned from the traffic itself: there is no probe that sheds requests to measure it (Envoy's
- * minRTT probe does, envoy#8337). A sample taken while the target was far from its limit says
- * nothing about the limit (the caller sent little) and only teaches the no-load latency. A try that
- * timed out shrinks the limit; failures and cancelled tries are not samples (the caller sees to it).
+ * (Netflix concurrency-limits' VegasLimit; docs/adr/0027, docs/adr/0028): a window's queue is
+ * estimated as `limit × (1 − 1 / inflation)`, the requests waiting at the target beyond those it
+ * serves at its no-load latency. A short queue (under 3·log10(limit)) grows the limit, a long one
+ * (over 6·log10) shrinks it, in between it holds. What it reads (ADR 28):
+ * - each sample's inflation is its latency over the no-load latency of its own cost class (its
+ *   request's method and route), so an endpoint that always takes 2 s reads as no queue, not as a
+ *   queue two thousand times its cost;
+ * - a window's inflation is a low quantile of its samples' (WINDOW_QUANTILE), never their average,
+ *   so a few expensive requests among many cheap ones do not read as a queue either;
+ * - no-load latencies are the lowest of the last NO_LOAD_WINDOW_MS, learned from the traffic itself:
+ *   there is no probe that sheds requests to measure them (Envoy's minRTT probe does, envoy#8337);
+ * - a sample taken while the target was far from its limit says nothing about the limit (the caller
+ *   sent little) and only teaches the no-load latencies;
+ * - a try that timed out shrinks the limit; failures and cancelled tries are not samples (the
+ *   caller sees to it).
  * Time is passed in.
  */
 export class AdaptiveLimit {
   limit: number
+  /** The target's lowest latency of any class: how long a window lasts at least. */
   private readonly noLoad = new RollingMin(NO_LOAD_WINDOW_MS)
-  /** The samples of the current window: when it began, their latencies' sum and count. */
+  /** Each cost class's own no-load latency. */
+  private readonly classes = new Map<string, RollingMin>()
+  /** The current window: when it began, and its samples' inflation. */
   private windowStart = -Infinity
-  private windowSum = 0
-  private windowCount = 0
+  private window: number[] = []
 
   constructor(
     readonly settings: AdaptiveLimitSettings,
@@ -40,24 +69,23 @@ export class AdaptiveLimit {
   }
 
   /**
-   * One try's time to headers, and how many tries the target had in flight when it started. The
-   * limit moves at most once per no-load latency (a window's average decides): a change shows in
-   * the latency only a round trip later, and moving on every sample overshoots (Netflix wraps Vegas
-   * in a window for the same reason).
+   * One try's time to headers (from its request's last byte), how many tries the target was working
+   * on as it was sent, and its cost class. The limit moves at most once per no-load latency and once
+   * per WINDOW_SAMPLES samples: a change shows in the latency only a round trip later, and moving on
+   * every sample overshoots (Netflix wraps Vegas in a window for the same reason).
    */
-  sample(now: number, latencyMs: number, inFlight: number): void {
+  sample(now: number, latencyMs: number, inFlight: number, costClass = ''): void {
     const rtt = Math.max(latencyMs, 0.01)
     this.noLoad.add(now, rtt)
+    const own = this.classOf(costClass)
+    own.add(now, rtt)
     if (inFlight * 2 < this.limit) return // far from the limit: nothing learned about it
-    this.windowSum += rtt
-    this.windowCount++
-    const noLoad = this.noLoad.min(now)
-    if (now - this.windowStart < noLoad) return
-    const average = this.windowSum / this.windowCount
+    this.window.push((rtt + SLACK_MS) / (own.min(now) + SLACK_MS))
+    if (this.window.length < WINDOW_SAMPLES || now - this.windowStart < this.noLoad.min(now)) return
+    const inflation = quantile(this.window, WINDOW_QUANTILE)
     this.windowStart = now
-    this.windowSum = 0
-    this.windowCount = 0
-    const queue = this.limit * (1 - noLoad / average)
+    this.window = []
+    const queue = this.limit * (1 - 1 / inflation)
     const log = Math.max(1, Math.log10(this.limit))
     if (queue <= log) this.set(this.limit + 6 * log)
     else if (queue < 3 * log) this.set(this.limit + log)
@@ -74,11 +102,27 @@ export class AdaptiveLimit {
     return Math.floor(this.limit)
   }
 
+  private classOf(costClass: string): RollingMin {
+    let own = this.classes.get(costClass)
+    if (own === undefined) {
+      if (this.classes.size >= MAX_CLASSES) this.classes.delete(this.classes.keys().next().value!)
+      own = new RollingMin(NO_LOAD_WINDOW_MS)
+      this.classes.set(costClass, own)
+    }
+    return own
+  }
+
   private set(next: number): void {
     const before = this.whole
     this.limit = clamp(next, this.settings)
     if (this.whole !== before) this.onChange(before, this.whole)
   }
+}
+
+/** The `q` quantile of `values` (sorted in place: the window is let go of next). */
+function quantile(values: number[], q: number): number {
+  values.sort((a, b) => a - b)
+  return values[Math.floor(q * values.length)]!
 }
 
 const clamp = (value: number, { min, max }: AdaptiveLimitSettings) => Math.min(max, Math.max(min, value))

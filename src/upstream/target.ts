@@ -13,7 +13,14 @@ export interface Target {
   /** Bulkhead: requests in flight allowed at once (Infinity when unset). */
   readonly maxInFlight: number
   readonly breaker: Breaker
+  /** Tries started on it and not over (their response body not yet ended): its load, and what `maxInFlight` caps. */
   inFlight: number
+  /**
+   * Tries it is working on: their request all sent, their response headers not in yet. The target's
+   * own turn, apart from the client's (a body the client sends or reads at its own pace): what an
+   * adaptive limit caps, and what its latency samples measure (ADR 28).
+   */
+  working: number
   /** WebSocket tunnels open (or opening) to it: counted apart from the request slots. */
   tunnels: number
   requests: number
@@ -44,6 +51,7 @@ export function createTarget(config: TargetConfig, breaker: Breaker): Target {
     maxInFlight: config.maxInFlight ?? Infinity,
     breaker,
     inFlight: 0,
+    working: 0,
     tunnels: 0,
     requests: 0,
     failures: 0,

@@ -132,3 +132,54 @@ test('a freed slot wakes as many waiting requests as the target has room for (a 
   bulkhead.leave(target) // one slot freed, and room for four
   expect(await Promise.all(waits)).toEqual([true, true, true])
 })
+
+describe('a mix of request costs (issue #32)', () => {
+  /**
+   * At the limit, windows of nine 1 ms reads and one 2 s report (each kind's no-load latency learned
+   * first): the report's answer is its own cost, not a queue. Returns the limit after 50 windows.
+   */
+  function mixed(reportClass: string): number {
+    const limit = new AdaptiveLimit({ min: 1, max: 1000, initial: 20 })
+    let now = 0
+    for (let i = 0; i < 20; i++) limit.sample(now++, 1, 1, 'GET /') // no load: far from the limit
+    for (let i = 0; i < 20; i++) limit.sample(now++, 2000, 1, reportClass)
+    for (let w = 0; w < 50; w++) {
+      for (let i = 0; i < 9; i++) limit.sample(now, 1, limit.whole, 'GET /')
+      limit.sample(now, 2000, limit.whole, reportClass)
+      now += 2000 // a window at most once per no-load latency
+    }
+    return limit.whole
+  }
+
+  test('a 2 s report on its own route among 1 ms reads is no queue: the limit does not fall', () => {
+    expect(mixed('GET /report')).toBeGreaterThanOrEqual(20)
+  })
+
+  test("a 2 s report on the reads' own route is no queue either, while at least a quarter of a window's answers are cheap", () => {
+    expect(mixed('GET /')).toBeGreaterThanOrEqual(20)
+  })
+
+  test('a queue still shows: every answer of a window late by the same wait shrinks the limit, whatever its class', () => {
+    const limit = new AdaptiveLimit({ min: 1, max: 1000, initial: 40 })
+    let now = 0
+    for (let i = 0; i < 20; i++) limit.sample(now++, 1, 1, 'GET /')
+    for (let i = 0; i < 20; i++) limit.sample(now++, 2000, 1, 'GET /report')
+    for (let w = 0; w < 20; w++) {
+      for (let i = 0; i < 9; i++) limit.sample(now, 1 + 30, limit.whole, 'GET /') // 30 ms in the target's queue
+      limit.sample(now, 2000 + 30, limit.whole, 'GET /report')
+      now += 2000
+    }
+    expect(limit.whole).toBeLessThan(20)
+  })
+
+  test("answers within the clock's grain are no queue: a sub-millisecond target read as 0 and 1 ms", () => {
+    const limit = new AdaptiveLimit({ min: 1, max: 1000, initial: 20 })
+    let now = 0
+    for (let i = 0; i < 20; i++) limit.sample(now++, i % 2, 1, 'GET /')
+    for (let w = 0; w < 50; w++) {
+      for (let i = 0; i < 10; i++) limit.sample(now, i % 2, limit.whole, 'GET /')
+      now += 10
+    }
+    expect(limit.whole).toBeGreaterThanOrEqual(20)
+  })
+})

@@ -38,6 +38,7 @@ describe('a try', () => {
       client: { address: '127.0.0.1', remote: '127.0.0.1', forwardedFor: '127.0.0.1', requestId: 'r1', proto: 'http', host: 'proxy.test', trusted: false },
       upstream,
       path: '/items',
+      route: '/',
       deadline: Date.now() + 10_000,
       body: { bytes: null, stream: null, failed: null, upload: null },
       clientGone: request.signal,
