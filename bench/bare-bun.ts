@@ -1,6 +1,6 @@
 // The baseline: a bare Bun fetch pass-through, no features. TARGET=http://127.0.0.1:9001 PORT=8081
 const target = process.env.TARGET!
-Bun.serve({
+const server = Bun.serve({
   hostname: '127.0.0.1',
   port: Number(process.env.PORT),
   idleTimeout: 255,
@@ -9,3 +9,5 @@ Bun.serve({
     return fetch(target + url.pathname + url.search, { method: req.method, headers: req.headers, body: req.body, redirect: 'manual', decompress: false })
   },
 })
+console.log(JSON.stringify({ event: 'listening', port: server.port })) // what the test harness waits for
+export {} // a module: its names stay its own

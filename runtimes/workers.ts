@@ -63,6 +63,7 @@ async function build(config: Config, env: Env, middleware: MiddlewareHandler[]):
     middleware,
     webSockets: workersWebSockets(),
     reloadable: false, // on Workers a config change is a deploy
+    readAheadBytes: WORKERS_READ_AHEAD_BYTES,
     // No timer outlives a request: checks run from a Durable Object's alarm, when the binding is there.
     ...(env.HEALTH_CHECKS === undefined ? {} : { sharedHealth: durableObjectHealth(env.HEALTH_CHECKS) }),
   })
@@ -133,6 +134,9 @@ function withClientAcceptEncoding(request: Request): Request {
   else headers.set('accept-encoding', client)
   return new Request(request, { headers, signal: request.signal })
 }
+
+/** Request bodies an isolate reads ahead, in all, unless `limits.readAheadBytes` says otherwise: its 128 MB are shared with everything else. */
+const WORKERS_READ_AHEAD_BYTES = 16 * 1024 * 1024
 
 /** What the memory store keeps of Idempotency-Key responses on Workers unless `store.maxStoredBytes` says otherwise. */
 const WORKERS_STORED_BYTES = 16 * 1024 * 1024

@@ -13,7 +13,8 @@ import type { FaultOf } from './request/fault-of.ts'
 import { serverClientAddress } from './server-env.ts'
 import { proxyPath } from './routing/request-target.ts'
 import { clientBehind, plainAddress } from './addresses/trust.ts'
-import { TunnelsByClient } from './websocket/client-limit.ts'
+import { HeldByClient } from './addresses/held-by-client.ts'
+import { ReadAheadBudget } from './forwarding/read-ahead.ts'
 import { ProxyEvents } from './events/events.ts'
 import type { ConfigChanges } from './config/diff.ts'
 import { parseConfig } from './config/parse.ts'
@@ -76,6 +77,8 @@ export interface ProxyOptions {
   env?: Record<string, string | undefined>
   /** Whether `PUT {admin}/config` may apply a config (false on Workers, where a change is a deploy). Default true. */
   reloadable?: boolean
+  /** The read-ahead budget where `limits.readAheadBytes` names none (default 32 MiB; Workers passes 16 MiB). */
+  readAheadBytes?: number
   /**
    * Where active health checks run: timers in this process (the default), or elsewhere with their
    * results shared (Workers, where no timer outlives a request: a Durable Object alarm).
@@ -126,13 +129,20 @@ export function createProxyControl(config: Config, options: ProxyOptions = {}): 
     keepsWorkAlive: waitUntil !== undefined,
     webSockets: options.webSockets,
     sharedHealth: options.sharedHealth,
-    tunnelsByClient: new TunnelsByClient(),
+    tunnelsByClient: new HeldByClient(),
+    readAhead: new ReadAheadBudget(options.readAheadBytes),
     faultOf: options.faultOf,
     background: new BackgroundWork(events),
     prepare: options.prepare,
   })
   const { state, reload } = lifecycle
-  const metrics = config.metrics.enabled ? proxyMetrics(events, () => state().upstreams.values()) : undefined
+  const metrics = config.metrics.enabled
+    ? proxyMetrics(
+        events,
+        () => state().upstreams.values(),
+        () => state().readAhead.bytes,
+      )
+    : undefined
   const dashboard = config.metrics.enabled ? dashboardStats(events) : undefined
   // Served as it is (`export default proxy` on Bun), the server tells the client's address.
   const clientAddress = options.clientAddress ?? serverClientAddress

@@ -5,7 +5,7 @@ import { ProxyError } from './errors/proxy-error.ts'
 import type { ProxyEvents } from './events/events.ts'
 import { readRequestBody } from './forwarding/request-body.ts'
 import { requestIdOf } from './forwarding/request-id.ts'
-import { clientBehind, plainAddress } from './addresses/trust.ts'
+import { clientBehind, clientKey, plainAddress } from './addresses/trust.ts'
 import type { RequestBody } from './request/body.ts'
 import type { Exchange } from './request/exchange.ts'
 import { requestTargetOf } from './routing/request-target.ts'
@@ -58,7 +58,7 @@ const ignore = () => {}
 export function frontDoor(deps: FrontDoorDeps): (c: Context<ProxyEnv>) => Promise<Response> {
   const { events } = deps
   return (c) => {
-    const { config, route, upstreams, replaysBody, handlers, trusted } = deps.state()
+    const { config, route, upstreams, replaysBody, handlers, trusted, readAhead } = deps.state()
     const request = c.req.raw
     liftServerIdleTimeout(c)
     const requestId = requestIdOf(request.headers)
@@ -82,14 +82,16 @@ export function frontDoor(deps: FrontDoorDeps): (c: Context<ProxyEnv>) => Promis
     c.set('route', match)
     const upstream = upstreams.get(match.upstream)!
     const deadline = Date.now() + upstream.config.timeoutMs
-    const bufferBytes = replaysBody(request, upstream) ? upstream.config.retry.maxBodyBytes : 0
-    const body = readRequestBody(request, config.limits.maxBodyBytes, bufferBytes, deadline)
     const isTrusted = trusted(address)
     const priorHops = isTrusted ? request.headers.get('x-forwarded-for') : null
     const forwardedFor = priorHops ? `${priorHops}, ${address}` : address
     const proto = deps.listenerScheme(request)
     const remote = isTrusted ? clientBehind(address, request.headers.get('x-forwarded-for'), trusted) : address
     const client = { address, remote, forwardedFor, requestId, proto, host, trusted: isTrusted }
+    const bufferBytes = replaysBody(request, upstream) ? upstream.config.retry.maxBodyBytes : 0
+    // The read-ahead budget is counted by client key only for a body it may hold.
+    const key = bufferBytes === 0 || request.body === null ? '' : clientKey(remote)
+    const body = readRequestBody(request, config.limits.maxBodyBytes, bufferBytes, deadline, readAhead, key)
     const { keepAlive } = deps
     const serve = (body: RequestBody) => {
       const exchange: Exchange = {
@@ -110,7 +112,9 @@ export function frontDoor(deps: FrontDoorDeps): (c: Context<ProxyEnv>) => Promis
         record: {},
       }
       c.set('exchange', exchange)
-      return handlers.get(upstream)!(exchange)
+      const served = handlers.get(upstream)!(exchange)
+      // What was read ahead is needed no more once the request is answered (or failed): its tries are over.
+      return body.held === 0 ? served : served.finally(() => readAhead.give(key, body.held))
     }
     return body instanceof Promise ? body.then(serve) : serve(body)
   }
@@ -179,6 +183,7 @@ function report(events: ProxyEvents, c: Context<ProxyEnv>, started: number, stat
     key: exchange?.record.key,
     hedged: exchange?.record.hedged,
     priority: exchange?.priority === 'default' ? undefined : exchange?.priority,
+    readAhead: exchange?.body.overBudget ? 'refused' : undefined,
     bytesIn: exchange === undefined ? null : (exchange.body.bytes?.byteLength ?? declaredLength(exchange.request.headers)),
     bytesOut,
   })

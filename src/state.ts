@@ -1,6 +1,7 @@
 import type { Config } from './config/schema.ts'
 import type { ProxyEvents } from './events/events.ts'
 import { forward, type UpstreamFetch } from './forwarding/forward.ts'
+import type { ReadAheadBudget } from './forwarding/read-ahead.ts'
 import { type Trusted, trustedBy } from './addresses/trust.ts'
 import { attempts } from './tries/attempt.ts'
 import { breakerVerdict } from './tries/breaker-verdict.ts'
@@ -25,7 +26,8 @@ import { createUpstream, type Upstream } from './upstream/upstream.ts'
 import { tunnel } from './websocket/tunnel.ts'
 import { type SharedHealth, sharedHealthChecks } from './health/shared.ts'
 import type { WebSocketSupport } from './websocket/types.ts'
-import { type TunnelsByClient, webSocketsPerClient } from './websocket/client-limit.ts'
+import type { HeldByClient } from './addresses/held-by-client.ts'
+import { webSocketsPerClient } from './websocket/client-limit.ts'
 
 /**
  * Everything a config builds that a request uses: the config itself, routes, upstreams (targets,
@@ -53,6 +55,8 @@ export interface ProxyState {
   readonly replaysBody: (request: Request, upstream: Upstream) => boolean
   /** Whether a client address is one of `trustedProxies`. */
   readonly trusted: Trusted
+  /** The request bodies read ahead, in all and per client (`limits.readAheadBytes`): the same budget across reloads. */
+  readonly readAhead: ReadAheadBudget
 }
 
 /** What a state is built with, the same from one config to the next. */
@@ -68,11 +72,13 @@ export interface StateDeps {
   /** Where health checks run elsewhere and share their results (Workers); otherwise timers run them (app.ts). */
   sharedHealth?: SharedHealth
   /** Open WebSockets by client: counted across reloads. */
-  tunnelsByClient: TunnelsByClient
+  tunnelsByClient: HeldByClient
   /** How the runtime's upstream client fails, in the proxy's words (default: it cannot tell). */
   faultOf?: FaultOf
   /** Where background work (store rounds, shared health reads) goes: one per proxy, across reloads. */
   background: BackgroundWork
+  /** The read-ahead budget: one per proxy, across reloads (a config sets its bound). */
+  readAhead: ReadAheadBudget
 }
 
 /**
@@ -111,6 +117,7 @@ export function buildState(config: Config, deps: StateDeps, previous?: ProxyStat
     attempts(deps.faultOf ?? unknownFaults),
   ]
   const replaying = policies.filter((policy) => policy.replaysBody !== undefined)
+  deps.readAhead.configure(config.limits.readAheadBytes)
   return {
     config,
     route: createRouter(config.routes),
@@ -121,6 +128,7 @@ export function buildState(config: Config, deps: StateDeps, previous?: ProxyStat
     replaysBody: (request, upstream) =>
       failoverReplaysBody(request, upstream) || hedgingReplaysBody(request, upstream) || replaying.some((policy) => policy.replaysBody!(request, upstream)),
     trusted: trustedBy(config.trustedProxies),
+    readAhead: deps.readAhead,
   }
 }
 

@@ -198,6 +198,13 @@ export const UpstreamSchema = v.strictObject({
   breaker: v.optional(about("Each target's circuit breaker.", BreakerSchema), {}),
   healthCheck: v.optional(about('Active health checks of every target.', HealthCheckSchema)),
   queueTimeoutMs: v.optional(about('Bulkhead: how long a request waits for a free target when every target is at its maxInFlight.', ms(0)), 0),
+  queueLimit: v.optional(
+    about(
+      'Bulkhead: at most this many requests of each priority wait for a free target at once; past it a request is refused at once (503 QUEUE_FULL, with Retry-After).',
+      v.pipe(v.number(), v.integer(), v.minValue(0)),
+    ),
+    1024,
+  ),
   fallback: v.optional(about('Another upstream that takes the traffic while no target of this one is available.', v.string())),
   idempotency: v.optional(about('Idempotency-Key handling.', IdempotencySchema), {}),
   hedge: v.optional(about('Hedged requests against a slow try (docs/resilience.md).', HedgeSchema), {}),
@@ -281,6 +288,12 @@ export const ConfigSchema = v.strictObject({
       'Size limits.',
       v.strictObject({
         maxBodyBytes: v.optional(about('Larger request bodies get 413 PAYLOAD_TOO_LARGE.', v.pipe(v.number(), v.integer(), v.minValue(0))), 1073741824),
+        readAheadBytes: v.optional(
+          about(
+            'Request bodies read ahead (to retry, hedge, fail over or fingerprint them) held at once, in all; one client holds at most a quarter. A body that finds no room streams, sent once, never retried or hedged. Default 32 MiB; 16 MiB on Workers.',
+            v.pipe(v.number(), v.integer(), v.minValue(0)),
+          ),
+        ),
         webSocketBufferBytes: v.optional(
           about(
             'The most a WebSocket tunnel queues toward a side that reads too slowly (per direction) before it closes with 1013.',

@@ -13,6 +13,8 @@ export const ERROR_STATUS = {
   BREAKER_OPEN: 503,
   NO_HEALTHY_TARGET: 503,
   TARGET_SATURATED: 503,
+  /** Every target at its limit and `queueLimit` requests of its priority already waiting: refused at once, never sent. */
+  QUEUE_FULL: 503,
   UPSTREAM_UNREACHABLE: 502,
   /** The upstream answered a WebSocket handshake with anything but 101 (Proxy-Status http_upgrade_failed). */
   WEBSOCKET_HANDSHAKE_FAILED: 502,
@@ -51,6 +53,7 @@ export const PROXY_FAULTS: ReadonlySet<string> = new Set<ErrorCode>([
   'BREAKER_OPEN',
   'NO_HEALTHY_TARGET',
   'TARGET_SATURATED',
+  'QUEUE_FULL',
   'UPSTREAM_UNREACHABLE',
   'WEBSOCKET_HANDSHAKE_FAILED',
   'UPSTREAM_TIMEOUT',

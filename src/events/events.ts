@@ -39,6 +39,8 @@ export interface ProxyEventMap {
     hedged?: HedgeRecord
     /** Its priority, when not `default` (a route's, or a trusted hop's header). */
     priority?: Priority
+    /** `refused`: its body was to be read ahead, but the read-ahead budget had no room: it streamed, never retried or hedged. */
+    readAhead?: 'refused'
     bytesIn: number | null
     bytesOut: number | null
   }

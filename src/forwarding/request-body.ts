@@ -3,34 +3,53 @@ import { observeBody } from './observe-body.ts'
 import { readThenRest } from './read-then-rest.ts'
 import { within } from '../time/timers.ts'
 import { BodyBrokeOff, BodyTooLarge, type RequestBody, type Upload } from '../request/body.ts'
+import type { ReadAheadBudget } from './read-ahead.ts'
 
 /** How long after a client's chunk arrived the upstream counts as still taking it (see waitingForClient). */
 const PASSING_ON_MS = 100
 
-const NO_BODY: RequestBody = { bytes: null, stream: null, failed: null, upload: null }
+const NO_BODY: RequestBody = { bytes: null, stream: null, failed: null, upload: null, held: 0, overBudget: false }
 
 const tooLarge = (maxBytes: number) => new ProxyError('PAYLOAD_TOO_LARGE', `request body exceeds ${maxBytes} bytes`)
 
 /**
  * The request body to forward, within `maxBytes`. A declared Content-Length over the limit is
  * refused before anything is sent. A body up to `bufferBytes` is read ahead so that a retry or a
- * failover can send it again; a larger one streams through once, counted as it flows when its
- * length was not declared, and fails mid-stream past the limit. No body (most requests) and a body
- * that streams as it is answer at once, without a promise.
+ * failover can send it again, within the client's room in the read-ahead `budget`: what it holds
+ * (`held`) goes back when its request is over, and a body that finds no room streams instead
+ * (`overBudget`). A larger one streams through once, counted as it flows when its length was not
+ * declared, and fails mid-stream past the limit. No body (most requests) and a body that streams as
+ * it is answer at once, without a promise.
  */
-export function readRequestBody(request: Request, maxBytes: number, bufferBytes: number, deadline: number): RequestBody | Promise<RequestBody> {
+export function readRequestBody(
+  request: Request,
+  maxBytes: number,
+  bufferBytes: number,
+  deadline: number,
+  budget: ReadAheadBudget,
+  client: string,
+): RequestBody | Promise<RequestBody> {
   const body = request.body
   if (body === null) return NO_BODY
   const declared = request.headers.get('content-length')
   if (declared !== null) {
     if (!/^\d+$/.test(declared)) throw new ProxyError('BAD_REQUEST', 'invalid Content-Length')
-    if (Number(declared) > maxBytes) throw tooLarge(maxBytes)
-    if (Number(declared) <= bufferBytes) {
-      return byDeadline(request.arrayBuffer(), deadline).then((bytes) => buffered(new Uint8Array(bytes)), clientLeft)
-    }
-    return streamed(body, Infinity) // the runtime holds a declared length to its word
+    const length = Number(declared)
+    if (length > maxBytes) throw tooLarge(maxBytes)
+    if (length > bufferBytes) return streamed(body, Infinity) // the runtime holds a declared length to its word
+    if (!budget.take(client, length)) return streamed(body, Infinity, 0, true)
+    // Held until the runtime has let go of the read (a 408 at the deadline does not end it), or the request ends.
+    const read = request.arrayBuffer()
+    const given = () => budget.give(client, length)
+    return byDeadline(read, deadline).then(
+      (bytes) => buffered(new Uint8Array(bytes), length),
+      (error: unknown) => {
+        void read.then(given, given)
+        return clientLeft(error)
+      },
+    )
   }
-  return bufferBytes === 0 ? streamed(body, maxBytes) : byDeadline(readAhead(body, maxBytes, bufferBytes), deadline).catch(clientLeft)
+  return bufferBytes === 0 ? streamed(body, maxBytes) : readAhead(body, maxBytes, bufferBytes, deadline, budget, client).catch(clientLeft)
 }
 
 /** A body read ahead that failed of itself (not our 408 or 413): the client left mid-body, a 499 at info level, never a panic. */
@@ -39,41 +58,73 @@ function clientLeft(error: unknown): never {
   throw new ProxyError('CLIENT_CLOSED_REQUEST', 'the request body broke off: the client left', { cause: error })
 }
 
-const buffered = (bytes: Uint8Array<ArrayBuffer>): RequestBody => ({ bytes, stream: null, failed: null, upload: null })
+const buffered = (bytes: Uint8Array<ArrayBuffer>, held: number): RequestBody => ({ bytes, stream: null, failed: null, upload: null, held, overBudget: false })
 
 /**
  * `read` unless the request's deadline passes first: a client that trickles the body the proxy
  * reads ahead cannot hold the request past `timeoutMs` (a streamed body is bounded by the attempt).
  */
 function byDeadline<T>(read: Promise<T>, deadline: number): Promise<T> {
-  return within(read, deadline - Date.now(), () => new ProxyError('REQUEST_TIMEOUT', 'the request body did not arrive within the request timeout'))
+  return within(read, deadline - Date.now(), late)
 }
 
-/** Reads a body of unknown length into memory while it fits `bufferBytes`; past that, streams the rest after what was read. */
-async function readAhead(body: ReadableStream<Uint8Array>, maxBytes: number, bufferBytes: number): Promise<RequestBody> {
+const late = () => new ProxyError('REQUEST_TIMEOUT', 'the request body did not arrive within the request timeout')
+
+/**
+ * Reads a body of unknown length into memory while it fits `bufferBytes` and the client's room in
+ * the budget; past either, streams the rest after what was read. Past the deadline the reading is
+ * cancelled (REQUEST_TIMEOUT) and what it held goes back.
+ */
+async function readAhead(
+  body: ReadableStream<Uint8Array>,
+  maxBytes: number,
+  bufferBytes: number,
+  deadline: number,
+  budget: ReadAheadBudget,
+  client: string,
+): Promise<RequestBody> {
   const reader = body.getReader()
   const head: Uint8Array[] = []
   let seen = 0
-  for (;;) {
-    const chunk = await reader.read()
-    if (chunk.done) return buffered(concat(head, seen))
-    seen += chunk.value.byteLength
-    if (seen > maxBytes) {
+  let passed = false
+  const timer = setTimeout(
+    () => {
+      passed = true
       void reader.cancel().catch(() => {})
-      throw tooLarge(maxBytes)
+    },
+    Math.max(0, deadline - Date.now()),
+  )
+  try {
+    for (;;) {
+      const chunk = await reader.read()
+      if (passed) throw late()
+      if (chunk.done) return buffered(concat(head, seen), seen)
+      const size = chunk.value.byteLength
+      if (seen + size > maxBytes) {
+        void reader.cancel().catch(() => {})
+        throw tooLarge(maxBytes)
+      }
+      if (!budget.take(client, size)) return streamed(readThenRest([...head, chunk.value], reader), maxBytes, seen, true)
+      seen += size
+      head.push(chunk.value)
+      // Too long to buffer: what was read goes first, then the rest as it streams.
+      if (seen > bufferBytes) return streamed(readThenRest(head, reader), maxBytes, seen)
     }
-    head.push(chunk.value)
-    if (seen > bufferBytes) break
+  } catch (error) {
+    budget.give(client, seen)
+    throw error
+  } finally {
+    clearTimeout(timer)
   }
-  // Too long to buffer: what was read goes first, then the rest as it streams.
-  return streamed(readThenRest(head, reader), maxBytes)
 }
 
 /**
  * A body that streams through once, followed as it goes (see Upload). One of unknown length is
  * counted too: past `maxBytes` it fails and aborts `overflow` (Infinity: the length was declared).
+ * `held`: what it holds of the read-ahead budget (its first chunks, read ahead); `overBudget`: it
+ * streams because the budget had no room.
  */
-function streamed(body: ReadableStream<Uint8Array>, maxBytes: number): RequestBody {
+function streamed(body: ReadableStream<Uint8Array>, maxBytes: number, held = 0, overBudget = false): RequestBody {
   const failed = new AbortController()
   let seen = 0
   let waiting = false
@@ -94,7 +145,7 @@ function streamed(body: ReadableStream<Uint8Array>, maxBytes: number): RequestBo
     },
     end: (error) => error === undefined && sent(),
   })
-  return { bytes: null, stream, failed: failed.signal, upload }
+  return { bytes: null, stream, failed: failed.signal, upload, held, overBudget }
 }
 
 function concat(chunks: Uint8Array[], length: number): Uint8Array<ArrayBuffer> {

@@ -10,7 +10,7 @@ const BREAKER_VALUE: Record<BreakerState, number> = { closed: 0, 'half-open': 1,
  * state at scrape time (breaker, health, in-flight gauges). On Workers each isolate counts its own
  * requests: `/metrics` there is one isolate's view (see docs/runtimes.md).
  */
-export function proxyMetrics(events: ProxyEvents, upstreams: () => Iterable<Upstream>): () => string {
+export function proxyMetrics(events: ProxyEvents, upstreams: () => Iterable<Upstream>, readAheadBytes: () => number = () => 0): () => string {
   const requests = new Counter('edge_proxy_requests_total', 'Requests answered, by upstream, route, status class and error code.', [
     'upstream',
     'route',
@@ -39,7 +39,7 @@ export function proxyMetrics(events: ProxyEvents, upstreams: () => Iterable<Upst
   const keys = new Counter('edge_proxy_idempotency_keys_total', 'Idempotency-Key outcomes, by upstream and outcome.', ['upstream', 'outcome'])
   const rejected = new Counter(
     'edge_proxy_bulkhead_rejections_total',
-    'Requests refused because every target was at its maxInFlight (TARGET_SATURATED), by upstream.',
+    'Requests refused because every target was at its in-flight limit (TARGET_SATURATED, or QUEUE_FULL: the queue full too), by upstream.',
     ['upstream'],
   )
   const bytesIn = new Counter('edge_proxy_request_bytes_total', 'Request body bytes received, by upstream (bodies of declared or read-ahead length).', [
@@ -48,13 +48,18 @@ export function proxyMetrics(events: ProxyEvents, upstreams: () => Iterable<Upst
   const bytesOut = new Counter('edge_proxy_response_bytes_total', 'Response body bytes sent, by upstream.', ['upstream'])
   const shed = new Counter(
     'edge_proxy_shed_total',
-    'Requests shed (TARGET_SATURATED: every target at its in-flight limit, never sent), by upstream and priority.',
+    'Requests shed (TARGET_SATURATED: every target at its in-flight limit; QUEUE_FULL: and the queue full; never sent), by upstream and priority.',
     ['upstream', 'priority'],
   )
   const hedges = new Counter(
     'edge_proxy_hedges_total',
     'Hedged requests, by upstream and outcome: hedges sent, requests a hedge answered (won), tries cancelled because another answered first.',
     ['upstream', 'outcome'],
+  )
+  const readAheadRefusals = new Counter(
+    'edge_proxy_read_ahead_refusals_total',
+    'Request bodies to be read ahead that found no room in the read-ahead budget (limits.readAheadBytes) and streamed instead, never retried or hedged, by upstream.',
+    ['upstream'],
   )
   const authFailures = new Counter('edge_proxy_admin_auth_failures_total', 'Admin credentials refused, by kind (login, bearer, session).', ['kind'])
   const backgroundFailures = new Counter(
@@ -67,10 +72,11 @@ export function proxyMetrics(events: ProxyEvents, upstreams: () => Iterable<Upst
     const upstream = e.upstream ?? 'none'
     requests.inc([upstream, e.route ?? 'none', statusClass(e.status), e.code ?? ''])
     duration.observe([upstream], e.durationMs / 1000)
-    if (e.code === 'TARGET_SATURATED') {
+    if (e.code === 'TARGET_SATURATED' || e.code === 'QUEUE_FULL') {
       rejected.inc([upstream])
       shed.inc([upstream, e.priority ?? 'default'])
     }
+    if (e.readAhead === 'refused') readAheadRefusals.inc([upstream])
     if (e.bytesIn !== null) bytesIn.inc([upstream], e.bytesIn)
     if (e.bytesOut !== null) bytesOut.inc([upstream], e.bytesOut)
     if (e.hedged !== undefined) {
@@ -111,6 +117,7 @@ export function proxyMetrics(events: ProxyEvents, upstreams: () => Iterable<Upst
     bytesOut,
     hedges,
     shed,
+    readAheadRefusals,
     authFailures,
     backgroundFailures,
   ]
@@ -154,6 +161,12 @@ export function proxyMetrics(events: ProxyEvents, upstreams: () => Iterable<Upst
           const delayMs = u.hedging?.delayMs()
           return delayMs === undefined ? [] : [[[u.name], delayMs / 1000]]
         }),
+      ),
+      gauge(
+        'edge_proxy_read_ahead_bytes',
+        'Request body bytes read ahead and held now, by every client (limits.readAheadBytes bounds them).',
+        [],
+        [[[], readAheadBytes()]],
       ),
       gauge(
         'edge_proxy_websockets_open',

@@ -32,6 +32,10 @@ export interface RequestBody {
   readonly failed: AbortSignal | null
   /** How a streamed body is getting on (null when nothing streams): a try's timer waits for it. */
   readonly upload: Upload | null
+  /** Bytes of the read-ahead budget it holds (what was read ahead), given back when its request is over. */
+  readonly held: number
+  /** It was to be read ahead, but the read-ahead budget had no room: it streams, sent once, never retried or hedged. */
+  readonly overBudget: boolean
 }
 
 /**

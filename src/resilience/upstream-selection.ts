@@ -88,18 +88,23 @@ export function upstreamSelection(upstreams: ReadonlyMap<string, Upstream>, hand
       unclaim()
       const a = admission()
       const saturated = upstream.targets.some((t) => !hasRoom(t, a) && open.ready(t) && allowed(t, now))
+      /** Every target at its limit and the queue of its priority full: refused at once, not after a wait. */
+      let queueFull = false
       if (saturated && !exchange.webSocket) {
         // Waits for a slot until its queue time is spent (woken without one, it waits again).
         queueEnds ??= now + (exchange.priority === 'critical' ? Math.max(upstream.config.queueTimeoutMs, CRITICAL_WAIT_MS) : upstream.config.queueTimeoutMs)
-        if (queueEnds > now && (await upstream.bulkhead.wait(queueEnds - now, exchange.clientGone, exchange.priority))) {
-          claimed = exchange.priority === 'critical'
-          continue
+        if (queueEnds > now) {
+          queueFull = upstream.bulkhead.full(exchange.priority)
+          if (!queueFull && (await upstream.bulkhead.wait(queueEnds - now, exchange.clientGone, exchange.priority))) {
+            claimed = exchange.priority === 'critical'
+            continue
+          }
         }
       }
       const fallback = upstream.config.fallback === undefined ? undefined : upstreams.get(upstream.config.fallback)
       if (fallback !== undefined) return viaFallback(await serve({ ...exchange, upstream: fallback }), fallback.name)
       if (lastError !== undefined) throw lastError
-      throw noTarget(upstream, saturated, now, exchange.webSocket, open.failing)
+      throw noTarget(upstream, saturated && (queueFull ? 'queue' : 'targets'), now, exchange.webSocket, open.failing)
     }
   }
   return serve
@@ -136,18 +141,31 @@ function viaFallback(response: Response, name: string): Response {
   return response
 }
 
-function noTarget(upstream: Upstream, saturated: boolean, now: number, webSocket: boolean, panicking: boolean): ProxyError {
-  if (saturated) {
+/**
+ * Why a request found no target: every target at its limit (`saturated`: and the queue full, or not),
+ * a panic, open breakers, Retry-After holds, or none available.
+ */
+function noTarget(upstream: Upstream, saturated: 'targets' | 'queue' | false, now: number, webSocket: boolean, panicking: boolean): ProxyError {
+  if (saturated !== false) {
     // Shed: never sent, so the client may come back at once; Proxy-Status says why (RFC 9209).
     const limit = webSocket
       ? 'limits.webSocketsPerTarget open WebSockets'
       : upstream.config.concurrency.mode === 'adaptive'
         ? 'learned in-flight limit'
         : 'maxInFlight'
-    return new ProxyError('TARGET_SATURATED', `every target of upstream "${upstream.name}" is at its ${limit}`, {
+    const shed = (details: string) => ({
       status: upstream.config.concurrency.rejectStatus,
-      headers: { 'retry-after': '1', 'proxy-status': `${PROXY_NAME}; error=connection_limit_reached; details="every target at its limit"` },
+      headers: { 'retry-after': '1', 'proxy-status': `${PROXY_NAME}; error=connection_limit_reached; details="${details}"` },
     })
+    if (saturated === 'queue') {
+      const { queueLimit } = upstream.config
+      return new ProxyError(
+        'QUEUE_FULL',
+        `every target of upstream "${upstream.name}" is at its ${limit} and ${queueLimit} requests already wait`,
+        shed('queue full'),
+      )
+    }
+    return new ProxyError('TARGET_SATURATED', `every target of upstream "${upstream.name}" is at its ${limit}`, shed('every target at its limit'))
   }
   if (panicking) {
     const share = upstream.config.panicThresholdPercent

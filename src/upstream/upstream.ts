@@ -72,7 +72,7 @@ export function createUpstream(name: string, config: UpstreamConfig, options: Up
     tryTimeoutMs: config.tryTimeoutMs ?? config.timeoutMs,
     requestHeaders: Object.entries(config.requestHeaders),
     view,
-    bulkhead: new Bulkhead(options.tunnelsPerTarget),
+    bulkhead: new Bulkhead(options.tunnelsPerTarget, undefined, config.queueLimit),
     retryBudget:
       previous !== undefined && previous.config.retry.budgetPercent === config.retry.budgetPercent
         ? previous.retryBudget

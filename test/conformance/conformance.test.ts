@@ -16,6 +16,7 @@ import { retries } from './scenarios/retries.ts'
 import { hedging } from './scenarios/hedging.ts'
 import { targetSelection } from './scenarios/target-selection.ts'
 import { overload } from './scenarios/overload.ts'
+import { readAhead } from './scenarios/read-ahead.ts'
 import { security } from './scenarios/security.ts'
 import { sharedState } from './scenarios/shared-state.ts'
 import { streaming } from './scenarios/streaming.ts'
@@ -40,6 +41,7 @@ export const SCENARIOS: Scenario[] = [
   ...hedging,
   ...targetSelection,
   ...overload,
+  ...readAhead,
   ...faults,
   ...hostileInput,
   ...websockets,

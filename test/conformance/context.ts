@@ -30,6 +30,13 @@ export class ScenarioContext {
     return proxy
   }
 
+  /** The runtime's bare fetch pass-through in front of `target` (see Runtime.bare), stopped after the scenario. */
+  async bare(target: string): Promise<RunningProxy> {
+    const bare = await this.runtime.bare(target)
+    this.cleanups.push(() => bare.stop('SIGKILL'))
+    return bare
+  }
+
   /** Registers something else to stop after the scenario. */
   defer(cleanup: () => Promise<unknown> | unknown): void {
     this.cleanups.push(async () => cleanup())

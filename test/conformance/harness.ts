@@ -54,6 +54,11 @@ export interface Runtime {
   unreachableStore: ConfigInput['store']
   /** The proxy's command line before its arguments (`--help`, `--check`...), where it has one (not Workers). */
   command?: string[]
+  /**
+   * A bare fetch pass-through of this runtime in front of `target` (bench/bare-*.ts, no proxy in
+   * it): what the runtime itself holds under some traffic, for the memory scenarios to compare with.
+   */
+  bare(target: string): Promise<RunningProxy>
 }
 
 const root = join(import.meta.dir, '..', '..')
@@ -155,6 +160,7 @@ export async function startProcess(
 export const bun: Runtime = {
   name: 'bun',
   command: [process.execPath, 'runtimes/bun.ts'],
+  bare: (target) => startProcess([process.execPath, 'bench/bare-bun.ts'], { TARGET: target, PORT: '0' }),
   start(config, options = {}) {
     const entry = options.fixture === 'middleware' ? 'test/fixtures/bun-middleware-proxy.ts' : 'runtimes/bun.ts'
     return startProcess([process.execPath, entry, '--config', writeConfig(config), '--port', String(options.port ?? 0)])
@@ -184,6 +190,7 @@ const DENO_PERMISSIONS = ['--allow-net', '--allow-read', '--allow-env', '--allow
 
 export const deno: Runtime = {
   name: 'deno',
+  bare: (target) => startProcess([denoBinary(), 'run', '--allow-net', '--allow-env', 'bench/bare-deno.ts'], { TARGET: target, PORT: '0' }),
   get command() {
     return [denoBinary(), 'run', ...DENO_PERMISSIONS, 'runtimes/deno.ts']
   },
@@ -225,6 +232,7 @@ function startWrangler(config: ConfigInput, port: number, fixture: StartOptions[
  */
 export const workers: Runtime = {
   name: 'workers',
+  bare: (target) => wranglerDev(['--config', 'bench/bare-workers.toml', '--var', `TARGET:${target}`], freePort()),
   async start(config, options = {}) {
     // wrangler's own workerd binds internal sockets on port 0 while it starts, and now and then one
     // takes the free port chosen here first: a chosen port (never a caller's) is chosen again.

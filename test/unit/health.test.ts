@@ -3,7 +3,8 @@ import { probe, startHealthChecks } from '../../src/health/checks.ts'
 import { initialHealth, recordCheck } from '../../src/upstream/target-health.ts'
 import { createProxyControl, MemoryStore, parseConfig, ProxyEvents, type UpstreamFetch } from '../../src/index.ts'
 import { buildState } from '../../src/state.ts'
-import { TunnelsByClient } from '../../src/websocket/client-limit.ts'
+import { HeldByClient } from '../../src/addresses/held-by-client.ts'
+import { ReadAheadBudget } from '../../src/forwarding/read-ahead.ts'
 import { deferred, microtasksRun } from '../support/wait.ts'
 import { BackgroundWork } from '../../src/background/work.ts'
 
@@ -59,7 +60,8 @@ describe('a health check', () => {
         events,
         fetch,
         keepsWorkAlive: false,
-        tunnelsByClient: new TunnelsByClient(),
+        tunnelsByClient: new HeldByClient(),
+        readAhead: new ReadAheadBudget(),
         background: new BackgroundWork(events),
       },
     )

@@ -1,4 +1,4 @@
-import { describe, expect, test } from 'bun:test'
+import { describe, expect, setSystemTime, test } from 'bun:test'
 import { ProxyEvents } from '../../src/index.ts'
 import { type Call, scripted } from '../support/scripted.ts'
 import { deferred } from '../support/wait.ts'
@@ -225,6 +225,40 @@ describe('shedding at the in-flight limit', () => {
   })
 })
 
+test('at most queueLimit requests of a priority wait: past it one is refused at once with QUEUE_FULL, and a critical one still has its own queue', async () => {
+  const held = gate()
+  const { app, calls } = scripted(
+    async () => {
+      await held.opened
+      return new Response('ok', { headers: { 'content-length': '2' } }) // a short body: the slot frees at the headers
+    },
+    { targets: [{ url: 'http://127.0.0.1:9001', maxInFlight: 1 }], retry: { attempts: 0 }, queueTimeoutMs: 60_000, queueLimit: 2 },
+    {},
+    {
+      routes: [
+        { pathPrefix: '/pay', upstream: 'api', priority: 'critical' },
+        { pathPrefix: '/', upstream: 'api' },
+      ],
+    },
+  )
+  const waiting = async () => ((await (await app.request('/_proxy/status')).json()) as { upstreams: { api: { waiting: number } } }).upstreams.api.waiting
+  const running = [app.request('/a')] // takes the one slot
+  running.push(app.request('/b'), app.request('/c')) // the queue of default requests, full
+  while ((await waiting()) < 2) await Bun.sleep(1) // queued inside the proxy: no event to await
+  const refused = await app.request('/d')
+  expect(refused.status).toBe(503)
+  expect(refused.headers.get('x-proxy-error')).toBe('QUEUE_FULL')
+  expect(refused.headers.get('retry-after')).toBe('1')
+  expect(refused.headers.get('proxy-status')).toContain('error=connection_limit_reached; details="queue full"')
+  running.push(app.request('/pay/1')) // critical: its own queue has room
+  while ((await waiting()) < 3) await Bun.sleep(1)
+  expect(calls).toHaveLength(1)
+  held.open()
+  for (const res of await Promise.all(running)) expect(res.status).toBe(200)
+  const metrics = await (await app.request('/_proxy/metrics')).text()
+  expect(metrics).toContain('edge_proxy_shed_total{upstream="api",priority="default"} 1')
+})
+
 test('a configured maxInFlight is a hard cap: a critical request does not pass it', async () => {
   const held = gate()
   const { app } = scripted(
@@ -271,10 +305,25 @@ test("a retry stops short of the limit: at 80 % it is not sent, and the upstream
 })
 
 describe('what the adaptive limit learns from', () => {
-  /** Batches of `size` requests at once, each answered by `answer`; returns the learned limit. */
+  /**
+   * Batches of `size` requests at once, each answered by `answer`, in time the test sets: the clock
+   * tries are timed by stands still (every time to headers is exactly 0) and each batch is 10 ms of
+   * Date.now after the last (a window of the limit's). Returns the learned limit. No real time in
+   * it: a loaded machine's jitter once read as a queue and dropped the limit to 5.
+   */
   async function learn(answer: () => Response, size: number, batches: number): Promise<number | null> {
     const { app } = scripted(answer, { targets: [{ url: 'http://127.0.0.1:9001' }], retry: { attempts: 0 }, concurrency: { mode: 'adaptive', initial: 10 } })
-    for (let b = 0; b < batches; b++) await Promise.all(Array.from({ length: size }, async () => (await app.request('/x')).arrayBuffer()))
+    const monotonic = performance.now
+    performance.now = () => 1000
+    try {
+      for (let b = 0; b < batches; b++) {
+        setSystemTime(new Date(1_700_000_000_000 + b * 10))
+        await Promise.all(Array.from({ length: size }, async () => (await app.request('/x')).arrayBuffer()))
+      }
+    } finally {
+      performance.now = monotonic
+      setSystemTime()
+    }
     return ((await (await app.request('/_proxy/status')).json()) as Status).upstreams.api.targets[0]!.limit
   }
 

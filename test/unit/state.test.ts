@@ -1,7 +1,8 @@
 import { describe, expect, test } from 'bun:test'
 import { parseConfig, ProxyEvents, MemoryStore } from '../../src/index.ts'
 import { buildState, policiesFor, type StateDeps } from '../../src/state.ts'
-import { TunnelsByClient } from '../../src/websocket/client-limit.ts'
+import { HeldByClient } from '../../src/addresses/held-by-client.ts'
+import { ReadAheadBudget } from '../../src/forwarding/read-ahead.ts'
 import { scripted } from '../support/scripted.ts'
 import { BackgroundWork } from '../../src/background/work.ts'
 
@@ -14,7 +15,8 @@ const deps = (): StateDeps => ({
   events: new ProxyEvents(),
   fetch: () => Promise.reject(new Error('unused')),
   keepsWorkAlive: false,
-  tunnelsByClient: new TunnelsByClient(),
+  tunnelsByClient: new HeldByClient(),
+  readAhead: new ReadAheadBudget(),
   background: new BackgroundWork(new ProxyEvents()),
 })
 

@@ -3,7 +3,8 @@ import { MemoryStore, parseConfig, ProxyEvents } from '../../src/index.ts'
 import type { Exchange } from '../../src/request/exchange.ts'
 import { composeTry, Try } from '../../src/request/try.ts'
 import { buildState } from '../../src/state.ts'
-import { TunnelsByClient } from '../../src/websocket/client-limit.ts'
+import { HeldByClient } from '../../src/addresses/held-by-client.ts'
+import { ReadAheadBudget } from '../../src/forwarding/read-ahead.ts'
 import { reset, scripted } from '../support/scripted.ts'
 import { BackgroundWork } from '../../src/background/work.ts'
 
@@ -27,7 +28,8 @@ describe('a try', () => {
       events,
       fetch: () => Promise.reject(new Error('unused')),
       keepsWorkAlive: false,
-      tunnelsByClient: new TunnelsByClient(),
+      tunnelsByClient: new HeldByClient(),
+      readAhead: new ReadAheadBudget(),
       background: new BackgroundWork(events),
     })
     const upstream = state.upstreams.get('api')!
@@ -40,7 +42,7 @@ describe('a try', () => {
       path: '/items',
       route: '/',
       deadline: Date.now() + 10_000,
-      body: { bytes: null, stream: null, failed: null, upload: null },
+      body: { bytes: null, stream: null, failed: null, upload: null, held: 0, overBudget: false },
       clientGone: request.signal,
       tried: [],
       reached: [],

@@ -1,5 +1,8 @@
 import { expect } from 'bun:test'
 import { connect, type Socket } from 'node:net'
+import { join } from 'node:path'
+import { startFaultOrigin } from '../../support/fault-origin.ts'
+import { memoryOf } from '../../support/memory.ts'
 import { deferred, within } from '../../support/wait.ts'
 import { adminStatus, oneUpstream, proxyError, type Scenario, type ScenarioContext } from '../context.ts'
 
@@ -47,6 +50,27 @@ const download = (chunks: number) => {
       else controller.close()
     },
   })
+}
+
+/**
+ * Node's fetch (no cap on its connections) sending `count` GETs at once to `url`, each given up after
+ * `limitMs`, while `pid`'s resident memory is read every 50 ms: the answers' statuses (0: none in
+ * time) and how far the memory rose above where it was.
+ */
+async function storm(url: string, pid: number, count: number, limitMs: number): Promise<{ statuses: number[]; grownMiB: number }> {
+  const before = memoryOf(pid).rss
+  let highest = before
+  const probe = setInterval(() => {
+    highest = Math.max(highest, memoryOf(pid).rss)
+  }, 50)
+  try {
+    const node = Bun.spawn(['node', join(import.meta.dir, '..', '..', 'support', 'node-storm.mjs'), url, String(count), String(limitMs)], { stdout: 'pipe' })
+    const results = JSON.parse(await new Response(node.stdout).text()) as { status: number }[]
+    expect(await node.exited).toBe(0)
+    return { statuses: results.map((r) => r.status), grownMiB: (highest - before) / 2 ** 20 }
+  } finally {
+    clearInterval(probe)
+  }
 }
 
 export const overload: Scenario[] = [
@@ -151,6 +175,31 @@ export const overload: Scenario[] = [
       await within(Promise.all(callers), 10000, 'the expensive caller to stop')
       expect(ok / sent).toBeGreaterThanOrEqual(0.99)
       expect(target!.limit).toBeGreaterThanOrEqual(15)
+    },
+  },
+  {
+    name: 'overload: 5,000 requests at once for two slots: past queueLimit they are refused at once (QUEUE_FULL), and the proxy grows at most 64 MiB more than a bare pass-through holding them',
+    skip: {
+      workers:
+        "a Worker invocation has at most six outgoing connections of its own, and the memory probe would read wrangler's processes (the queue's bound is the same code: the unit test shows it)",
+    },
+    timeoutMs: 60000,
+    async run(ctx) {
+      const origin = await startFaultOrigin(() => 'hang')
+      ctx.defer(origin.stop)
+      const proxy = await ctx.proxy(
+        oneUpstream([origin.url], { targets: [{ url: origin.url, maxInFlight: 2 }], retry: { attempts: 0 }, queueTimeoutMs: 20000, timeoutMs: 30000 }),
+      )
+      const bare = await ctx.bare(origin.url)
+      const flooded = await storm(proxy.url, proxy.pid, 5000, 4000)
+      const full = flooded.statuses.filter((s) => s === 503).length
+      const held = await storm(bare.url, bare.pid, 5000, 4000)
+      console.log(
+        `5,000 at once for 2 slots: ${full} refused at once (QUEUE_FULL); the proxy grew ${flooded.grownMiB.toFixed(0)} MiB, the bare pass-through holding all 5,000 ${held.grownMiB.toFixed(0)} MiB`,
+      )
+      expect(full).toBeGreaterThanOrEqual(5000 - 2 - 1024) // the rest waited (their client gave up at 4 s)
+      expect(flooded.grownMiB).toBeLessThan(held.grownMiB + 64)
+      expect(proxy.output()).toContain('"code":"QUEUE_FULL"')
     },
   },
 ]
