@@ -259,6 +259,31 @@ test('at most queueLimit requests of a priority wait: past it one is refused at 
   expect(metrics).toContain('edge_proxy_shed_total{upstream="api",priority="default"} 1')
 })
 
+test("an upload its client trickles is in flight but not the target's work: it holds no slot of the adaptive limit until its last byte", async () => {
+  const { app } = scripted(() => new Response('ok', { headers: { 'content-length': '2' } }), {
+    targets: [{ url: 'http://127.0.0.1:9001' }],
+    retry: { attempts: 0 },
+    concurrency: { mode: 'adaptive', initial: 1, min: 1, max: 1 },
+  })
+  const target = async () =>
+    ((await (await app.request('/_proxy/status')).json()) as { upstreams: { api: { targets: { inFlight: number; working: number }[] } } }).upstreams.api
+      .targets[0]!
+  let finish!: () => void
+  const trickled = new ReadableStream<Uint8Array>({
+    start(controller) {
+      controller.enqueue(new TextEncoder().encode('first bytes'))
+      finish = () => controller.close()
+    },
+  })
+  const upload = app.request('/upload', { method: 'PUT', body: trickled, duplex: 'half' } as RequestInit)
+  while ((await target()).inFlight === 0) await Bun.sleep(1) // started inside the proxy: no event to await
+  expect(await target()).toMatchObject({ inFlight: 1, working: 0 })
+  expect((await app.request('/read')).status).toBe(200) // the limit of one is free for others
+  finish()
+  expect((await upload).status).toBe(200)
+  expect(await target()).toMatchObject({ inFlight: 0, working: 0 })
+})
+
 test('a configured maxInFlight is a hard cap: a critical request does not pass it', async () => {
   const held = gate()
   const { app } = scripted(
