@@ -12,10 +12,10 @@ export const NO_LOAD_WINDOW_MS = 60_000
 
 /**
  * Latency the limit does not take for a queue: the clock's grain (Workers' clock moves only across
- * I/O, in whole milliseconds) and an event loop's turn. Without it a 1 ms target read a 2 ms answer
- * as a queue of half the limit (issue #32: the limit fell to its floor on an idle target).
+ * I/O, in whole milliseconds) and a few turns of a busy event loop. Without it a 1 ms target read a
+ * 2 ms answer as a queue of half the limit (issue #32: the limit fell to its floor on an idle target).
  */
-export const SLACK_MS = 2
+export const SLACK_MS = 5
 
 /** A window decides on at least this many samples: its low quantile needs a few to stand on. */
 export const WINDOW_SAMPLES = 10
@@ -35,8 +35,10 @@ const MAX_CLASSES = 256
  * A target's in-flight limit, learned from its latency as TCP Vegas learns a congestion window
  * (Netflix concurrency-limits' VegasLimit; docs/adr/0027, docs/adr/0028): a window's queue is
  * estimated as `limit × (1 − 1 / inflation)`, the requests waiting at the target beyond those it
- * serves at its no-load latency. A short queue (under 3·log10(limit)) grows the limit, a long one
- * (over 6·log10) shrinks it, in between it holds. What it reads (ADR 28):
+ * serves at its no-load latency. A queue over 6·log10(limit) shrinks the limit by log10(limit),
+ * one under 3·log10 grows it by as much, in between it holds. Steps are even both ways (Vegas grows
+ * by 6·log10 at once on a window with no queue: against a target serving 10 at once that swung the
+ * limit between 12 and 24). What it reads (ADR 28):
  * - each sample's inflation is its latency over the no-load latency of its own cost class (its
  *   request's method and route), so an endpoint that always takes 2 s reads as no queue, not as a
  *   queue two thousand times its cost;
@@ -87,9 +89,8 @@ export class AdaptiveLimit {
     this.window = []
     const queue = this.limit * (1 - 1 / inflation)
     const log = Math.max(1, Math.log10(this.limit))
-    if (queue <= log) this.set(this.limit + 6 * log)
+    if (queue > 6 * log) this.set(this.limit - log)
     else if (queue < 3 * log) this.set(this.limit + log)
-    else if (queue > 6 * log) this.set(this.limit - log)
   }
 
   /** A try that timed out at the target: the surest sign of too much in flight. */
