@@ -290,7 +290,7 @@ export const ConfigSchema = v.strictObject({
         maxBodyBytes: v.optional(about('Larger request bodies get 413 PAYLOAD_TOO_LARGE.', v.pipe(v.number(), v.integer(), v.minValue(0))), 1073741824),
         readAheadBytes: v.optional(
           about(
-            'Request bodies read ahead (to retry, hedge, fail over or fingerprint them) held at once, in all; one client holds at most a quarter. A body that finds no room streams, sent once, never retried or hedged. Default 32 MiB; 16 MiB on Workers.',
+            'Request bodies read ahead (to retry, hedge, fail over or fingerprint them) held at once, in all; one client holds at most a quarter (past it 429 TOO_MANY_BODIES). A body that finds the budget full streams, sent once, never retried or hedged. Default 32 MiB; 16 MiB on Workers.',
             v.pipe(v.number(), v.integer(), v.minValue(0)),
           ),
         ),

@@ -20,6 +20,8 @@ export const ERROR_STATUS = {
   WEBSOCKET_HANDSHAKE_FAILED: 502,
   /** A client over limits.webSocketsPerClient open WebSockets (with Retry-After). */
   TOO_MANY_WEBSOCKETS: 429,
+  /** A client whose bodies read ahead hold its share of limits.readAheadBytes already (with Retry-After); nothing was sent. */
+  TOO_MANY_BODIES: 429,
   /** The route has `websocket: false`. */
   WEBSOCKET_NOT_ALLOWED: 403,
   /** Served where the runtime gave the proxy no way to accept WebSockets (a library use without an adapter). */

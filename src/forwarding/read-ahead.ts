@@ -7,13 +7,20 @@ export const DEFAULT_READ_AHEAD_BYTES = 32 * 1024 * 1024
 const PER_CLIENT_SHARE = 1 / 4
 
 /**
+ * Whether a body may be read ahead: `taken` (its bytes are held), `full` (the budget is taken by
+ * every client's bodies: it streams instead) or `share` (its client holds its share already).
+ */
+export type Room = 'taken' | 'full' | 'share'
+
+/**
  * The request bodies the proxy holds in memory, read ahead so that a retry, a hedge, a failover or
  * an Idempotency-Key's fingerprint can use them again (docs/security.md): bounded in all, and per
  * client (a quarter: counted by the client behind trusted proxies, an IPv6 client by its /64). A
- * body that finds no room is not read ahead: it streams, sent once, never retried or hedged, and
- * its request says so (`readAhead: "refused"` in its access line, edge_proxy_read_ahead_refusals_total).
- * One per proxy, across reloads: bodies in flight give back what they hold to the budget they took
- * it from.
+ * client past its share is refused (429 TOO_MANY_BODIES: its own bodies hold it); a body that finds
+ * the budget taken by the crowd streams, sent once, never retried or hedged, and its request says so
+ * (`readAhead: "refused"` in its access line, edge_proxy_read_ahead_refusals_total): it is served,
+ * without the safety a retry gives. One per proxy, across reloads: bodies in flight give back what
+ * they hold to the budget they took it from.
  */
 export class ReadAheadBudget {
   private readonly byClient = new HeldByClient()
@@ -36,12 +43,18 @@ export class ReadAheadBudget {
     return this.held
   }
 
-  /** Takes `bytes` for the client `key` when both the budget and the client's share have room. */
-  take(key: string, bytes: number): boolean {
-    if (this.held + bytes > this.maxBytes) return false
-    if (!this.byClient.take(key, bytes, this.maxBytes * PER_CLIENT_SHARE)) return false
+  /** The most one client holds. */
+  get share(): number {
+    return Math.floor(this.maxBytes * PER_CLIENT_SHARE)
+  }
+
+  /** Takes `bytes` for the client `key` when both its share and the budget have room. */
+  take(key: string, bytes: number): Room {
+    if (this.byClient.of(key) + bytes > this.share) return 'share'
+    if (this.held + bytes > this.maxBytes) return 'full'
+    this.byClient.take(key, bytes, this.share)
     this.held += bytes
-    return true
+    return 'taken'
   }
 
   give(key: string, bytes: number): void {

@@ -16,8 +16,8 @@ const tooLarge = (maxBytes: number) => new ProxyError('PAYLOAD_TOO_LARGE', `requ
  * The request body to forward, within `maxBytes`. A declared Content-Length over the limit is
  * refused before anything is sent. A body up to `bufferBytes` is read ahead so that a retry or a
  * failover can send it again, within the client's room in the read-ahead `budget`: what it holds
- * (`held`) goes back when its request is over, and a body that finds no room streams instead
- * (`overBudget`). A larger one streams through once, counted as it flows when its length was not
+ * (`held`) goes back when its request is over; a client past its share is refused (429
+ * TOO_MANY_BODIES), and a body that finds the budget full streams instead (`overBudget`). A larger one streams through once, counted as it flows when its length was not
  * declared, and fails mid-stream past the limit. No body (most requests) and a body that streams as
  * it is answer at once, without a promise.
  */
@@ -37,7 +37,9 @@ export function readRequestBody(
     const length = Number(declared)
     if (length > maxBytes) throw tooLarge(maxBytes)
     if (length > bufferBytes) return streamed(body, Infinity) // the runtime holds a declared length to its word
-    if (!budget.take(client, length)) return streamed(body, Infinity, 0, true)
+    const room = budget.take(client, length)
+    if (room === 'share') throw overShare(budget)
+    if (room === 'full') return streamed(body, Infinity, 0, true)
     // Held until the runtime has let go of the read (a 408 at the deadline does not end it), or the request ends.
     const read = request.arrayBuffer()
     const given = () => budget.give(client, length)
@@ -69,6 +71,12 @@ function byDeadline<T>(read: Promise<T>, deadline: number): Promise<T> {
 }
 
 const late = () => new ProxyError('REQUEST_TIMEOUT', 'the request body did not arrive within the request timeout')
+
+/** A client whose bodies read ahead hold its whole share: its next one waits for one of them (nothing was sent). */
+const overShare = (budget: ReadAheadBudget) =>
+  new ProxyError('TOO_MANY_BODIES', `this client's request bodies read ahead hold its share of limits.readAheadBytes (${budget.share} bytes)`, {
+    headers: { 'retry-after': '1' },
+  })
 
 /**
  * Reads a body of unknown length into memory while it fits `bufferBytes` and the client's room in
@@ -104,7 +112,12 @@ async function readAhead(
         void reader.cancel().catch(() => {})
         throw tooLarge(maxBytes)
       }
-      if (!budget.take(client, size)) return streamed(readThenRest([...head, chunk.value], reader), maxBytes, seen, true)
+      const room = budget.take(client, size)
+      if (room === 'share') {
+        void reader.cancel().catch(() => {})
+        throw overShare(budget)
+      }
+      if (room === 'full') return streamed(readThenRest([...head, chunk.value], reader), maxBytes, seen, true)
       seen += size
       head.push(chunk.value)
       // Too long to buffer: what was read goes first, then the rest as it streams.

@@ -58,34 +58,35 @@ describe('the read-ahead budget', () => {
     expect(await held()).toBe(0)
   })
 
-  test("past one client's quarter its next body streams: sent once, not retried after a 503, and counted", async () => {
-    const { put, held, hold, calls, requests, app } = budgeted()
+  test("past one client's quarter its next body is refused at once: 429 TOO_MANY_BODIES with Retry-After, nothing sent; another client's has room", async () => {
+    const { put, held, hold, calls } = budgeted()
     const holding = put('10.0.0.1', bytes(1000, 'hold'))
     while (calls.length === 0) await Bun.sleep(1)
     expect(await held()).toBe(1000) // the client's whole share
-    const res = await put('10.0.0.1', bytes(500, 'busy'))
-    expect(res.status).toBe(503) // the upstream's own answer: a body that streamed is not sent again
-    expect(await res.text()).toBe('busy')
-    expect(calls.map((c) => c.body.slice(0, 4))).toEqual(['hold', 'busy'])
-    expect(requests.at(-1)?.readAhead).toBe('refused')
-    expect(await (await app.request('/_proxy/metrics')).text()).toContain('edge_proxy_read_ahead_refusals_total{upstream="api"} 1')
-    expect((await put('10.0.0.2', bytes(500, 'busy'))).status).toBe(200) // another client's has room: read ahead and retried
+    const refused = await put('10.0.0.1', bytes(500, 'busy'))
+    expect(refused.status).toBe(429)
+    expect(refused.headers.get('x-proxy-error')).toBe('TOO_MANY_BODIES')
+    expect(refused.headers.get('retry-after')).toBe('1')
+    expect(calls).toHaveLength(1) // never sent
+    expect(await (await put('10.0.0.2', bytes(500, 'busy'))).text()).toBe('got 500') // another client's: read ahead, and retried after its 503
     hold.open()
     await holding
+    expect(await held()).toBe(0)
   })
 
-  test('past the whole budget a body streams, whichever client sends it', async () => {
-    const { put, held, hold, calls, requests } = budgeted()
+  test('past the whole budget a body streams, sent once, never retried, and counted, whichever client sends it', async () => {
+    const { put, held, hold, calls, requests, app } = budgeted()
     const holding = ['10.0.0.1', '10.0.0.2', '10.0.0.3', '10.0.0.4'].map((client) => put(client, bytes(1000, 'hold'), { 'content-length': '1000' }))
     while (calls.length < 4) await Bun.sleep(1)
     expect(await held()).toBe(4000)
-    const streamed = put('10.0.0.5', bytes(10), { 'content-length': '10' })
-    while (calls.length < 5) await Bun.sleep(1)
+    const streamed = await put('10.0.0.5', bytes(10, 'busy'), { 'content-length': '10' })
+    expect(streamed.status).toBe(503) // its own answer: a body that streamed is not sent again
     hold.open()
-    await Promise.all([...holding, streamed].map(async (res) => (await res).text()))
+    await Promise.all(holding.map(async (res) => (await res).text()))
     expect(requests.filter((r) => r.readAhead === 'refused')).toHaveLength(1)
     expect(requests.find((r) => r.readAhead === 'refused')?.client).toBe('10.0.0.5')
     expect(await held()).toBe(0)
+    expect(await (await app.request('/_proxy/metrics')).text()).toContain('edge_proxy_read_ahead_refusals_total{upstream="api"} 1')
   })
 
   test('a body that stalls while read ahead gets 408 at the deadline and gives back what it held', async () => {
