@@ -61,6 +61,8 @@ export interface ChaosReport {
   leftInFlight: number
   leftOpen: number
   servingAfter: boolean
+  /** What the request after the run got: its status and error code. */
+  afterAnswer: string
   faults: Record<string, number>
 }
 
@@ -108,7 +110,10 @@ export async function runChaos(runtime: Runtime, options: ChaosOptions): Promise
     const after = await fetch(`${proxy.url}/after`, { headers: { 'x-chaos-id': 'after' }, signal: AbortSignal.timeout(TIMEOUT_MS + SLACK_MS) }).catch(
       () => undefined,
     )
-    const servingAfter = after?.status === 200 && (await after.text()) === 'ok after'
+    const afterText = (await after?.text()) ?? ''
+    const servingAfter = after?.status === 200 && afterText === 'ok after'
+    // What it answered instead, for the report: its status and the proxy's error code, or no answer.
+    const afterAnswer = after === undefined ? 'no answer' : `${after.status} ${after.headers.get('x-proxy-error') ?? afterText.slice(0, 40)}`
     const seen = origins.flatMap((o) => o.seen)
     const statuses: Record<string, number> = {}
     for (const a of all) statuses[a.status] = (statuses[a.status] ?? 0) + 1
@@ -127,6 +132,7 @@ export async function runChaos(runtime: Runtime, options: ChaosOptions): Promise
       leftInFlight: settled.inFlight,
       leftOpen: settled.open,
       servingAfter,
+      afterAnswer,
       faults,
     }
   } finally {
@@ -265,6 +271,6 @@ export function describe(report: ChaosReport): string {
   return [
     `chaos[${report.runtime}]: ${report.requests} requests (${report.answers} with the keyed client's retries; it gave up on ${report.gaveUp}) in ${report.seconds.toFixed(1)} s; faults: ${faults}`,
     `  unanswered ${report.unanswered}, slowest ${report.maxMs} ms (timeoutMs ${TIMEOUT_MS}), wrong answers ${report.wrong.length}, statuses ${JSON.stringify(report.statuses)}`,
-    `  keyless POSTs reaching origins twice: ${report.postsTwice.length}, keys run twice: ${report.keysTwice.length}; left open: ${report.leftInFlight} in-flight slots, ${report.leftOpen} origin calls; serving after: ${report.servingAfter}`,
+    `  keyless POSTs reaching origins twice: ${report.postsTwice.length}, keys run twice: ${report.keysTwice.length}; left open: ${report.leftInFlight} in-flight slots, ${report.leftOpen} origin calls; serving after: ${report.servingAfter} (${report.afterAnswer})`,
   ].join('\n')
 }
