@@ -10,6 +10,7 @@
  * - overload with two costs on two routes (5 ms and 50 ms).
  * `bun bench/limit-mix.ts` prints a table per scenario. A benchmark of ideas, not a test.
  */
+import { MinHeap } from '../src/time/min-heap.ts'
 import { RollingMin } from '../src/time/rolling-min.ts'
 import { AdaptiveLimit } from '../src/upstream/adaptive-limit.ts'
 import { seeded } from '../test/support/random.ts'
@@ -125,42 +126,10 @@ interface Outcome {
   limits: number[]
 }
 
-/** A min-heap of timed events. */
-class Events {
-  private items: { at: number; run: () => void }[] = []
-  push(at: number, run: () => void): void {
-    const items = this.items
-    items.push({ at, run })
-    for (let i = items.length - 1; i > 0; ) {
-      const p = (i - 1) >> 1
-      if (items[p]!.at <= items[i]!.at) break
-      ;[items[p], items[i]] = [items[i]!, items[p]!]
-      i = p
-    }
-  }
-  pop(): { at: number; run: () => void } | undefined {
-    const items = this.items
-    const top = items[0]
-    const last = items.pop()
-    if (top === undefined || last === undefined || items.length === 0) return top
-    items[0] = last
-    for (let i = 0; ; ) {
-      const l = 2 * i + 1
-      const r = l + 1
-      let m = i
-      if (l < items.length && items[l]!.at < items[m]!.at) m = l
-      if (r < items.length && items[r]!.at < items[m]!.at) m = r
-      if (m === i) break
-      ;[items[m], items[i]] = [items[i]!, items[m]!]
-      i = m
-    }
-    return top
-  }
-}
-
 function simulate(scenario: Scenario, controller: Controller, seed = 1): Outcome {
   const random = seeded(seed)
-  const events = new Events()
+  const heap = new MinHeap<{ at: number; run: () => void }>()
+  const events = { push: (at: number, run: () => void) => heap.push({ at, run }), pop: () => heap.pop() }
   const end = scenario.seconds * 1000
   let now = 0
   let inFlight = 0
@@ -229,42 +198,26 @@ const slowThreads = (route: string): Kind => ({ key: `GET ${route}`, workMs: 200
 const service = (route: string, ms: number): Kind => ({ key: `GET ${route}`, workMs: ms, waitMs: 0 })
 const spread = (route: string, ms: number, times: number): Kind => ({ key: `GET ${route}`, workMs: ms, waitMs: 0, spread: times })
 
+/** A client holding 15 requests of `held` open beside reads of `read` at `rate` a second, on an idle target (100 workers), for 60 s. */
+const mix = (name: string, read: Kind, rate: number, held: Kind): Scenario => ({
+  name,
+  workers: 100,
+  seconds: 60,
+  open: [{ kind: read, rate }],
+  closed: { kind: held, clients: 15 },
+})
+
 const SCENARIOS: Scenario[] = [
-  {
-    name: 'mix, idle async target, one route: 15 × 2 s open beside 0.5 ms GETs at 50/s',
-    workers: 100,
-    seconds: 60,
-    open: [{ kind: fast('/'), rate: 50 }],
-    closed: { kind: slowAsync('/'), clients: 15 },
-  },
-  {
-    name: 'mix, idle async target, one route, GETs at 5/s',
-    workers: 100,
-    seconds: 60,
-    open: [{ kind: fast('/'), rate: 5 }],
-    closed: { kind: slowAsync('/'), clients: 15 },
-  },
-  {
-    name: 'mix, idle async target, two routes, GETs at 5/s',
-    workers: 100,
-    seconds: 60,
-    open: [{ kind: fast('/api'), rate: 5 }],
-    closed: { kind: slowAsync('/report'), clients: 15 },
-  },
-  {
-    name: 'mix, idle async target, two routes: 15 × 2 s open beside GETs of 5–10 ms at 100/s (the conformance scenario)',
-    workers: 100,
-    seconds: 60,
-    open: [{ kind: spread('/api', 5, 2), rate: 100 }],
-    closed: { kind: slowAsync('/report'), clients: 15 },
-  },
-  {
-    name: 'mix, idle async target, one route: 15 × 2 s open beside GETs of 5–50 ms at 20/s',
-    workers: 100,
-    seconds: 60,
-    open: [{ kind: spread('/', 5, 10), rate: 20 }],
-    closed: { kind: slowAsync('/'), clients: 15 },
-  },
+  mix('mix, idle async target, one route: 15 × 2 s open beside 0.5 ms GETs at 50/s', fast('/'), 50, slowAsync('/')),
+  mix('mix, idle async target, one route, GETs at 5/s', fast('/'), 5, slowAsync('/')),
+  mix('mix, idle async target, two routes, GETs at 5/s', fast('/api'), 5, slowAsync('/report')),
+  mix(
+    'mix, idle async target, two routes: 15 × 2 s open beside GETs of 5–10 ms at 100/s (the conformance scenario)',
+    spread('/api', 5, 2),
+    100,
+    slowAsync('/report'),
+  ),
+  mix('mix, idle async target, one route: 15 × 2 s open beside GETs of 5–50 ms at 20/s', spread('/', 5, 10), 20, slowAsync('/')),
   {
     name: 'one endpoint of 5–50 ms, 40 requests at once kept open, idle target (100 workers)',
     workers: 100,

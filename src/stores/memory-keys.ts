@@ -1,4 +1,5 @@
 import { stillHeld } from './rules.ts'
+import { MinHeap } from '../time/min-heap.ts'
 import type { DoneRecord, KeyRecord, KeyStore } from './types.ts'
 
 /** Keys one process holds at most. */
@@ -62,7 +63,8 @@ export class MemoryKeyStore implements KeyStore {
     () => this.records.size,
   )
   private readonly perScope = new Map<string, number>()
-  private readonly expiry = new ExpiryHeap()
+  /** Expiry times, soonest first (see MinHeap: an entry of a record renewed since is skipped when reached). */
+  private readonly expiry = new MinHeap<{ at: number; key: string }>()
   private bytes = 0
   private readonly maxBytes: number
   private readonly maxKeys: number
@@ -133,9 +135,10 @@ export class MemoryKeyStore implements KeyStore {
     if (held.bytes > this.maxBytes) this.released(withoutBody(held)) // larger than the whole budget: kept without its body
     this.records.set(id, held)
     this.perScope.set(scope, (this.perScope.get(scope) ?? 0) + 1)
-    this.expiry.push(expiresAt, id)
+    this.expiry.push({ at: expiresAt, key: id })
     // Entries of records dropped or renewed stay until their time: rebuilt when they outnumber the live ones.
-    if (this.expiry.size > 2 * this.records.size + 1024) this.expiry.rebuild(this.records.values())
+    if (this.expiry.size > 2 * this.records.size + 1024)
+      this.expiry.rebuild(Array.from(this.records.values(), (held) => ({ at: held.expiresAt, key: held.key })))
     this.bytes += held.bytes
     if (record.state === 'done') {
       this.done.push(held)
@@ -238,54 +241,4 @@ function withoutBody(held: Held): number {
   held.record = { ...held.record, response: { ...held.record.response, body: null } }
   held.bytes = sizeOf(held.record)
   return size
-}
-
-/**
- * Expiry times in a binary min-heap: the soonest is found in O(1) and taken in O(log n). Entries are
- * not removed when their record changes: the reader checks each against the record it names.
- */
-class ExpiryHeap {
-  private items: { at: number; key: string }[] = []
-
-  get size(): number {
-    return this.items.length
-  }
-
-  /** Only the live records' times (O(n log n), and rarely: see `set`). */
-  rebuild(live: Iterable<{ expiresAt: number; key: string }>): void {
-    this.items = []
-    for (const { expiresAt, key } of live) this.push(expiresAt, key)
-  }
-
-  push(at: number, key: string): void {
-    const items = this.items
-    items.push({ at, key })
-    for (let i = items.length - 1; i > 0; ) {
-      const parent = (i - 1) >> 1
-      if (items[parent]!.at <= items[i]!.at) break
-      ;[items[parent], items[i]] = [items[i]!, items[parent]!]
-      i = parent
-    }
-  }
-
-  peek(): { at: number; key: string } | undefined {
-    return this.items[0]
-  }
-
-  pop(): void {
-    const items = this.items
-    const last = items.pop()
-    if (last === undefined || items.length === 0) return
-    items[0] = last
-    for (let i = 0; ; ) {
-      const left = 2 * i + 1
-      const right = left + 1
-      let least = i
-      if (left < items.length && items[left]!.at < items[least]!.at) least = left
-      if (right < items.length && items[right]!.at < items[least]!.at) least = right
-      if (least === i) break
-      ;[items[least], items[i]] = [items[i]!, items[least]!]
-      i = least
-    }
-  }
 }
