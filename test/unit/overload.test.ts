@@ -1,6 +1,6 @@
 import { describe, expect, setSystemTime, test } from 'bun:test'
 import { ProxyEvents } from '../../src/index.ts'
-import { type Call, scripted } from '../support/scripted.ts'
+import { type Call, refused, scripted } from '../support/scripted.ts'
 import { deferred } from '../support/wait.ts'
 
 /** An origin whose answers wait until the test lets them go. */
@@ -330,6 +330,53 @@ test("a retry stops short of the limit: at 80 % it is not sent, and the upstream
 })
 
 describe('what the adaptive limit learns from', () => {
+  type Limits = { upstreams: { api: { targets: { limit: number }[] } } }
+  const limitsOf = async (app: { request(path: string): Response | Promise<Response> }) =>
+    ((await (await app.request('/_proxy/status')).json()) as Limits).upstreams.api.targets.map((t) => t.limit)
+  const adaptive = { mode: 'adaptive' as const, initial: 10 }
+
+  test("a try that times out waiting for its headers shrinks its target's limit (×0.9)", async () => {
+    const { app } = scripted(() => new Promise<Response>(() => {}), {
+      targets: [{ url: 'http://127.0.0.1:9001' }],
+      retry: { attempts: 0 },
+      tryTimeoutMs: 20,
+      timeoutMs: 1000,
+      concurrency: adaptive,
+    })
+    const res = await app.request('/x')
+    expect(res.status).toBe(504)
+    expect(await limitsOf(app)).toEqual([9])
+  })
+
+  test('a refused connection, a client that leaves and a cancelled hedge teach the limit nothing', async () => {
+    const refusing = scripted(() => refused(), { targets: [{ url: 'http://127.0.0.1:9001' }], retry: { attempts: 0 }, concurrency: adaptive })
+    expect((await refusing.app.request('/x')).status).toBe(502)
+    expect(await limitsOf(refusing.app)).toEqual([10])
+
+    const hanging = scripted(() => new Promise<Response>(() => {}), {
+      targets: [{ url: 'http://127.0.0.1:9001' }],
+      retry: { attempts: 0 },
+      concurrency: adaptive,
+    })
+    const leaving = new AbortController()
+    const left = hanging.app.request('/x', { signal: leaving.signal })
+    while (hanging.calls.length === 0) await Bun.sleep(1) // the call is scripted: no event to await
+    leaving.abort()
+    await Promise.resolve(left).catch(() => undefined)
+    expect(await limitsOf(hanging.app)).toEqual([10])
+
+    // The first try hangs; the hedge on the other target answers and the first is cancelled.
+    const hedged = scripted((call) => (call.target.endsWith('9001') ? new Promise<Response>(() => {}) : new Response('ok')), {
+      retry: { attempts: 0 },
+      hedge: { enabled: true, delayMs: 5, maxPercent: 100 },
+      concurrency: adaptive,
+    })
+    const res = await hedged.app.request('/x')
+    expect(await res.text()).toBe('ok')
+    expect(hedged.calls.map((c) => c.target.slice(-4))).toEqual(['9001', '9002'])
+    expect(await limitsOf(hedged.app)).toEqual([10, 10])
+  })
+
   /**
    * Batches of `size` requests at once, each answered by `answer`, in time the test sets: the clock
    * tries are timed by stands still (every time to headers is exactly 0) and each batch is 10 ms of
