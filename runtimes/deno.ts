@@ -23,7 +23,7 @@ export { codeFault as upstreamFaults } from './call-faults.ts'
 import { upstreamFetch } from './deno-upstream-fetch.ts'
 import { readTlsFiles, type TlsFiles } from './tls.ts'
 import { watchFile } from './watch.ts'
-import { memoryStoreCollectedBy } from './memory-store.ts'
+import { detach, memoryStoreCollectedBy } from './memory-store.ts'
 
 /**
  * WebSockets on Deno: clients upgraded by Deno.upgradeWebSocket (its own idle close off: idleTimeoutMs
@@ -55,7 +55,7 @@ export function serveProxy(config: Config, middleware: MiddlewareHandler[] = [],
     },
     env: Deno.env.toObject(),
     store,
-    fetch: upstreamFetch((upstream) => tls.client(upstream)),
+    fetch: upstreamFetch((upstream) => tls.client(upstream), collectYoung),
     clientAddress: (c) => (c.env as Deno.ServeHandlerInfo<Deno.NetAddr>).remoteAddr.hostname,
     scheme: config.listen.tls ? 'https' : 'http',
     middleware,
@@ -88,10 +88,15 @@ export function serveProxy(config: Config, middleware: MiddlewareHandler[] = [],
   }
 }
 
+/** V8's collector, where the command exposed it (`--v8-flags=--expose-gc`, as `deno task start` does). */
+const collector = (globalThis as { gc?: (options?: { type: 'minor' | 'major' }) => void }).gc
+
+/** A minor collection: the young garbage body chunks leave (see runtimes/deno-upstream-fetch.ts). */
+const collectYoung = () => collector?.({ type: 'minor' })
+
 /** The stores Deno opens besides memory: Deno KV (a file at `store.path`, or Deno Deploy's). */
 const openers: StoreOpeners = {
-  // V8's collector, where the command exposed it (`--v8-flags=--expose-gc`, as `deno task start` does).
-  memory: memoryStoreCollectedBy(() => (globalThis as { gc?: () => void }).gc?.()),
+  memory: memoryStoreCollectedBy(() => collector?.(), detach),
   'deno-kv': async (store) => new DenoKvStore(await Deno.openKv(store.type === 'deno-kv' ? store.path : undefined)),
 }
 

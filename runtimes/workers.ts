@@ -10,6 +10,7 @@ import { type Config, ConfigError, createProxy, errorResponse, logConfigWarnings
 import { STORE_BINDINGS, workerConfig } from './workers-config.ts'
 import { DurableObjectKeyStore, DurableObjectStore, type BreakerObject, type IdempotencyKeyObject } from './stores/durable-object.ts'
 import { KvStore } from './stores/kv.ts'
+import { detach } from './memory-store.ts'
 import { durableObjectHealth, type HealthCheckObject } from './stores/health-object.ts'
 import { describeError, HandshakeFailed, linkWebSocket, log, openStore, type StoreOpeners, type WebSocketSupport } from '../src/runtime.ts'
 
@@ -149,8 +150,10 @@ function openersFor(env: Env): StoreOpeners {
     return binding as NonNullable<Env[K]>
   }
   return {
-    // An isolate has 128 MB in all: a quarter of the default budget elsewhere.
-    memory: (store) => new MemoryStore(store.type === 'memory' ? (store.maxStoredBytes ?? WORKERS_STORED_BYTES) : undefined),
+    // An isolate has 128 MB in all: a quarter of the default budget elsewhere. No collector to ask:
+    // a body let go of is freed at once.
+    memory: (store) =>
+      new MemoryStore({ maxBytes: store.type === 'memory' ? (store.maxStoredBytes ?? WORKERS_STORED_BYTES) : WORKERS_STORED_BYTES, released: detach }),
     'durable-object': () =>
       new DurableObjectStore(bound(STORE_BINDINGS['durable-object']), env.IDEMPOTENCY_KEYS && new DurableObjectKeyStore(env.IDEMPOTENCY_KEYS)),
     kv: () => new KvStore(bound(STORE_BINDINGS.kv)),

@@ -33,11 +33,13 @@ export interface MemoryKeyLimits {
   maxKeys?: number
   maxKeysPerScope?: number
   /**
-   * Told the size of each stored body the store lets go of (past its budget, expired, released). A
-   * runtime may run its garbage collector after enough: freed buffers otherwise stay resident long
-   * after the budget let them go (see runtimes/memory-store.ts).
+   * Given each stored body the store lets go of (past its budget, expired, replaced, released), which
+   * it never reads again: a runtime may free it at once (detach its buffer) or run its collector after
+   * enough, as freed buffers otherwise stay resident long after the budget let them go (see
+   * runtimes/memory-store.ts). Never the body of the record being stored: its answer may still be
+   * reading it.
    */
-  released?: (bytes: number) => void
+  released?: (body: Uint8Array) => void
 }
 
 /**
@@ -69,7 +71,7 @@ export class MemoryKeyStore implements KeyStore {
   private readonly maxBytes: number
   private readonly maxKeys: number
   private readonly maxKeysPerScope: number
-  private readonly released: (bytes: number) => void
+  private readonly released: (body: Uint8Array) => void
 
   constructor(limits: MemoryKeyLimits | number = {}) {
     const {
@@ -130,9 +132,9 @@ export class MemoryKeyStore implements KeyStore {
   }
 
   private set(id: string, scope: string, record: KeyRecord, expiresAt: number): void {
-    this.drop(id)
+    this.drop(id, record)
     const held: Held = { key: id, scope, record, expiresAt, bytes: sizeOf(record) }
-    if (held.bytes > this.maxBytes) this.released(withoutBody(held)) // larger than the whole budget: kept without its body
+    if (held.bytes > this.maxBytes) withoutBody(held) // larger than the whole budget: kept without its body
     this.records.set(id, held)
     this.perScope.set(scope, (this.perScope.get(scope) ?? 0) + 1)
     this.expiry.push({ at: expiresAt, key: id })
@@ -154,7 +156,8 @@ export class MemoryKeyStore implements KeyStore {
       const oldest = this.withBody.peek()
       if (oldest === undefined) break
       this.bytes -= oldest.bytes
-      this.released(withoutBody(oldest))
+      const body = withoutBody(oldest)
+      if (body !== null && oldest !== held) this.released(body)
       this.bytes += oldest.bytes
     }
   }
@@ -167,10 +170,12 @@ export class MemoryKeyStore implements KeyStore {
     }
   }
 
-  private drop(id: string): void {
+  /** Drops a key's record; its body goes to `released` unless `next`, the record replacing it, holds the same. */
+  private drop(id: string, next?: KeyRecord): void {
     const held = this.records.get(id)
     if (held === undefined) return
-    if (held.record.state === 'done' && held.record.response.body !== null) this.released(held.record.response.body.byteLength)
+    const body = bodyOf(held.record)
+    if (body !== null && body !== (next && bodyOf(next))) this.released(body)
     this.bytes -= held.bytes
     this.records.delete(id) // its entries in the oldest-first queues are stale now: skipped, then swept
     const count = (this.perScope.get(held.scope) ?? 1) - 1
@@ -183,7 +188,11 @@ export class MemoryKeyStore implements KeyStore {
 }
 
 function hasBody(held: Held): boolean {
-  return held.record.state === 'done' && held.record.response.body !== null
+  return bodyOf(held.record) !== null
+}
+
+function bodyOf(record: KeyRecord): Uint8Array | null {
+  return record.state === 'done' ? record.response.body : null
 }
 
 /**
@@ -234,11 +243,11 @@ function sizeOf(record: KeyRecord): number {
   return bytes
 }
 
-/** Drops a record's body; returns its size (0 when it had none). */
-function withoutBody(held: Held): number {
-  if (held.record.state !== 'done' || held.record.response.body === null) return 0
-  const size = held.record.response.body.byteLength
+/** Drops a record's body; returns it (null when it had none). */
+function withoutBody(held: Held): Uint8Array | null {
+  if (held.record.state !== 'done' || held.record.response.body === null) return null
+  const body = held.record.response.body
   held.record = { ...held.record, response: { ...held.record.response, body: null } }
   held.bytes = sizeOf(held.record)
-  return size
+  return body
 }

@@ -29,9 +29,9 @@ export interface StoredResponse {
   status: number
   headers: [string, string][]
   /**
-   * The body's bytes (the very buffer the client was answered from, in the memory store); null when
-   * it was over `idempotency.maxResponseBytes` and was not kept. Stores that keep text write it as
-   * base64 (`keyRecordText`).
+   * The body's bytes (the very buffer the client was answered from); null when it was over
+   * `idempotency.maxResponseBytes` and was not kept. Stores that keep text write it as base64
+   * (`keyRecordText`). The memory store takes the buffer over: the one it lets go of is detached.
    */
   body: Uint8Array | null
 }

@@ -17,6 +17,7 @@ import { hedging } from './scenarios/hedging.ts'
 import { targetSelection } from './scenarios/target-selection.ts'
 import { overload } from './scenarios/overload.ts'
 import { readAhead } from './scenarios/read-ahead.ts'
+import { bodyMemory } from './scenarios/body-memory.ts'
 import { security } from './scenarios/security.ts'
 import { sharedState } from './scenarios/shared-state.ts'
 import { streaming } from './scenarios/streaming.ts'
@@ -42,6 +43,7 @@ export const SCENARIOS: Scenario[] = [
   ...targetSelection,
   ...overload,
   ...readAhead,
+  ...bodyMemory,
   ...faults,
   ...hostileInput,
   ...websockets,
