@@ -112,9 +112,16 @@ export function frontDoor(deps: FrontDoorDeps): (c: Context<ProxyEnv>) => Promis
         record: {},
       }
       c.set('exchange', exchange)
-      const served = handlers.get(upstream)!(exchange)
+      const handle = handlers.get(upstream)!
+      if (body.held === 0) return handle(exchange)
       // What was read ahead is needed no more once the request is answered (or failed): its tries are over.
-      return body.held === 0 ? served : served.finally(() => readAhead.give(key, body.held))
+      const given = () => readAhead.give(key, body.held)
+      try {
+        return handle(exchange).finally(given)
+      } catch (error) {
+        given()
+        throw error
+      }
     }
     return body instanceof Promise ? body.then(serve) : serve(body)
   }

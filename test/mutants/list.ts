@@ -1071,8 +1071,8 @@ export const MUTANTS: Mutant[] = [
     origin: 'planted',
     breaks: 'a body read ahead keeps its share of the budget after its request: the budget runs dry and every body streams',
     file: 'src/front-door.ts',
-    from: 'return body.held === 0 ? served : served.finally(() => readAhead.give(key, body.held))',
-    to: 'return served',
+    from: '        return handle(exchange).finally(given)',
+    to: '        return handle(exchange)',
     tests: [unit('read-ahead')],
   },
   {
