@@ -40,13 +40,12 @@ export function readRequestBody(
     const room = budget.take(client, length)
     if (room === 'share') throw overShare(budget)
     if (room === 'full') return streamed(body, Infinity, 0, true)
-    // Held until the runtime has let go of the read (a 408 at the deadline does not end it), or the request ends.
-    const read = request.arrayBuffer()
-    const given = () => budget.give(client, length)
-    return byDeadline(read, deadline).then(
+    // Held until the request ends, or given back as it fails: a read that passed the deadline is the
+    // runtime's own from its 408 (Deno's never settles), until the client's connection closes.
+    return byDeadline(request.arrayBuffer(), deadline).then(
       (bytes) => buffered(new Uint8Array(bytes), length),
       (error: unknown) => {
-        void read.then(given, given)
+        budget.give(client, length)
         return clientLeft(error)
       },
     )

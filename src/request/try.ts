@@ -32,6 +32,11 @@ export class Try {
     return this.controller.signal
   }
 
+  /** Whether its request's body is still streaming to the target (a streamed upload not yet all sent). */
+  get uploading(): boolean {
+    return this.exchange.body.upload !== null && this.sent === undefined
+  }
+
   /** Runs `fn` once the try is over (at once if it is): what the try held (a slot, a timer, a listener) goes back. */
   onEnd(fn: () => void): void {
     if (this.ended) fn()

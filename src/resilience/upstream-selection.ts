@@ -99,6 +99,7 @@ export function upstreamSelection(upstreams: ReadonlyMap<string, Upstream>, hand
             claimed = exchange.priority === 'critical'
             continue
           }
+          if (exchange.clientGone.aborted) throw new ProxyError('CLIENT_CLOSED_REQUEST', 'the client left while its request waited for a slot')
         }
       }
       const fallback = upstream.config.fallback === undefined ? undefined : upstreams.get(upstream.config.fallback)

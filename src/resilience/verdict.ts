@@ -1,4 +1,5 @@
 import type { UpstreamConfig } from '../config/schema.ts'
+import type { ProxyError } from '../errors/proxy-error.ts'
 
 /**
  * Why a response counts against its target, or undefined when it does not: a `failureStatuses`
@@ -24,4 +25,16 @@ export function answerFailed(response: { status: number; headers: Headers }, bre
   if (response.status >= 500 || response.status === 429) return true
   for (const name of breaker.errorHeaders) if (response.headers.has(name)) return true
   return false
+}
+
+/**
+ * Whether a failed try counts against its target (its breaker, its failure penalty): it failed of
+ * the target's doing (`fault`), and not by a connection that ended while the client's body was still
+ * streaming to it. A target may answer an upload early and close (refusing it before reading it);
+ * Deno's client (undici) reports that as the connection's end, not as the answer, and a client could
+ * open a breaker by sending large bodies to such an endpoint (issue #32). A target that crashes mid-upload
+ * is then not counted; one that crashes on anything else still is.
+ */
+export function failedOfTarget(error: ProxyError, uploading: boolean): boolean {
+  return error.fault !== undefined && !(uploading && error.fault.error === 'connection_terminated')
 }

@@ -1,5 +1,5 @@
 import { recordFailure, recordLatency } from '../upstream/target.ts'
-import { answerFailed } from '../resilience/verdict.ts'
+import { answerFailed, failedOfTarget } from '../resilience/verdict.ts'
 import { attemptError } from '../resilience/fetch-errors.ts'
 import { nothingSent } from '../resilience/reach.ts'
 import type { Try, TryPolicy } from '../request/try.ts'
@@ -32,7 +32,7 @@ export function attempts(faultOf: FaultOf): TryPolicy {
         failed(thrown) {
           const error = attemptError(thrown, t.signal, target, faultOf)
           if (!nothingSent(error)) exchange.reached.push(target)
-          if (error.fault !== undefined) recordFailure(target, Date.now()) // the target's doing, not the client's or a lost race
+          if (failedOfTarget(error, t.uploading)) recordFailure(target, Date.now()) // the target's doing, not the client's or a lost race
           if (exchange.events.listening('try')) tried(t, Date.now() - t.started, { code: error.code })
           return error
         },

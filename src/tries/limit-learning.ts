@@ -20,7 +20,7 @@ export const limitLearning: TryPolicy = {
       headers(response) {
         const { sent, exchange } = t
         if (sent !== undefined && !answerFailed(response, exchange.upstream.config.breaker)) {
-          limit.sample(Date.now(), performance.now() - sent.at, sent.working, `${exchange.request.method} ${exchange.route}`)
+          limit.sample(Date.now(), performance.now() - sent.at, sent.working, costClassOf(exchange.request.method, exchange.route))
         }
         return response
       },
@@ -30,4 +30,13 @@ export const limitLearning: TryPolicy = {
       },
     }
   },
+}
+
+/** The methods a cost class names; any other (a method a client made up) is one class, OTHER: a client cannot mint classes. */
+const METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'])
+
+/** A request's cost class: its method (of METHODS, in capitals) and its route. */
+export function costClassOf(method: string, route: string): string {
+  const upper = method.toUpperCase()
+  return `${METHODS.has(upper) ? upper : 'OTHER'} ${route}`
 }

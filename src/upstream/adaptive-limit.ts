@@ -31,6 +31,35 @@ export const WINDOW_QUANTILE = 0.25
 /** Cost classes (method and route) remembered per target: routes are few; this bounds reloads that rename them. */
 const MAX_CLASSES = 256
 
+/** Answers of a class that teach its no-load latency nothing yet: its usual cost must be known first. */
+const WARM_SAMPLES = 5
+/** An answer this many times quicker than its class's usual one is not its cost (a 404 on a 50 ms route). */
+const OUTLIER = 4
+
+/**
+ * A cost class's no-load latency: the lowest of the last NO_LOAD_WINDOW_MS among its answers near its
+ * usual cost (a moving average). One answer far quicker than the rest of its route (a 404, an empty
+ * result) is not what the route costs: taken as the baseline, it read every real answer as a queue for
+ * a minute and held the limit at 6 (issue #32, one request a minute). Before WARM_SAMPLES answers the
+ * class has no baseline, and its answers are no samples of the limit's.
+ */
+class ClassBaseline {
+  private readonly lowest = new RollingMin(NO_LOAD_WINDOW_MS)
+  private usual = 0
+  private seen = 0
+
+  add(now: number, ms: number): void {
+    if (this.seen >= WARM_SAMPLES && ms * OUTLIER >= this.usual) this.lowest.add(now, ms)
+    this.usual = this.seen === 0 ? ms : this.usual + 0.2 * (ms - this.usual)
+    this.seen++
+  }
+
+  /** The class's no-load latency (Infinity while it has none). */
+  min(now: number): number {
+    return this.lowest.min(now)
+  }
+}
+
 /**
  * A target's in-flight limit, learned from its latency as TCP Vegas learns a congestion window
  * (Netflix concurrency-limits' VegasLimit; docs/adr/0027, docs/adr/0028): a window's queue is
@@ -44,8 +73,9 @@ const MAX_CLASSES = 256
  *   queue two thousand times its cost;
  * - a window's inflation is a low quantile of its samples' (WINDOW_QUANTILE), never their average,
  *   so a few expensive requests among many cheap ones do not read as a queue either;
- * - no-load latencies are the lowest of the last NO_LOAD_WINDOW_MS, learned from the traffic itself:
- *   there is no probe that sheds requests to measure them (Envoy's minRTT probe does, envoy#8337);
+ * - no-load latencies are the lowest of the last NO_LOAD_WINDOW_MS, learned from the traffic itself
+ *   (a class's, from its answers near its usual cost: see ClassBaseline): there is no probe that
+ *   sheds requests to measure them (Envoy's minRTT probe does, envoy#8337);
  * - a sample taken while the target was far from its limit says nothing about the limit (the caller
  *   sent little) and only teaches the no-load latencies;
  * - a try that timed out shrinks the limit; failures and cancelled tries are not samples (the
@@ -57,7 +87,7 @@ export class AdaptiveLimit {
   /** The target's lowest latency of any class: how long a window lasts at least. */
   private readonly noLoad = new RollingMin(NO_LOAD_WINDOW_MS)
   /** Each cost class's own no-load latency. */
-  private readonly classes = new Map<string, RollingMin>()
+  private readonly classes = new Map<string, ClassBaseline>()
   /** The current window: when it began, and its samples' inflation. */
   private windowStart = -Infinity
   private window: number[] = []
@@ -81,8 +111,9 @@ export class AdaptiveLimit {
     this.noLoad.add(now, rtt)
     const own = this.classOf(costClass)
     own.add(now, rtt)
-    if (inFlight * 2 < this.limit) return // far from the limit: nothing learned about it
-    this.window.push((rtt + SLACK_MS) / (own.min(now) + SLACK_MS))
+    const base = own.min(now)
+    if (inFlight * 2 < this.limit || base === Number.POSITIVE_INFINITY) return // far from the limit, or no baseline yet: nothing learned about it
+    this.window.push((rtt + SLACK_MS) / (base + SLACK_MS))
     if (this.window.length < WINDOW_SAMPLES || now - this.windowStart < this.noLoad.min(now)) return
     const inflation = quantile(this.window, WINDOW_QUANTILE)
     this.windowStart = now
@@ -103,11 +134,11 @@ export class AdaptiveLimit {
     return Math.floor(this.limit)
   }
 
-  private classOf(costClass: string): RollingMin {
+  private classOf(costClass: string): ClassBaseline {
     let own = this.classes.get(costClass)
     if (own === undefined) {
       if (this.classes.size >= MAX_CLASSES) this.classes.delete(this.classes.keys().next().value!)
-      own = new RollingMin(NO_LOAD_WINDOW_MS)
+      own = new ClassBaseline()
       this.classes.set(costClass, own)
     }
     return own

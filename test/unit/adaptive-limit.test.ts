@@ -5,6 +5,7 @@ import { Breaker } from '../../src/breaker/breaker.ts'
 import { createTarget } from '../../src/upstream/target.ts'
 import { parseConfig } from '../../src/index.ts'
 import { seeded } from '../support/random.ts'
+import { costClassOf } from '../../src/tries/limit-learning.ts'
 
 /**
  * A simulated target: `capacity()` workers, each answer 10 ms of work; past its capacity requests
@@ -163,6 +164,21 @@ describe('a mix of request costs (issue #32)', () => {
     expect(mixed('GET /')).toBeGreaterThanOrEqual(20)
   })
 
+  test("one answer far quicker than its route's usual (a 404) is not the route's cost: at start or later, the limit does not fall", () => {
+    for (const first of [true, false]) {
+      const limit = new AdaptiveLimit({ min: 1, max: 1000, initial: 20 })
+      let now = 0
+      if (first) limit.sample(now++, 1, 1, 'GET /') // a fresh proxy's first answer
+      for (let i = 0; i < 20; i++) limit.sample(now++, 50, 1, 'GET /')
+      if (!first) limit.sample(now++, 1, 1, 'GET /')
+      for (let w = 0; w < 30; w++) {
+        for (let i = 0; i < 10; i++) limit.sample(now, 50 + (i % 3), limit.whole, 'GET /') // the route's own cost: no queue
+        now += 100
+      }
+      expect(limit.whole).toBeGreaterThanOrEqual(20)
+    }
+  })
+
   test('a queue still shows: every answer of a window late by the same wait shrinks the limit, whatever its class', () => {
     const limit = new AdaptiveLimit({ min: 1, max: 1000, initial: 40 })
     let now = 0
@@ -187,4 +203,10 @@ describe('a mix of request costs (issue #32)', () => {
     }
     expect(limit.whole).toBeGreaterThanOrEqual(20)
   })
+})
+
+test('a cost class is a known method (in capitals) and a route: a method a client makes up is one class, OTHER, so classes cannot be minted', () => {
+  expect(costClassOf('GET', '/api')).toBe('GET /api')
+  expect(costClassOf('get', '/api')).toBe('GET /api')
+  expect(new Set(['X0', 'X1', 'PROPFIND', 'MKCOL'].map((m) => costClassOf(m, '/api')))).toEqual(new Set(['OTHER /api']))
 })

@@ -3,6 +3,7 @@ import fc from 'fast-check'
 import * as v from 'valibot'
 import { Breaker, type BreakerState, type Permit, type Transition } from '../../src/breaker/breaker.ts'
 import { BreakerSchema } from '../../src/config/schema.ts'
+import { createProxy, parseConfig, type UpstreamFetch } from '../../src/index.ts'
 import { scripted } from '../support/scripted.ts'
 import { deferred } from '../support/wait.ts'
 
@@ -97,6 +98,37 @@ describe('a try whose client left gives its target no verdict', () => {
     expect((await app.request('/items')).status).toBe(502)
     expect(await breakerState()).toBe('open') // two failures in a row: the one between had no say
   })
+})
+
+test("a connection that ends while the client's body still streams is no failure of the target's: large uploads to an endpoint that answers early cannot open its breaker", async () => {
+  // The upstream takes the first chunk of the upload, then its connection ends (as undici reports a
+  // target that answered early and closed); a GET's reset afterwards still counts.
+  const fetch: UpstreamFetch = async (_, init) => {
+    const body = init.body
+    if (body instanceof ReadableStream) await body.getReader().read()
+    throw Object.assign(new Error('other side closed'), { code: 'UND_ERR_SOCKET' })
+  }
+  const config = parseConfig({
+    upstreams: { api: { targets: [{ url: 'http://127.0.0.1:9001' }], retry: { attempts: 0 }, breaker: { failureThreshold: 2 } } },
+    routes: [{ pathPrefix: '/', upstream: 'api' }],
+  })
+  const app = createProxy(config, { fetch, clientAddress: () => '127.0.0.1' })
+  const upload = () =>
+    new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(new Uint8Array(1024))
+      },
+    })
+  for (let i = 0; i < 3; i++) {
+    const res = await app.request('/upload', { method: 'PUT', body: upload(), duplex: 'half' } as RequestInit)
+    expect(res.status).toBe(502) // the client still hears the connection ended; the target is not blamed
+  }
+  const target = async () =>
+    ((await (await app.request('/_proxy/status')).json()) as { upstreams: { api: { targets: { breaker: string; failures: number }[] } } }).upstreams.api
+      .targets[0]!
+  expect(await target()).toMatchObject({ breaker: 'closed', failures: 0 })
+  expect((await app.request('/read')).status).toBe(502)
+  expect(await target()).toMatchObject({ failures: 1 })
 })
 
 describe('breaker, rate mode', () => {

@@ -316,4 +316,23 @@ export const hostileInput: Scenario[] = [
       expect(await (await fetch(`${proxy.url}/after`, { method: 'POST', body: 'ok' })).text()).toBe('got 2')
     },
   },
+  {
+    name: "a large upload to an endpoint that answers at once, before reading it, cannot open the target's breaker (curl, chunked, Expect: 100-continue)",
+    needs: ['curl'],
+    async run(ctx) {
+      const origin = ctx.origin(() => new Response('refused without reading', { status: 401 }))
+      const proxy = await ctx.proxy(oneUpstream([origin.url], { breaker: { failureThreshold: 2 } }))
+      const statuses: number[] = []
+      for (let i = 0; i < 4; i++) {
+        const upload = `head -c 3000000 /dev/zero | curl -s -o /dev/null -w '%{http_code}' -H 'Transfer-Encoding: chunked' -X PUT --data-binary @- ${proxy.url}/upload/${i}`
+        const curl = Bun.spawn(['sh', '-c', upload], { stdout: 'pipe' })
+        statuses.push(Number(await new Response(curl.stdout).text()))
+      }
+      // The origin's own 401 (Bun and workerd); Deno's upstream client reports the early answer as the connection's end: 502.
+      expect(statuses.filter((status) => status !== 401 && status !== 502)).toEqual([])
+      const [target] = (await adminStatus(proxy.url)).api!.targets
+      expect({ breaker: target!.breaker, failures: target!.failures }).toEqual({ breaker: 'closed', failures: 0 })
+      expect(await (await fetch(`${proxy.url}/after`)).text()).toBe('refused without reading')
+    },
+  },
 ]
