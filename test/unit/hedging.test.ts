@@ -5,6 +5,11 @@ import { refused, reset, scripted } from '../support/scripted.ts'
 import { deferred } from '../support/wait.ts'
 
 const never = () => new Promise<Response>(() => {})
+/** A call that never answers, once it has said it arrived. */
+const hangs = (arrived: { resolve: () => void }) => {
+  arrived.resolve()
+  return never()
+}
 const ok = (text: string) => new Response(text)
 
 /** Three targets, a fixed hedge delay and no retries: what a request gets is the race's doing alone. */
@@ -29,6 +34,23 @@ function hedged(answer: Parameters<typeof scripted>[0], hedge: Record<string, un
     { events },
   )
   return { ...proxy, events, requests, tries, signals }
+}
+
+/**
+ * Sends a request that must not be hedged, under fake timers: once its first try hangs on 9001, the
+ * clock passes the hedge delay (no hedge may have gone: none is counted), then reaches the deadline.
+ * The clock moves only then, so the first call is never cut short however loaded the machine.
+ */
+async function notHedged(path: string, init: RequestInit, upstream: Record<string, unknown> = {}) {
+  const hanging = deferred()
+  const { app, calls } = hedged((call) => (call.target.endsWith('9001') ? hangs(hanging) : ok('hedge')), {}, { tryTimeoutMs: 50, timeoutMs: 50, ...upstream })
+  const res = app.request(path, init)
+  await hanging.promise
+  jest.advanceTimersByTime(5) // the hedge delay
+  const status = (await (await app.request('/_proxy/status')).json()) as { upstreams: { api: { hedge: { hedges: number } } } }
+  expect(status.upstreams.api.hedge.hedges).toBe(0)
+  jest.advanceTimersByTime(45) // the deadline
+  return { status: (await res).status, calls }
 }
 
 describe('hedged requests', () => {
@@ -142,9 +164,14 @@ describe('hedged requests', () => {
   })
 
   test('when every try answers 5xx, the first of those answers goes back', async () => {
-    const { app } = hedged(async (call) => {
-      if (call.target.endsWith('9001')) await new Promise((resolve) => setTimeout(resolve, 30))
+    const hedgeFailed = deferred()
+    const { app, events } = hedged(async (call) => {
+      if (call.target.endsWith('9001')) await hedgeFailed.promise
       return new Response(call.target.slice(-4), { status: 503 })
+    })
+    // The first try answers only once the hedge's 503 is in (its try event is reported at its headers).
+    events.on('try', (e) => {
+      if (e.target.endsWith('9002') && e.status === 503) hedgeFailed.resolve()
     })
     const res = await app.request('/items')
     expect(res.status).toBe(503)
@@ -152,31 +179,30 @@ describe('hedged requests', () => {
   })
 
   test('a POST is never hedged; a keyed POST is, where the upstream deduplicates keys', async () => {
-    const plain = hedged((call) => (call.target.endsWith('9001') ? never() : ok('hedge')), {}, { tryTimeoutMs: 50, timeoutMs: 50 })
-    expect((await plain.app.request('/deploy', { method: 'POST', body: 'v2' })).status).toBe(504)
+    // Fake timers (see notHedged): in real time a loaded machine reached the 50 ms deadline before the first call.
+    jest.useFakeTimers()
+    const post = { method: 'POST', body: 'v2' }
+    const keyed = { ...post, headers: { 'idempotency-key': 'k1' } }
+    const plain = await notHedged('/deploy', post)
+    expect(plain.status).toBe(504)
     expect(plain.calls).toHaveLength(1)
-    const keyedOnly = hedged((call) => (call.target.endsWith('9001') ? never() : ok('hedge')), {}, { tryTimeoutMs: 50, timeoutMs: 50 })
-    expect((await keyedOnly.app.request('/deploy', { method: 'POST', body: 'v2', headers: { 'idempotency-key': 'k1' } })).status).toBe(504)
+    const keyedOnly = await notHedged('/deploy', keyed)
+    expect(keyedOnly.status).toBe(504)
     expect(keyedOnly.calls).toHaveLength(1) // a key alone: the upstream may not honour it
-    const deduplicating = hedged((call) => (call.target.endsWith('9001') ? never() : ok('hedge')), {}, { idempotency: { upstreamDeduplicates: true } })
-    const res = await deduplicating.app.request('/deploy', { method: 'POST', body: 'v2', headers: { 'idempotency-key': 'k1' } })
-    expect(await res.text()).toBe('hedge')
+    const hanging = deferred()
+    const deduplicating = hedged((call) => (call.target.endsWith('9001') ? hangs(hanging) : ok('hedge')), {}, { idempotency: { upstreamDeduplicates: true } })
+    const res = deduplicating.app.request('/deploy', keyed)
+    await hanging.promise
+    jest.advanceTimersByTime(5) // the hedge delay
+    expect(await (await res).text()).toBe('hedge')
     expect(deduplicating.calls.map((c) => c.body)).toEqual(['v2', 'v2'])
   })
 
   test('a streamed body is never hedged: one over retry.maxBodyBytes is sent once', async () => {
-    const { app, calls } = hedged(
-      (call) => (call.target.endsWith('9001') ? never() : ok('hedge')),
-      {},
-      {
-        retry: { attempts: 0, maxBodyBytes: 4 },
-        tryTimeoutMs: 50,
-        timeoutMs: 50,
-      },
-    )
-    const res = await app.request('/items', { method: 'PUT', body: 'more than four bytes' })
-    expect(res.status).toBe(504)
-    expect(calls).toHaveLength(1)
+    jest.useFakeTimers() // see notHedged
+    const streamed = await notHedged('/items', { method: 'PUT', body: 'more than four bytes' }, { retry: { attempts: 0, maxBodyBytes: 4 } })
+    expect(streamed.status).toBe(504)
+    expect(streamed.calls).toHaveLength(1)
   })
 
   test('a read-ahead PUT is hedged with the same body', async () => {
@@ -186,11 +212,23 @@ describe('hedged requests', () => {
   })
 
   test('hedges stop at maxPercent of requests', async () => {
+    // Fake timers: the clock moves only for a request whose first try hangs on 9001. In real time a loaded
+    // machine moved the hedges (an answer later than the 5 ms delay, a hedge later than the 40 ms deadline)
+    // and the round-robin turns with them, until a third hedge fitted in by the 30th request.
+    jest.useFakeTimers()
     // 9001 never answers: each request that starts there needs a hedge, and times out without one.
-    const { app, requests } = hedged((call) => (call.target.endsWith('9001') ? never() : ok('up')), { maxPercent: 10 }, { tryTimeoutMs: 40, timeoutMs: 40 })
+    let hanging = deferred()
+    const { app, requests } = hedged(
+      (call) => (call.target.endsWith('9001') ? hangs(hanging) : ok('up')),
+      { maxPercent: 10 },
+      { tryTimeoutMs: 40, timeoutMs: 40 },
+    )
     const statuses: number[] = []
     for (let i = 0; i < 30; i++) {
-      const res = await app.request('/items')
+      hanging = deferred()
+      const answered = Promise.resolve(app.request('/items'))
+      if ((await Promise.race([answered, hanging.promise])) === undefined) jest.advanceTimersByTime(40) // its hedge delay, and its deadline
+      const res = await answered
       await res.text() // the request event comes at the body's end
       statuses.push(res.status)
     }

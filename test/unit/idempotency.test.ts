@@ -1,4 +1,4 @@
-import { describe, expect, test } from 'bun:test'
+import { afterEach, describe, expect, setSystemTime, test } from 'bun:test'
 import { ConfigError, createProxy, parseConfig, type StateStore } from '../../src/index.ts'
 import { KeyStoreFull, MemoryKeyStore } from '../../src/stores/memory-keys.ts'
 import { MemoryStore } from '../../src/stores/memory.ts'
@@ -6,6 +6,9 @@ import { refused, reset, scripted } from '../support/scripted.ts'
 import { deferred } from '../support/wait.ts'
 
 const keyed = { idempotency: { enabled: true } }
+/** A time the memory key store's tests set the clock to, and move it on from: expiry is theirs to decide. */
+const T0 = Date.parse('2026-12-07T10:00:00.000Z')
+afterEach(() => setSystemTime())
 const deploy = (key: string, body = 'v2', signal?: AbortSignal) =>
   new Request('http://proxy.test/deploy', { method: 'POST', body, headers: { 'idempotency-key': key }, signal })
 
@@ -275,12 +278,16 @@ describe('Idempotency-Key', () => {
 
 describe('memory key store', () => {
   test('of concurrent claims of one key exactly one wins; an expired claim is free again', async () => {
+    // A set clock: in real time, a pause of the ttl's length among the claims (a loaded machine's) would let a second one win.
+    setSystemTime(new Date(T0))
     const keys = new MemoryKeyStore()
     const claims = await Promise.all(Array.from({ length: 20 }, () => keys.claim('api', 'k', 'f', 50)))
     expect(claims.filter((c) => c === undefined)).toHaveLength(1)
     expect(claims.filter((c) => c?.state === 'in-flight')).toHaveLength(19)
     expect(await keys.claim('other', 'k', 'f', 50)).toBeUndefined() // keys are per upstream
-    await Bun.sleep(60) // the claim's ttl: expiry is the behaviour under test
+    setSystemTime(new Date(T0 + 49))
+    expect(await keys.claim('api', 'k', 'f', 50)).toMatchObject({ state: 'in-flight' }) // within its ttl
+    setSystemTime(new Date(T0 + 50)) // the claim's ttl: expiry is the behaviour under test
     expect(await keys.claim('api', 'k', 'f', 50)).toBeUndefined()
   })
 })
@@ -363,12 +370,14 @@ describe('memory key store: key limits', () => {
   })
 
   test('expired keys go in time order, claims and renewals of any ttl mixed', async () => {
+    // A set clock: in real time, a pause of 20 ms between a claim and its renewal (a loaded machine's) would let the claim expire first.
+    setSystemTime(new Date(T0))
     const keys = new MemoryKeyStore()
     await keys.claim('api', 's:long', 'f', 60_000)
     await keys.claim('api', 's:short', 'f', 20)
     await keys.claim('api', 's:renewed', 'f', 20)
     await keys.complete('api', 's:renewed', finished, 60_000)
-    await Bun.sleep(30) // the short ttl: expiry is the behaviour under test
+    setSystemTime(new Date(T0 + 30)) // past the short ttl: expiry is the behaviour under test
     expect(await keys.claim('api', 's:short', 'f', 60_000)).toBeUndefined()
     expect(await keys.claim('api', 's:renewed', 'f', 60_000)).toMatchObject({ state: 'done' })
     expect(await keys.claim('api', 's:long', 'f', 60_000)).toMatchObject({ state: 'in-flight' })

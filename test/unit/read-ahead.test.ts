@@ -14,9 +14,11 @@ function gate() {
  * A proxy with a read-ahead budget of 4000 bytes (1000 per client) over two targets that retry: a
  * body read ahead is sent again after a 503; one that streams is not. The client is named by the
  * request's `x-client` header. The call of a body starting with "hold" waits until `hold` opens; one
- * starting with "busy" is answered 503 the first time its body is seen.
+ * starting with "busy" is answered 503 the first time its body is seen. The deadline is `timeoutMs`:
+ * long by default, as a request held while a test arranges the others must not reach it however
+ * loaded the machine.
  */
-function budgeted(hold = gate()) {
+function budgeted(hold = gate(), timeoutMs = 30_000) {
   const events = new ProxyEvents()
   const requests: ProxyEventMap['request'][] = []
   events.on('request', (e) => requests.push(e))
@@ -31,7 +33,7 @@ function budgeted(hold = gate()) {
       const text = `got ${call.body.length}`
       return new Response(text, { headers: { 'content-length': String(text.length) } })
     },
-    { retry: { attempts: 1, backoffMs: 1, maxBodyBytes: 2000 }, timeoutMs: 300 },
+    { retry: { attempts: 1, backoffMs: 1, maxBodyBytes: 2000 }, timeoutMs },
     { events, clientAddress: (c) => c.req.header('x-client') ?? '127.0.0.1' },
     { limits: { readAheadBytes: 4000 } },
   )
@@ -90,7 +92,7 @@ describe('the read-ahead budget', () => {
   })
 
   test('a body that stalls while read ahead gets 408 at the deadline and gives back what it held', async () => {
-    const { put, held, calls } = budgeted()
+    const { put, held, calls } = budgeted(gate(), 300) // the deadline is what this test waits for
     const stalled = new ReadableStream<Uint8Array>({
       start(controller) {
         controller.enqueue(new TextEncoder().encode('first bytes'))

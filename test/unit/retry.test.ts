@@ -1,7 +1,15 @@
-import { describe, expect, test } from 'bun:test'
+import { afterEach, describe, expect, jest, setSystemTime, test } from 'bun:test'
+import { ProxyEvents } from '../../src/index.ts'
 import { backoffMs } from '../../src/time/backoff.ts'
 import { MIN_RETRIES, RetryBudget } from '../../src/upstream/retry-budget.ts'
 import { refused, reset, scripted } from '../support/scripted.ts'
+import { deferred } from '../support/wait.ts'
+
+// Here, not in the tests: a test that fails never reaches its own cleanup, and fake timers and a set clock must not outlive it.
+afterEach(() => {
+  jest.useRealTimers()
+  setSystemTime()
+})
 
 describe('retry rules', () => {
   test('a GET answered 503 is retried once, on the other target', async () => {
@@ -124,6 +132,8 @@ describe('retry rules', () => {
   })
 
   test('a retry storm stays within the budget: 1,000 failing GETs make at most 1,000 + 20% + the floor attempts', async () => {
+    // The clock stands still: every request falls in the budget's window however long a loaded machine takes.
+    setSystemTime(new Date('2026-12-07T10:00:00.000Z'))
     const { app, calls } = scripted(() => new Response('down', { status: 503 }), { retry: { attempts: 3, backoffMs: 0, budgetPercent: 20 } })
     for (let i = 0; i < 1000; i++) expect((await app.request('/')).status).toBe(503)
     expect(calls.length).toBeLessThanOrEqual(1000 + 200 + MIN_RETRIES)
@@ -134,27 +144,54 @@ describe('retry rules', () => {
   })
 
   test('every try carries x-request-timeout-ms with the time really left', async () => {
+    // Fake timers: the try timers and Date.now move only when the test moves them. In real time a loaded
+    // machine's late timer left the second try less than its 400 ms, or the third too little to start.
+    jest.useFakeTimers()
     const budgets: number[] = []
+    const arrived = [deferred(), deferred(), deferred()]
     const { app } = scripted(
       (_, init) => {
         budgets.push(Number(new Headers(init.headers).get('x-request-timeout-ms')))
+        arrived[budgets.length - 1]?.resolve()
         const signal = init.signal!
         return new Promise<Response>((_, reject) => signal.addEventListener('abort', () => reject(signal.reason))) // answers only by timing out
       },
       { timeoutMs: 1000, tryTimeoutMs: 400, retry: { attempts: 3, backoffMs: 1, maxBackoffMs: 1 } },
     )
-    expect((await app.request('/slow')).status).toBe(504)
-    // Two full tries of 400 ms, then what is left of the 1000 ms deadline (about 200 ms), then no more.
-    expect(budgets.slice(0, 2)).toEqual([400, 400])
-    expect(budgets).toHaveLength(3)
-    expect(budgets[2]!).toBeLessThan(400)
-    expect(budgets[2]!).toBeGreaterThan(100)
+    const res = app.request('/slow')
+    for (const call of arrived) {
+      await call.promise
+      jest.advanceTimersToNextTimer() // this try's time runs out
+    }
+    expect((await res).status).toBe(504)
+    // Two full tries of 400 ms, then what is left of the 1000 ms deadline (the backoffs draw 0 ms), then no more.
+    expect(budgets).toEqual([400, 400, 200])
   })
 
   test('no retry starts when its backoff would pass the deadline', async () => {
-    const { app, calls } = scripted(() => new Response('down', { status: 503 }), { timeoutMs: 500, retry: { attempts: 5, backoffMs: 100, maxBackoffMs: 1000 } })
-    expect((await app.request('/')).status).toBe(503)
-    // Backoffs of 99, 198 and 396 ms: the third would end past the 500 ms deadline, so three calls.
+    // Fake timers: each backoff ends when the test moves the clock, so the deadline is checked against
+    // exactly the backoffs drawn, not against how late a loaded machine woke from them.
+    jest.useFakeTimers()
+    const events = new ProxyEvents()
+    const delays: number[] = []
+    let backingOff = deferred()
+    events.on('retry', (e) => {
+      delays.push(e.delayMs)
+      backingOff.resolve()
+    })
+    const { app, calls } = scripted(
+      () => new Response('down', { status: 503 }),
+      { timeoutMs: 500, retry: { attempts: 5, backoffMs: 100, maxBackoffMs: 1000 } },
+      { events },
+    )
+    const res = Promise.resolve(app.request('/'))
+    while ((await Promise.race([res, backingOff.promise])) === undefined) {
+      backingOff = deferred()
+      jest.advanceTimersToNextTimer() // the backoff passes
+    }
+    expect((await res).status).toBe(503)
+    // Backoffs of 99 and 198 ms; the third, 396 ms, would end past the 500 ms deadline, so three calls.
+    expect(delays).toEqual([99, 198])
     expect(calls).toHaveLength(3)
   })
 })
