@@ -1129,4 +1129,13 @@ export const MUTANTS: Mutant[] = [
     to: '  return error.fault !== undefined',
     tests: [unit('breaker')],
   },
+  {
+    id: 'stalled-declared-read-kept',
+    origin: 'planted',
+    breaks: 'on Deno a declared body that stalls while read ahead keeps its share of the budget after its 408, for good: its client is refused from then on',
+    file: 'src/forwarding/request-body.ts',
+    from: '        budget.give(client, length)\n        return clientLeft(error)',
+    to: '        return clientLeft(error)',
+    tests: [unit('read-ahead')],
+  },
 ]

@@ -91,17 +91,21 @@ describe('the read-ahead budget', () => {
     expect(await (await app.request('/_proxy/metrics')).text()).toContain('edge_proxy_read_ahead_refusals_total{upstream="api"} 1')
   })
 
-  test('a body that stalls while read ahead gets 408 at the deadline and gives back what it held', async () => {
+  test('a body that stalls while read ahead gets 408 at the deadline and gives back what it held, declared or not', async () => {
     const { put, held, calls } = budgeted(gate(), 300) // the deadline is what this test waits for
-    const stalled = new ReadableStream<Uint8Array>({
-      start(controller) {
-        controller.enqueue(new TextEncoder().encode('first bytes'))
-      },
-    })
-    const res = await put('10.0.0.1', stalled)
-    expect(res.status).toBe(408)
-    expect(res.headers.get('x-proxy-error')).toBe('REQUEST_TIMEOUT')
+    const stalled = () =>
+      new ReadableStream<Uint8Array>({
+        start(controller) {
+          controller.enqueue(new TextEncoder().encode('first bytes'))
+        },
+      })
+    for (const headers of [{}, { 'content-length': '1000' }]) {
+      // Declared, the read is the runtime's own, and never settles once stalled (Deno's server; a stream here).
+      const res = await put('10.0.0.1', stalled(), headers)
+      expect(res.status).toBe(408)
+      expect(res.headers.get('x-proxy-error')).toBe('REQUEST_TIMEOUT')
+      expect(await held()).toBe(0)
+    }
     expect(calls).toHaveLength(0)
-    expect(await held()).toBe(0)
   })
 })
