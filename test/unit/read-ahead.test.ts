@@ -99,7 +99,7 @@ describe('the read-ahead budget', () => {
           controller.enqueue(new TextEncoder().encode('first bytes'))
         },
       })
-    for (const headers of [{}, { 'content-length': '1000' }]) {
+    for (const headers of [{}, { 'content-length': '1000' }] as Record<string, string>[]) {
       // Declared, the read is the runtime's own, and never settles once stalled (Deno's server; a stream here).
       const res = await put('10.0.0.1', stalled(), headers)
       expect(res.status).toBe(408)
